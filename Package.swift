@@ -1,0 +1,48 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+// Kernels are the hot path: tune them for this machine's ISA (AVX2 + FMA + F16C; see
+// SWIFT_NOTES.md) and optimise them even in debug builds, where unoptimised SIMD code runs
+// hundreds of times slower and would make the test suite crawl.
+var kernelFlags: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+#if arch(x86_64)
+kernelFlags.append(.unsafeFlags(["-target-cpu", "haswell"]))
+#endif
+
+let package = Package(
+    name: "Pare",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pare", targets: ["pare"]),
+        .library(name: "PareCore", targets: ["PareCore"]),
+        .library(name: "PareFormats", targets: ["PareFormats"]),
+        .library(name: "PareModel", targets: ["PareModel"]),
+        .library(name: "PareTrain", targets: ["PareTrain"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // OpenBLAS on Linux; on macOS the BLAS wrapper uses Accelerate instead.
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "PareCore",
+            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+            swiftSettings: kernelFlags),
+        .target(name: "PareFormats", dependencies: ["PareCore"]),
+        .target(name: "PareModel", dependencies: ["PareCore", "PareFormats"], swiftSettings: kernelFlags),
+        .target(name: "PareTrain", dependencies: ["PareCore", "PareModel"], swiftSettings: kernelFlags),
+        .executableTarget(
+            name: "pare",
+            dependencies: [
+                "PareCore", "PareFormats", "PareModel", "PareTrain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "PareCoreTests", dependencies: ["PareCore"], swiftSettings: kernelFlags),
+        .testTarget(
+            name: "PareModelTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"],
+            resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
+    ]
+)

@@ -1,0 +1,29 @@
+#if canImport(Accelerate)
+import Accelerate
+#else
+import CBLAS
+#endif
+
+/// The one place Pare calls BLAS. Row-major single-precision GEMM:
+/// `C (M, N) = alpha · op(A) (M, K) · op(B) (K, N) + beta · C`.
+public enum BLAS {
+    @inlinable
+    public static func sgemm(
+        transA: Bool, transB: Bool, M: Int, N: Int, K: Int,
+        alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
+        B: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            Int32(M), Int32(N), Int32(K), alpha, A, Int32(lda), B, Int32(ldb), beta, C, Int32(ldc))
+    }
+
+    /// Threads BLAS may use. OpenBLAS's workers spin after each call, so Pare keeps this equal
+    /// to its own thread count rather than letting both pools fight over the cores.
+    public static func setThreads(_ n: Int) {
+        #if !canImport(Accelerate)
+        openblas_set_num_threads(Int32(max(1, n)))
+        #endif
+    }
+}

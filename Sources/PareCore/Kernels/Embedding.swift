@@ -1,0 +1,31 @@
+// Token embedding lookup. N tokens, C channels, table (V, C).
+
+public enum KernelError: Error, CustomStringConvertible {
+    case tokenOutOfRange(token: Int32, index: Int, vocab: Int)
+    public var description: String {
+        switch self {
+        case let .tokenOutOfRange(t, i, v):
+            return "token id \(t) at position \(i) is outside the vocabulary (0..<\(v)); the data was tokenized for another model"
+        }
+    }
+}
+
+/// out (N, C) = table[tokens]. Throws on an id outside the table rather than reading past it.
+public func embeddingForward(out: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Int32>, table: UnsafePointer<Float>, N: Int, C: Int, V: Int) throws {
+    for n in 0..<N {
+        let t = Int(tokens[n])
+        guard t >= 0 && t < V else { throw KernelError.tokenOutOfRange(token: tokens[n], index: n, vocab: V) }
+        (out + n * C).update(from: table + t * C, count: C)
+    }
+}
+
+/// dtable[tokens[n]] += dout[n]. Split by channel ranges so repeated tokens never race.
+public func embeddingBackward(dtable: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, tokens: UnsafePointer<Int32>, N: Int, C: Int) {
+    let d = UncheckedBox(dtable)
+    let blocks = (C + 31) / 32
+    Parallel.forRange(blocks, costPerItem: N * 32) { b0, b1 in
+        let dtable = d.value
+        let c0 = b0 * 32, c1 = min(C, b1 * 32)
+        for n in 0..<N { axpy(1, dout + n * C + c0, dtable + Int(tokens[n]) * C + c0, c1 - c0) }
+    }
+}

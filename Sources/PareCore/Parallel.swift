@@ -1,0 +1,45 @@
+import Dispatch
+
+/// Row-chunked parallel-for. Dispatch costs ~1 µs a call, so work is split into at most
+/// `Parallel.threads` contiguous chunks of rows, never per element.
+public enum Parallel {
+    /// Threads used by Pare's own kernels (and, via `configure`, by BLAS).
+    nonisolated(unsafe) public static var threads: Int = defaultThreads()
+
+    public static func defaultThreads() -> Int {
+        if let s = getenvString("PARE_THREADS"), let n = Int(s), n > 0 { return n }
+        return ProcessInfoLite.activeProcessorCount
+    }
+
+    /// Sets the thread count for Pare's kernels and BLAS together.
+    public static func configure(threads n: Int) {
+        threads = max(1, n)
+        BLAS.setThreads(threads)
+    }
+
+    /// Calls `body(start, end)` on disjoint ranges covering `0..<count`. Runs inline when
+    /// the work is too small (`count * costPerItem` below ~32K ops) to pay for a dispatch.
+    @inlinable
+    public static func forRange(_ count: Int, costPerItem: Int = 1, _ body: (Int, Int) -> Void) {
+        let chunks = min(threads, count, max(1, count * costPerItem / 32_768))
+        if chunks <= 1 {
+            if count > 0 { body(0, count) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedBox(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let start = count * c / chunks
+                let end = count * (c + 1) / chunks
+                box.value(start, end)
+            }
+        }
+    }
+}
+
+/// Lets `@Sendable` closures capture pointers and non-Sendable closures whose disjoint use
+/// the caller guarantees.
+public struct UncheckedBox<T>: @unchecked Sendable {
+    public let value: T
+    @inlinable public init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,78 @@
+import PareCore
+
+/// Keys and values of every layer for positions already seen, batch 1: per layer
+/// k, v (maxTokens, KV·D), rows 0..<length filled (keys already rotated).
+public final class KVCache {
+    public let maxTokens: Int
+    public private(set) var length = 0
+    let keys: [FloatBuffer]
+    let values: [FloatBuffer]
+
+    public init(config c: LlamaConfig, maxTokens: Int) {
+        self.maxTokens = maxTokens
+        let n = maxTokens * c.numKeyValueHeads * c.headDim
+        keys = (0..<c.numHiddenLayers).map { _ in FloatBuffer(count: n) }
+        values = (0..<c.numHiddenLayers).map { _ in FloatBuffer(count: n) }
+    }
+
+    public func reset() { length = 0 }
+    func advance(_ n: Int) { length += n }
+}
+
+public enum DecodeError: Error, CustomStringConvertible {
+    case cacheFull(needed: Int, capacity: Int)
+    public var description: String {
+        switch self {
+        case let .cacheFull(n, cap): return "the KV cache holds \(cap) tokens but \(n) are needed; raise the context size"
+        }
+    }
+}
+
+extension LlamaModel {
+    /// Runs `tokens` (batch 1) after the cached prefix, appends their keys and values to the
+    /// cache, and returns logits: (tokens.count, V) when `allLogits`, else the last row (V).
+    /// Prefill is one call with the prompt; decoding is one call per new token.
+    public func forwardCached(tokens: [Int32], cache: KVCache, allLogits: Bool = false) throws -> [Float] {
+        let c = config, Tq = tokens.count, past = cache.length, Tk = past + Tq
+        guard Tk <= cache.maxTokens else { throw DecodeError.cacheFull(needed: Tk, capacity: cache.maxTokens) }
+        let C = c.hiddenSize, F = c.intermediateSize, H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim
+        let HD = H * D, KVD = KV * D, eps = Float(c.rmsNormEps)
+        let P = params.pointer
+        let shape = AttentionShape(B: 1, Tq: Tq, Tk: Tk, H: H, KV: KV, D: D)
+        // Scratch: x (Tq, C), ln (Tq, C), q (Tq, HD), att (Tq, HD), gate/up (Tq, F), attn (2·Tq·Tk), rstd (Tq)
+        let scratch = FloatBuffer(count: Tq * (2 * C + 2 * HD + 2 * F + 1) + shape.scratchCount)
+        let x = scratch.pointer, ln = x + Tq * C, q = ln + Tq * C, att = q + Tq * HD
+        let gate = att + Tq * HD, up = gate + Tq * F, rstd = up + Tq * F, attn = rstd + Tq
+        try tokens.withUnsafeBufferPointer {
+            try embeddingForward(out: x, tokens: $0.baseAddress!, table: P + layout.embed, N: Tq, C: C, V: c.vocabSize)
+        }
+        for (l, w) in layout.layers.enumerated() {
+            let k = cache.keys[l].pointer, v = cache.values[l].pointer
+            rmsnormForward(out: ln, rstd: rstd, inp: x, weight: P + w.inputNorm, N: Tq, C: C, eps: eps)
+            matmulForward(out: q, inp: ln, weight: P + w.q, bias: w.qBias.map { P + $0 }, N: Tq, I: C, O: HD)
+            matmulForward(out: k + past * KVD, inp: ln, weight: P + w.k, bias: w.kBias.map { P + $0 }, N: Tq, I: C, O: KVD)
+            matmulForward(out: v + past * KVD, inp: ln, weight: P + w.v, bias: w.vBias.map { P + $0 }, N: Tq, I: C, O: KVD)
+            ropeForward(x: q, table: rope, N: Tq, T: Tq, pos0: past, nHeads: H, D: D)
+            ropeForward(x: k + past * KVD, table: rope, N: Tq, T: Tq, pos0: past, nHeads: KV, D: D)
+            attentionForward(out: att, q: q, k: k, v: v, shape: shape, scratch: attn)
+            // o_proj into ln (free now), then the residual.
+            matmulForward(out: ln, inp: att, weight: P + w.o, bias: w.oBias.map { P + $0 }, N: Tq, I: HD, O: C)
+            residualForward(out: x, a: x, b: ln, count: Tq * C)
+            rmsnormForward(out: ln, rstd: rstd, inp: x, weight: P + w.postNorm, N: Tq, C: C, eps: eps)
+            matmulForward(out: gate, inp: ln, weight: P + w.gate, bias: w.gateBias.map { P + $0 }, N: Tq, I: C, O: F)
+            matmulForward(out: up, inp: ln, weight: P + w.up, bias: w.upBias.map { P + $0 }, N: Tq, I: C, O: F)
+            swigluForward(out: gate, gate: gate, up: up, count: Tq * F)
+            matmulForward(out: ln, inp: gate, weight: P + w.down, bias: w.downBias.map { P + $0 }, N: Tq, I: F, O: C)
+            residualForward(out: x, a: x, b: ln, count: Tq * C)
+        }
+        cache.advance(Tq)
+        let rows = allLogits ? Tq : 1
+        let first = allLogits ? x : x + (Tq - 1) * C
+        rmsnormForward(out: ln, rstd: rstd, inp: first, weight: P + layout.finalNorm, N: rows, C: C, eps: eps)
+        var out = [Float](repeating: 0, count: rows * c.vocabSize)
+        out.withUnsafeMutableBufferPointer {
+            matmulForward(out: $0.baseAddress!, inp: ln, weight: P + layout.lmHead, bias: nil, N: rows, I: C, O: c.vocabSize)
+        }
+        return out
+    }
+}

@@ -1,0 +1,82 @@
+import PareCore
+
+extension LlamaModel {
+    /// Runs the decoder over tokens (B, T) and keeps what backward needs in `acts`; ends with
+    /// the final-norm output (N, C). Logits are left to `lmHead…`, chunk by chunk.
+    public func forward(tokens: UnsafePointer<Int32>, acts a: Activations) throws {
+        let c = config, N = a.N, C = c.hiddenSize, F = c.intermediateSize
+        let H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim
+        let HD = H * D, KVD = KV * D, eps = Float(c.rmsNormEps)
+        let P = params.pointer
+        let shape = AttentionShape(B: a.B, Tq: a.T, Tk: a.T, H: H, KV: KV, D: D)
+        try embeddingForward(out: a.p(a.layers[0].residIn), tokens: tokens, table: P + layout.embed, N: N, C: C, V: c.vocabSize)
+        for (l, w) in layout.layers.enumerated() {
+            let s = a.layers[l]
+            let residOut = l + 1 < c.numHiddenLayers ? a.layers[l + 1].residIn : a.residOut
+            // Attention block: resid_mid = resid_in + o_proj(attn(rope(q), rope(k), v))
+            rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd1), inp: a.p(s.residIn), weight: P + w.inputNorm, N: N, C: C, eps: eps)
+            matmulForward(out: a.p(s.q), inp: a.p(a.ln), weight: P + w.q, bias: w.qBias.map { P + $0 }, N: N, I: C, O: HD)
+            matmulForward(out: a.p(s.k), inp: a.p(a.ln), weight: P + w.k, bias: w.kBias.map { P + $0 }, N: N, I: C, O: KVD)
+            matmulForward(out: a.p(s.v), inp: a.p(a.ln), weight: P + w.v, bias: w.vBias.map { P + $0 }, N: N, I: C, O: KVD)
+            ropeForward(x: a.p(s.q), table: rope, N: N, T: a.T, pos0: 0, nHeads: H, D: D)
+            ropeForward(x: a.p(s.k), table: rope, N: N, T: a.T, pos0: 0, nHeads: KV, D: D)
+            attentionForward(out: a.p(s.att), q: a.p(s.q), k: a.p(s.k), v: a.p(s.v), shape: shape, scratch: a.p(a.attn))
+            matmulForward(out: a.p(s.residMid), inp: a.p(s.att), weight: P + w.o, bias: w.oBias.map { P + $0 }, N: N, I: HD, O: C)
+            residualForward(out: a.p(s.residMid), a: a.p(s.residMid), b: a.p(s.residIn), count: N * C)
+            // MLP block: resid_out = resid_mid + down(silu(gate(x)) · up(x))
+            rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd2), inp: a.p(s.residMid), weight: P + w.postNorm, N: N, C: C, eps: eps)
+            matmulForward(out: a.p(s.gate), inp: a.p(a.ln), weight: P + w.gate, bias: w.gateBias.map { P + $0 }, N: N, I: C, O: F)
+            matmulForward(out: a.p(s.up), inp: a.p(a.ln), weight: P + w.up, bias: w.upBias.map { P + $0 }, N: N, I: C, O: F)
+            swigluForward(out: a.p(a.h), gate: a.p(s.gate), up: a.p(s.up), count: N * F)
+            matmulForward(out: a.p(residOut), inp: a.p(a.h), weight: P + w.down, bias: w.downBias.map { P + $0 }, N: N, I: F, O: C)
+            residualForward(out: a.p(residOut), a: a.p(residOut), b: a.p(s.residMid), count: N * C)
+        }
+        rmsnormForward(out: a.p(a.xf), rstd: a.p(a.rstdf), inp: a.p(a.residOut), weight: P + layout.finalNorm, N: N, C: C, eps: eps)
+    }
+
+    /// The LM head and cross-entropy over the final-norm output, `lmChunk` rows at a time.
+    /// With `gradScale`, also writes d(loss)/d(xf) into `dln` and accumulates the head's
+    /// weight gradient. Returns Σ loss over non-ignored targets and their count.
+    func lmHeadLoss(targets: UnsafePointer<Int32>, acts a: Activations, gradScale: Float?) -> (sum: Double, count: Int) {
+        let C = config.hiddenSize, V = config.vocabSize
+        let W = params.pointer + layout.lmHead
+        var sum: Double = 0, count = 0
+        var r0 = 0
+        while r0 < a.N {
+            let R = min(a.lmChunk, a.N - r0)
+            let x = a.p(a.xf) + r0 * C
+            let logits = a.p(a.logits)
+            matmulForward(out: logits, inp: x, weight: W, bias: nil, N: R, I: C, O: V)
+            let part = crossEntropyForwardBackward(logits: logits, losses: a.p(a.losses) + r0, targets: targets + r0, N: R, V: V, gradScale: gradScale)
+            sum += part.sum; count += part.count
+            if gradScale != nil, let g = grads {
+                // dxf (R, C) = dlogits · W  (overwrite);  dW (V, C) += dlogitsᵀ · x
+                BLAS.sgemm(transA: false, transB: false, M: R, N: C, K: V, A: logits, lda: V, B: W, ldb: C,
+                           beta: 0, C: a.p(a.dln) + r0 * C, ldc: C)
+                BLAS.sgemm(transA: true, transB: false, M: V, N: C, K: R, A: logits, lda: V, B: x, ldb: C,
+                           beta: 1, C: g.pointer + layout.lmHead, ldc: C)
+            }
+            r0 += R
+        }
+        return (sum, count)
+    }
+
+    /// Mean-free evaluation: Σ loss and count of non-ignored targets, no gradients.
+    public func loss(tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, acts: Activations) throws -> (sum: Double, count: Int) {
+        try forward(tokens: tokens, acts: acts)
+        return lmHeadLoss(targets: targets, acts: acts, gradScale: nil)
+    }
+
+    /// Full logits (N, V) — for tests and small inputs; training never materialises these.
+    public func logits(tokens: [Int32], B: Int, T: Int) throws -> [Float] {
+        precondition(tokens.count == B * T)
+        let acts = Activations(config: config, B: B, T: T, lmChunk: 1)
+        try tokens.withUnsafeBufferPointer { try forward(tokens: $0.baseAddress!, acts: acts) }
+        var out = [Float](repeating: 0, count: B * T * config.vocabSize)
+        out.withUnsafeMutableBufferPointer {
+            matmulForward(out: $0.baseAddress!, inp: acts.p(acts.xf), weight: params.pointer + layout.lmHead, bias: nil,
+                          N: B * T, I: config.hiddenSize, O: config.vocabSize)
+        }
+        return out
+    }
+}

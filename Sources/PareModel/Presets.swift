@@ -1,0 +1,17 @@
+/// Shapes of known models, for benchmarks and random-weight tests (`random:NAME`).
+extension LlamaConfig {
+    public static let presets: [String: LlamaConfig] = {
+        var smol = LlamaConfig(vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30,
+                               numAttentionHeads: 9, numKeyValueHeads: 3, headDim: 64, maxPositionEmbeddings: 8192,
+                               rmsNormEps: 1e-5, ropeTheta: 100_000, tieWordEmbeddings: true)
+        smol.bosTokenId = .one(1); smol.eosTokenId = .one(2)
+        var llama31 = LlamaConfig(vocabSize: 128_256, hiddenSize: 4096, intermediateSize: 14336, numHiddenLayers: 32,
+                                  numAttentionHeads: 32, numKeyValueHeads: 8, headDim: 128, maxPositionEmbeddings: 131_072,
+                                  rmsNormEps: 1e-5, ropeTheta: 500_000,
+                                  ropeScaling: RopeScaling(factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192))
+        llama31.bosTokenId = .one(128_000); llama31.eosTokenId = .many([128_001, 128_008, 128_009])
+        let tiny = LlamaConfig(vocabSize: 256, hiddenSize: 64, intermediateSize: 160, numHiddenLayers: 2,
+                               numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 512)
+        return ["smollm2-135m": smol, "llama-3.1-8b": llama31, "tiny": tiny]
+    }()
+}

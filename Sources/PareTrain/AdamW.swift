@@ -1,0 +1,36 @@
+import PareCore
+import PareModel
+
+/// AdamW over a model's flat parameter buffer: first and second moments share the
+/// parameter layout, and weight decay applies to matrices only (norms and biases exempt).
+public final class AdamW {
+    public var hyper: AdamWHyper
+    public private(set) var step = 0
+    public let m: FloatBuffer   // same layout as the parameters
+    public let v: FloatBuffer
+
+    public init(parameterCount: Int, hyper: AdamWHyper) {
+        self.hyper = hyper
+        m = FloatBuffer(count: parameterCount)
+        v = FloatBuffer(count: parameterCount)
+    }
+
+    /// Applies one update with the model's accumulated gradients at learning rate `lr`.
+    public func update(_ model: LlamaModel, lr: Float) {
+        guard let g = model.grads else { preconditionFailure("no gradients to apply") }
+        step += 1
+        var h = hyper
+        h.lr = lr
+        for e in model.layout.entries {
+            adamwUpdate(params: model.params.pointer + e.offset, grads: g.pointer + e.offset,
+                        m: m.pointer + e.offset, v: v.pointer + e.offset, count: e.count,
+                        hyper: h, step: step, decay: e.decays)
+        }
+    }
+
+    /// Restores the step counter when resuming from a checkpoint.
+    public func restore(step: Int) { self.step = step }
+}
+
+/// Global L2 norm of a gradient buffer.
+public func gradientNorm(_ g: FloatBuffer) -> Double { sumOfSquares(g.pointer, count: g.count).squareRoot() }

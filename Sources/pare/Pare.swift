@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Pare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pare",
+        abstract: "Prune and distill Llama models on the CPU (the Minitron recipe).",
+        version: "0.1.0",
+        subcommands: [Bench.self])
+}

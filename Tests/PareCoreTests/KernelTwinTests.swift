@@ -1,0 +1,126 @@
+import XCTest
+@testable import PareCore
+
+/// Every optimised kernel against its naive twin, at sizes large enough to take the
+/// parallel and SIMD paths (and odd sizes for the scalar tails).
+final class KernelTwinTests: XCTestCase {
+    override func setUp() { Parallel.configure(threads: 2) }
+
+    func testMatmulForwardAndBackward() {
+        for (N, I, O) in [(37, 53, 29), (64, 128, 96)] {
+            let x = randomArray(N * I, seed: 1), w = randomArray(O * I, seed: 2), b = randomArray(O, seed: 3), dy = randomArray(N * O, seed: 4)
+            var y1 = [Float](repeating: 0, count: N * O), y2 = y1
+            y1.ptr { matmulForward(out: $0, inp: x, weight: w, bias: b, N: N, I: I, O: O) }
+            y2.ptr { matmulForwardNaive(out: $0, inp: x, weight: w, bias: b, N: N, I: I, O: O) }
+            assertClose(y1, y2, atol: 1e-4, rtol: 1e-4, "matmul forward \(N)x\(I)x\(O)")
+            var dx1 = [Float](repeating: 0.5, count: N * I), dw1 = [Float](repeating: 0.25, count: O * I), db1 = [Float](repeating: 1, count: O)
+            var dx2 = dx1, dw2 = dw1, db2 = db1
+            dx1.ptr { dx in dw1.ptr { dw in db1.ptr { db in matmulBackward(dinp: dx, dweight: dw, dbias: db, dout: dy, inp: x, weight: w, N: N, I: I, O: O) } } }
+            dx2.ptr { dx in dw2.ptr { dw in db2.ptr { db in matmulBackwardNaive(dinp: dx, dweight: dw, dbias: db, dout: dy, inp: x, weight: w, N: N, I: I, O: O) } } }
+            assertClose(dx1, dx2, atol: 1e-4, rtol: 1e-4, "matmul dinp")
+            assertClose(dw1, dw2, atol: 1e-4, rtol: 1e-4, "matmul dweight")
+            assertClose(db1, db2, atol: 1e-4, rtol: 1e-4, "matmul dbias")
+        }
+    }
+
+    func testRMSNorm() {
+        let N = 67, C = 300
+        let x = randomArray(N * C, seed: 5), w = randomArray(C, seed: 6), dy = randomArray(N * C, seed: 7)
+        var y1 = [Float](repeating: 0, count: N * C), y2 = y1, r1 = [Float](repeating: 0, count: N), r2 = r1
+        y1.ptr { y in r1.ptr { r in rmsnormForward(out: y, rstd: r, inp: x, weight: w, N: N, C: C, eps: 1e-5) } }
+        y2.ptr { y in r2.ptr { r in rmsnormForwardNaive(out: y, rstd: r, inp: x, weight: w, N: N, C: C, eps: 1e-5) } }
+        assertClose(y1, y2, atol: 1e-5, rtol: 1e-5, "rmsnorm forward")
+        assertClose(r1, r2, atol: 1e-6, rtol: 1e-5, "rmsnorm rstd")
+        var dx1 = [Float](repeating: 0.1, count: N * C), dw1 = [Float](repeating: 0.2, count: C), dx2 = dx1, dw2 = dw1
+        dx1.ptr { dx in dw1.ptr { dw in rmsnormBackward(dinp: dx, dweight: dw, dout: dy, inp: x, weight: w, rstd: r1, N: N, C: C) } }
+        dx2.ptr { dx in dw2.ptr { dw in rmsnormBackwardNaive(dinp: dx, dweight: dw, dout: dy, inp: x, weight: w, rstd: r1, N: N, C: C) } }
+        assertClose(dx1, dx2, atol: 1e-5, rtol: 1e-4, "rmsnorm dinp")
+        assertClose(dw1, dw2, atol: 1e-4, rtol: 1e-4, "rmsnorm dweight")
+    }
+
+    func testRoPE() {
+        let N = 2 * 33, T = 33, Hh = 3, D = 20
+        let table = RopeTable(invFreq: RopeTable.defaultInvFreq(headDim: D, theta: 10_000))
+        let x = randomArray(N * Hh * D, seed: 8)
+        var a = x, b = x
+        a.ptr { ropeForward(x: $0, table: table, N: N, T: T, pos0: 5, nHeads: Hh, D: D) }
+        b.ptr { ropeForwardNaive(x: $0, invFreq: table.invFreq, N: N, T: T, pos0: 5, nHeads: Hh, D: D) }
+        assertClose(a, b, atol: 1e-6, rtol: 1e-6, "rope forward")
+        // Backward is the inverse rotation: rotating forward then backward is the identity.
+        a.ptr { ropeBackward(dx: $0, table: table, N: N, T: T, pos0: 5, nHeads: Hh, D: D) }
+        assertClose(a, x, atol: 1e-5, rtol: 1e-5, "rope backward ∘ forward")
+    }
+
+    func testAttentionForward() {
+        for s in [AttentionShape(B: 2, Tq: 19, Tk: 19, H: 6, KV: 2, D: 16),
+                  AttentionShape(B: 1, Tq: 5, Tk: 23, H: 4, KV: 4, D: 8),
+                  AttentionShape(B: 1, Tq: 1, Tk: 9, H: 4, KV: 1, D: 8)] {
+            let q = randomArray(s.B * s.Tq * s.H * s.D, seed: 9), k = randomArray(s.B * s.Tk * s.KV * s.D, seed: 10)
+            let v = randomArray(s.B * s.Tk * s.KV * s.D, seed: 11)
+            var o1 = [Float](repeating: 0, count: s.B * s.Tq * s.H * s.D), o2 = o1
+            var scratch = [Float](repeating: 0, count: s.scratchCount)
+            o1.ptr { o in scratch.ptr { attentionForward(out: o, q: q, k: k, v: v, shape: s, scratch: $0) } }
+            o2.ptr { attentionForwardNaive(out: $0, q: q, k: k, v: v, shape: s) }
+            assertClose(o1, o2, atol: 1e-5, rtol: 1e-4, "attention forward Tq=\(s.Tq) Tk=\(s.Tk)")
+        }
+    }
+
+    func testSwiGLU() {
+        let n = 4099
+        let g = randomArray(n, seed: 12, scale: 4), u = randomArray(n, seed: 13), dy = randomArray(n, seed: 14)
+        var y1 = [Float](repeating: 0, count: n), y2 = y1
+        y1.ptr { swigluForward(out: $0, gate: g, up: u, count: n) }
+        y2.ptr { swigluForwardNaive(out: $0, gate: g, up: u, count: n) }
+        assertClose(y1, y2, atol: 1e-6, rtol: 1e-5, "swiglu forward")
+        var dg1 = y1, du1 = y1, dg2 = y1, du2 = y1
+        dg1.ptr { a in du1.ptr { b in swigluBackward(dgate: a, dup: b, dout: dy, gate: g, up: u, count: n) } }
+        dg2.ptr { a in du2.ptr { b in swigluBackwardNaive(dgate: a, dup: b, dout: dy, gate: g, up: u, count: n) } }
+        assertClose(dg1, dg2, atol: 1e-6, rtol: 1e-5, "swiglu dgate")
+        assertClose(du1, du2, atol: 1e-6, rtol: 1e-5, "swiglu dup")
+    }
+
+    func testCrossEntropy() {
+        let N = 41, V = 1003
+        let logits = randomArray(N * V, seed: 15, scale: 3)
+        var targets = (0..<N).map { Int32(($0 * 37) % V) }
+        targets[4] = ignoreIndex; targets[30] = ignoreIndex
+        var a = logits, b = logits, la = [Float](repeating: 0, count: N), lb = la
+        let ra = a.ptr { p in la.ptr { crossEntropyForwardBackward(logits: p, losses: $0, targets: targets, N: N, V: V, gradScale: 0.5) } }
+        let rb = b.ptr { p in lb.ptr { crossEntropyForwardBackwardNaive(logits: p, losses: $0, targets: targets, N: N, V: V, gradScale: 0.5) } }
+        XCTAssertEqual(ra.count, 39); XCTAssertEqual(rb.count, 39)
+        XCTAssertEqual(ra.sum, rb.sum, accuracy: 1e-4 * rb.sum)
+        assertClose(la, lb, atol: 1e-5, rtol: 1e-5, "cross-entropy losses")
+        assertClose(a, b, atol: 1e-7, rtol: 1e-4, "cross-entropy dlogits")
+        XCTAssert(a[4 * V..<5 * V].allSatisfy { $0 == 0 }, "ignored rows get no gradient")
+    }
+
+    func testExpMatchesLibm() {
+        var worst: Float = 0
+        for i in 0..<20_000 {
+            let x = Float(i - 10_000) * 0.0087
+            let e = exp8(F8(repeating: x))[0], r = expf(x)
+            worst = max(worst, abs(e - r) / r)
+        }
+        XCTAssertLessThan(worst, 5e-7, "exp8 relative error \(worst)")
+    }
+
+    func testAdamWMatchesScalarFormula() {
+        let n = 1000
+        var p = randomArray(n, seed: 16), m = [Float](repeating: 0, count: n), v = m
+        let g = randomArray(n, seed: 17)
+        let h = AdamWHyper(lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1)
+        var pr = p.map(Double.init), mr = [Double](repeating: 0, count: n), vr = mr
+        for t in 1...3 {
+            p.ptr { pp in m.ptr { mm in v.ptr { vv in adamwUpdate(params: pp, grads: g, m: mm, v: vv, count: n, hyper: h, step: t, decay: true) } } }
+            for i in 0..<n {
+                let gi = Double(g[i])
+                pr[i] *= 1 - 1e-2 * 0.1
+                mr[i] = 0.9 * mr[i] + 0.1 * gi
+                vr[i] = 0.95 * vr[i] + 0.05 * gi * gi
+                let mh = mr[i] / (1 - pow(0.9, Double(t))), vh = vr[i] / (1 - pow(0.95, Double(t)))
+                pr[i] -= 1e-2 * mh / (vh.squareRoot() + 1e-8)
+            }
+        }
+        assertClose(p, pr.map(Float.init), atol: 1e-6, rtol: 1e-5, "adamw")
+    }
+}

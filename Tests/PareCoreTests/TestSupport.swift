@@ -1,0 +1,49 @@
+import XCTest
+@testable import PareCore
+
+/// Random fixtures and comparisons shared by the kernel tests.
+func randomArray(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+    var rng = RNG(seed: seed)
+    return (0..<n).map { _ in rng.normal() * scale }
+}
+
+/// Asserts |a − b| ≤ atol + rtol·|b| elementwise and reports the worst element.
+func assertClose(_ a: [Float], _ b: [Float], atol: Float, rtol: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, "\(what): sizes differ", file: file, line: line)
+    var worst = 0, worstExcess: Float = -.infinity, maxDiff: Float = 0
+    for i in 0..<min(a.count, b.count) {
+        let d = abs(a[i] - b[i])
+        maxDiff = max(maxDiff, d)
+        let excess = d - (atol + rtol * abs(b[i]))
+        if excess > worstExcess || d.isNaN { worstExcess = d.isNaN ? .infinity : excess; worst = i }
+    }
+    XCTAssert(worstExcess <= 0, "\(what): max |diff| \(maxDiff); worst at [\(worst)]: \(a[worst]) vs \(b[worst])", file: file, line: line)
+}
+
+/// Central finite differences of a scalar function over every element of `x`,
+/// computed in Double around Float inputs.
+func numericGradient(_ x: inout [Float], eps: Float = 1e-2, _ f: ([Float]) -> Double) -> [Float] {
+    var g = [Float](repeating: 0, count: x.count)
+    for i in 0..<x.count {
+        let old = x[i]
+        x[i] = old + eps; let up = f(x)
+        x[i] = old - eps; let down = f(x)
+        x[i] = old
+        g[i] = Float((up - down) / Double(2 * eps))
+    }
+    return g
+}
+
+/// Σ r·y in Double: a scalar loss whose gradient with respect to y is r.
+func project(_ y: [Float], _ r: [Float]) -> Double {
+    var s: Double = 0
+    for i in 0..<y.count { s += Double(y[i]) * Double(r[i]) }
+    return s
+}
+
+extension Array where Element == Float {
+    /// Calls body with a mutable pointer to a copy-on-write-safe buffer.
+    mutating func ptr<R>(_ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        try withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
+    }
+}
