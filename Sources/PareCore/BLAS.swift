@@ -21,6 +21,18 @@ public enum BLAS {
 
     /// Threads BLAS may use. OpenBLAS's workers spin after each call, so Pare keeps this equal
     /// to its own thread count rather than letting both pools fight over the cores.
+    /// The BLAS implementation and kernel in use, e.g. "OpenBLAS 0.3.21 … (core Haswell)":
+    /// OpenBLAS picks its kernel at load time (OPENBLAS_CORETYPE overrides the detection),
+    /// and the kernel decides most of a training step's speed.
+    public static var description: String {
+        #if canImport(Accelerate)
+        return "Accelerate"
+        #else
+        let config = String(cString: openblas_get_config())
+        return "\(config) (core \(String(cString: openblas_get_corename())))"
+        #endif
+    }
+
     public static func setThreads(_ n: Int) {
         #if !canImport(Accelerate)
         openblas_set_num_threads(Int32(max(1, n)))

@@ -18,7 +18,6 @@ public final class Activations {
     let dres: Int, dln: Int    // (N, C) residual-stream gradient, norm-output gradient
     let datt: Int, dq: Int     // (N, H·D)
     let dk: Int, dv: Int       // (N, KV·D)
-    let attn: Int          // (2·T·T) attention probabilities and their gradient
     let logits: Int        // (lmChunk, V)
     let losses: Int        // (N) per-token loss
 
@@ -49,7 +48,7 @@ public final class Activations {
         ln = take(N * C); h = take(N * F); dh = take(N * F); dgate = take(N * F); dup = take(N * F)
         dres = take(N * C); dln = take(N * C); datt = take(N * HD); dq = take(N * HD)
         dk = take(N * KVD); dv = take(N * KVD)
-        attn = take(2 * T * T); logits = take(self.lmChunk * c.vocabSize); losses = take(N)
+        logits = take(self.lmChunk * c.vocabSize); losses = take(N)
         buffer = FloatBuffer(count: total)
     }
 

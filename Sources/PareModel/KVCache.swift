@@ -39,10 +39,10 @@ extension LlamaModel {
         let HD = H * D, KVD = KV * D, eps = Float(c.rmsNormEps)
         let P = params.pointer
         let shape = AttentionShape(B: 1, Tq: Tq, Tk: Tk, H: H, KV: KV, D: D)
-        // Scratch: x (Tq, C), ln (Tq, C), q (Tq, HD), att (Tq, HD), gate/up (Tq, F), attn (2·Tq·Tk), rstd (Tq)
-        let scratch = FloatBuffer(count: Tq * (2 * C + 2 * HD + 2 * F + 1) + shape.scratchCount)
+        // Scratch: x (Tq, C), ln (Tq, C), q (Tq, HD), att (Tq, HD), gate/up (Tq, F), rstd (Tq)
+        let scratch = FloatBuffer(count: Tq * (2 * C + 2 * HD + 2 * F + 1))
         let x = scratch.pointer, ln = x + Tq * C, q = ln + Tq * C, att = q + Tq * HD
-        let gate = att + Tq * HD, up = gate + Tq * F, rstd = up + Tq * F, attn = rstd + Tq
+        let gate = att + Tq * HD, up = gate + Tq * F, rstd = up + Tq * F
         try tokens.withUnsafeBufferPointer {
             try embeddingForward(out: x, tokens: $0.baseAddress!, table: P + layout.embed, N: Tq, C: C, V: c.vocabSize)
         }
@@ -54,7 +54,7 @@ extension LlamaModel {
             matmulForward(out: v + past * KVD, inp: ln, weight: P + w.v, bias: w.vBias.map { P + $0 }, N: Tq, I: C, O: KVD)
             ropeForward(x: q, table: rope, N: Tq, T: Tq, pos0: past, nHeads: H, D: D)
             ropeForward(x: k + past * KVD, table: rope, N: Tq, T: Tq, pos0: past, nHeads: KV, D: D)
-            attentionForward(out: att, q: q, k: k, v: v, shape: shape, scratch: attn)
+            attentionForward(out: att, q: q, k: k, v: v, shape: shape)
             // o_proj into ln (free now), then the residual.
             matmulForward(out: ln, inp: att, weight: P + w.o, bias: w.oBias.map { P + $0 }, N: Tq, I: HD, O: C)
             residualForward(out: x, a: x, b: ln, count: Tq * C)

@@ -57,7 +57,7 @@ extension LlamaModel {
             a.p(a.dk).update(repeating: 0, count: N * KVD)
             a.p(a.dv).update(repeating: 0, count: N * KVD)
             attentionBackward(dq: a.p(a.dq), dk: a.p(a.dk), dv: a.p(a.dv), dout: a.p(a.datt), q: a.p(s.q), k: a.p(s.k),
-                              v: a.p(s.v), shape: shape, scratch: a.p(a.attn))
+                              v: a.p(s.v), shape: shape)
             ropeBackward(dx: a.p(a.dq), table: rope, N: N, T: a.T, pos0: 0, nHeads: H, D: D)
             ropeBackward(dx: a.p(a.dk), table: rope, N: N, T: a.T, pos0: 0, nHeads: KV, D: D)
             rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd1), inp: a.p(s.residIn), weight: P + w.inputNorm, N: N, C: C, eps: eps)

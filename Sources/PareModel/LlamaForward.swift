@@ -20,7 +20,7 @@ extension LlamaModel {
             matmulForward(out: a.p(s.v), inp: a.p(a.ln), weight: P + w.v, bias: w.vBias.map { P + $0 }, N: N, I: C, O: KVD)
             ropeForward(x: a.p(s.q), table: rope, N: N, T: a.T, pos0: 0, nHeads: H, D: D)
             ropeForward(x: a.p(s.k), table: rope, N: N, T: a.T, pos0: 0, nHeads: KV, D: D)
-            attentionForward(out: a.p(s.att), q: a.p(s.q), k: a.p(s.k), v: a.p(s.v), shape: shape, scratch: a.p(a.attn))
+            attentionForward(out: a.p(s.att), q: a.p(s.q), k: a.p(s.k), v: a.p(s.v), shape: shape)
             matmulForward(out: a.p(s.residMid), inp: a.p(s.att), weight: P + w.o, bias: w.oBias.map { P + $0 }, N: N, I: HD, O: C)
             residualForward(out: a.p(s.residMid), a: a.p(s.residMid), b: a.p(s.residIn), count: N * C)
             // MLP block: resid_out = resid_mid + down(silu(gate(x)) · up(x))

@@ -1,8 +1,9 @@
 import XCTest
-@testable import PareCore
+import PareCore
 
 /// Each kernel's backward against central finite differences of L = Σ r · forward(x).
 final class GradientCheckTests: XCTestCase {
+    override func setUp() { Parallel.configure(threads: 2) }
     let atol: Float = 2e-3, rtol: Float = 2e-2
 
     func testMatmul() {
@@ -56,22 +57,23 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testAttention() {
-        let s = AttentionShape(B: 2, Tq: 5, Tk: 5, H: 4, KV: 2, D: 4)
-        var q = randomArray(s.B * s.Tq * s.H * s.D, seed: 10), k = randomArray(s.B * s.Tk * s.KV * s.D, seed: 11)
-        var v = randomArray(s.B * s.Tk * s.KV * s.D, seed: 12)
-        let r = randomArray(s.B * s.Tq * s.H * s.D, seed: 13)
-        var scratch = [Float](repeating: 0, count: s.scratchCount)
-        func f(_ q: [Float], _ k: [Float], _ v: [Float]) -> Double {
-            var o = [Float](repeating: 0, count: s.B * s.Tq * s.H * s.D)
-            o.ptr { attentionForwardNaive(out: $0, q: q, k: k, v: v, shape: s) }
-            return project(o, r)
+        // Small shape, and one longer than a 64-row query block with parallel groups.
+        for s in [AttentionShape(B: 2, Tq: 5, Tk: 5, H: 4, KV: 2, D: 4), AttentionShape(B: 2, Tq: 67, Tk: 67, H: 2, KV: 2, D: 4)] {
+            var q = randomArray(s.B * s.Tq * s.H * s.D, seed: 10), k = randomArray(s.B * s.Tk * s.KV * s.D, seed: 11)
+            var v = randomArray(s.B * s.Tk * s.KV * s.D, seed: 12)
+            let r = randomArray(s.B * s.Tq * s.H * s.D, seed: 13)
+            func f(_ q: [Float], _ k: [Float], _ v: [Float]) -> Double {
+                var o = [Float](repeating: 0, count: s.B * s.Tq * s.H * s.D)
+                o.ptr { attentionForwardNaive(out: $0, q: q, k: k, v: v, shape: s) }
+                return project(o, r)
+            }
+            var dq = [Float](repeating: 0, count: q.count), dk = [Float](repeating: 0, count: k.count), dv = dk
+            dq.ptr { a in dk.ptr { b in dv.ptr { c in attentionBackward(dq: a, dk: b, dv: c, dout: r, q: q, k: k, v: v, shape: s) } } }
+            let (q0, k0, v0) = (q, k, v)
+            assertClose(dq, numericGradient(&q) { f($0, k0, v0) }, atol: atol, rtol: rtol, "attention dq T=\(s.Tq)")
+            assertClose(dk, numericGradient(&k) { f(q0, $0, v0) }, atol: atol, rtol: rtol, "attention dk T=\(s.Tq)")
+            assertClose(dv, numericGradient(&v) { f(q0, k0, $0) }, atol: atol, rtol: rtol, "attention dv T=\(s.Tq)")
         }
-        var dq = [Float](repeating: 0, count: q.count), dk = [Float](repeating: 0, count: k.count), dv = dk
-        dq.ptr { a in dk.ptr { b in dv.ptr { c in scratch.ptr { attentionBackward(dq: a, dk: b, dv: c, dout: r, q: q, k: k, v: v, shape: s, scratch: $0) } } } }
-        let (q0, k0, v0) = (q, k, v)
-        assertClose(dq, numericGradient(&q) { f($0, k0, v0) }, atol: atol, rtol: rtol, "attention dq")
-        assertClose(dk, numericGradient(&k) { f(q0, $0, v0) }, atol: atol, rtol: rtol, "attention dk")
-        assertClose(dv, numericGradient(&v) { f(q0, k0, $0) }, atol: atol, rtol: rtol, "attention dv")
     }
 
     func testSwiGLU() {

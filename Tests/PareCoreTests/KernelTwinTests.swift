@@ -1,5 +1,5 @@
 import XCTest
-@testable import PareCore
+import PareCore
 
 /// Every optimised kernel against its naive twin, at sizes large enough to take the
 /// parallel and SIMD paths (and odd sizes for the scalar tails).
@@ -53,13 +53,14 @@ final class KernelTwinTests: XCTestCase {
 
     func testAttentionForward() {
         for s in [AttentionShape(B: 2, Tq: 19, Tk: 19, H: 6, KV: 2, D: 16),
+                  AttentionShape(B: 3, Tq: 150, Tk: 150, H: 4, KV: 2, D: 16),   // several row blocks, parallel groups
+                  AttentionShape(B: 1, Tq: 70, Tk: 100, H: 2, KV: 1, D: 8),
                   AttentionShape(B: 1, Tq: 5, Tk: 23, H: 4, KV: 4, D: 8),
                   AttentionShape(B: 1, Tq: 1, Tk: 9, H: 4, KV: 1, D: 8)] {
             let q = randomArray(s.B * s.Tq * s.H * s.D, seed: 9), k = randomArray(s.B * s.Tk * s.KV * s.D, seed: 10)
             let v = randomArray(s.B * s.Tk * s.KV * s.D, seed: 11)
             var o1 = [Float](repeating: 0, count: s.B * s.Tq * s.H * s.D), o2 = o1
-            var scratch = [Float](repeating: 0, count: s.scratchCount)
-            o1.ptr { o in scratch.ptr { attentionForward(out: o, q: q, k: k, v: v, shape: s, scratch: $0) } }
+            o1.ptr { attentionForward(out: $0, q: q, k: k, v: v, shape: s) }
             o2.ptr { attentionForwardNaive(out: $0, q: q, k: k, v: v, shape: s) }
             assertClose(o1, o2, atol: 1e-5, rtol: 1e-4, "attention forward Tq=\(s.Tq) Tk=\(s.Tk)")
         }

@@ -1,5 +1,5 @@
 import XCTest
-@testable import PareCore
+import PareCore
 
 /// Random fixtures and comparisons shared by the kernel tests.
 func randomArray(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {

@@ -1,6 +1,6 @@
 import XCTest
-@testable import PareCore
-@testable import PareModel
+import PareCore
+import PareModel
 
 final class DecodeAndAccumulationTests: XCTestCase {
     override func setUp() { Parallel.configure(threads: 2) }

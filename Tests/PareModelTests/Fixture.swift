@@ -1,8 +1,8 @@
 import Foundation
 import XCTest
-@testable import PareCore
-@testable import PareFormats
-@testable import PareModel
+import PareCore
+import PareFormats
+import PareModel
 
 /// One PyTorch reference dump written by scripts/make_reference.py.
 struct Fixture {

@@ -1,8 +1,8 @@
 import XCTest
-@testable import PareCore
-@testable import PareFormats
-@testable import PareModel
-@testable import PareTrain
+import PareCore
+import PareFormats
+import PareModel
+import PareTrain
 
 /// The whole model against PyTorch/transformers dumps (scripts/make_reference.py):
 /// logits, loss, every gradient, and five AdamW steps.

@@ -10,8 +10,8 @@ import Darwin
 // D head dim. Layouts are the projections' own, no transposes:
 //   q, out (B, Tq, H·D)    k, v (B, Tk, KV·D)
 // Each head is a strided (rows × D) matrix, so every product is one sgemm with a leading
-// dimension. The (Tq × Tk) probabilities are not stored: backward recomputes them, which
-// costs one extra Q·Kᵀ and saves B·H·T² floats per layer.
+// dimension. The probabilities are not stored: backward recomputes them, which costs one
+// extra Q·Kᵀ and saves B·H·T² floats per layer.
 
 public struct AttentionShape: Sendable {
     public var B: Int, Tq: Int, Tk: Int, H: Int, KV: Int, D: Int
@@ -21,87 +21,124 @@ public struct AttentionShape: Sendable {
     }
     public var past: Int { Tk - Tq }
     public var scale: Float { 1 / Float(D).squareRoot() }
-    /// Scratch floats needed by forward (one Tq × Tk matrix) and backward (two).
-    public var scratchCount: Int { 2 * Tq * Tk }
 }
 
-/// P (Tq × Tk, ld Tk) = causal softmax(scale · Q·Kᵀ) for batch b, head h.
-@inline(__always)
-func attentionProbs(_ P: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, b: Int, h: Int, s: AttentionShape) {
-    let g = h / (s.H / s.KV)
-    let Q = q + b * s.Tq * s.H * s.D + h * s.D
-    let K = k + b * s.Tk * s.KV * s.D + g * s.D
-    BLAS.sgemm(transA: false, transB: true, M: s.Tq, N: s.Tk, K: s.D, alpha: s.scale,
-               A: Q, lda: s.H * s.D, B: K, ldb: s.KV * s.D, C: P, ldc: s.Tk)
-    for i in 0..<s.Tq {
-        let row = P + i * s.Tk
-        let L = s.past + i + 1
-        var mv = F8(repeating: -.infinity)
-        var j = 0
-        while j + 8 <= L { mv = max8(mv, load8(row + j)); j += 8 }
-        var m = mv.max()
-        while j < L { m = max(m, row[j]); j += 1 }
-        var sv = F8()
-        j = 0
-        let mm = F8(repeating: m)
-        while j + 8 <= L { let e = exp8(load8(row + j) - mm); store8(e, row + j); sv += e; j += 8 }
-        var sum = sv.sum()
-        while j < L { let e = expf(row[j] - m); row[j] = e; sum += e; j += 1 }
-        let inv = 1 / sum
-        j = 0
-        let iv = F8(repeating: inv)
-        while j + 8 <= L { store8(load8(row + j) * iv, row + j); j += 8 }
-        while j < L { row[j] *= inv; j += 1 }
-        (row + L).update(repeating: 0, count: s.Tk - L)
-    }
-}
+/// Query rows per block: block [i0, i1) only needs keys [0, past + i1), so blocking skips
+/// most of the masked upper triangle (62% of the full product remains at T = 256).
+let attentionRowBlock = 64
 
-/// out (B, Tq, H·D) = attention(q, k, v). `scratch` holds at least `shape.scratchCount` floats.
-public func attentionForward(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, shape s: AttentionShape, scratch: UnsafeMutablePointer<Float>) {
-    for b in 0..<s.B {
-        for h in 0..<s.H {
-            let g = h / (s.H / s.KV)
-            attentionProbs(scratch, q: q, k: k, b: b, h: h, s: s)
-            BLAS.sgemm(transA: false, transB: false, M: s.Tq, N: s.D, K: s.Tk, A: scratch, lda: s.Tk,
-                       B: v + b * s.Tk * s.KV * s.D + g * s.D, ldb: s.KV * s.D,
-                       C: out + b * s.Tq * s.H * s.D + h * s.D, ldc: s.H * s.D)
+/// Runs body(b, g, scratch) for every (batch, KV group) pair, spread over Pare's threads with
+/// BLAS single-threaded inside: the per-head products are too small for BLAS's own threads,
+/// and a group's query heads stay on one thread, so dK and dV are never written concurrently.
+/// Each chunk of items gets its own scratch of `scratchPerItem` floats.
+func forEachGroup(_ s: AttentionShape, cost: Int, scratchPerItem: Int, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+    let items = s.B * s.KV
+    let threads = min(Parallel.threads, items)
+    if threads > 1 { BLAS.setThreads(1) }
+    defer { if threads > 1 { BLAS.setThreads(Parallel.threads) } }
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedBox(body)
+        Parallel.forRange(items, costPerItem: cost) { start, end in
+            let scratch = FloatBuffer(count: scratchPerItem)   // one per chunk, so per thread
+            for item in start..<end { box.value(item / s.KV, item % s.KV, scratch.pointer) }
         }
     }
 }
 
-/// dq += ∂/∂q, dk += ∂/∂k, dv += ∂/∂v given dout (B, Tq, H·D).
+/// P (rows × L, ld L) = causal softmax(scale · Q·Kᵀ) for query rows [i0, i1) of one head.
+/// Q points at row i0 of the head (ld H·D); K at key row 0 of its group (ld KV·D).
+@inline(__always)
+func attentionProbs(_ P: UnsafeMutablePointer<Float>, Q: UnsafePointer<Float>, K: UnsafePointer<Float>, i0: Int, i1: Int, s: AttentionShape) {
+    let rows = i1 - i0, L = s.past + i1
+    BLAS.sgemm(transA: false, transB: true, M: rows, N: L, K: s.D, alpha: s.scale,
+               A: Q, lda: s.H * s.D, B: K, ldb: s.KV * s.D, C: P, ldc: L)
+    for r in 0..<rows {
+        let row = P + r * L
+        let valid = s.past + i0 + r + 1
+        var mv = F8(repeating: -.infinity)
+        var j = 0
+        while j + 8 <= valid { mv = max8(mv, load8(row + j)); j += 8 }
+        var m = mv.max()
+        while j < valid { m = max(m, row[j]); j += 1 }
+        var sv = F8()
+        j = 0
+        let mm = F8(repeating: m)
+        while j + 8 <= valid { let e = exp8(load8(row + j) - mm); store8(e, row + j); sv += e; j += 8 }
+        var sum = sv.sum()
+        while j < valid { let e = expf(row[j] - m); row[j] = e; sum += e; j += 1 }
+        let inv = 1 / sum
+        j = 0
+        let iv = F8(repeating: inv)
+        while j + 8 <= valid { store8(load8(row + j) * iv, row + j); j += 8 }
+        while j < valid { row[j] *= inv; j += 1 }
+        (row + valid).update(repeating: 0, count: L - valid)
+    }
+}
+
+/// out (B, Tq, H·D) = attention(q, k, v).
+public func attentionForward(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, shape s: AttentionShape) {
+    let headsPerGroup = s.H / s.KV
+    let o = UncheckedBox(out)
+    forEachGroup(s, cost: 4 * headsPerGroup * s.Tq * s.Tk * s.D, scratchPerItem: min(attentionRowBlock, s.Tq) * s.Tk) { b, g, P in
+        let K = k + b * s.Tk * s.KV * s.D + g * s.D, V = v + b * s.Tk * s.KV * s.D + g * s.D
+        for h in g * headsPerGroup..<(g + 1) * headsPerGroup {
+            let qOff = b * s.Tq * s.H * s.D + h * s.D
+            var i0 = 0
+            while i0 < s.Tq {
+                let i1 = min(s.Tq, i0 + attentionRowBlock), L = s.past + i1
+                attentionProbs(P, Q: q + qOff + i0 * s.H * s.D, K: K, i0: i0, i1: i1, s: s)
+                BLAS.sgemm(transA: false, transB: false, M: i1 - i0, N: s.D, K: L, A: P, lda: L,
+                           B: V, ldb: s.KV * s.D, C: o.value + qOff + i0 * s.H * s.D, ldc: s.H * s.D)
+                i0 = i1
+            }
+        }
+    }
+}
+
+/// dq += ∂/∂q, dk += ∂/∂k, dv += ∂/∂v given dout (B, Tq, H·D). Recomputes the probabilities.
 public func attentionBackward(
     dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
     dout: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-    shape s: AttentionShape, scratch: UnsafeMutablePointer<Float>
+    shape s: AttentionShape
 ) {
-    let P = scratch, dP = scratch + s.Tq * s.Tk
-    for b in 0..<s.B {
-        for h in 0..<s.H {
-            let g = h / (s.H / s.KV)
-            let qOff = b * s.Tq * s.H * s.D + h * s.D, kOff = b * s.Tk * s.KV * s.D + g * s.D
-            attentionProbs(P, q: q, k: k, b: b, h: h, s: s)
-            // dP = dO · Vᵀ
-            BLAS.sgemm(transA: false, transB: true, M: s.Tq, N: s.Tk, K: s.D, A: dout + qOff, lda: s.H * s.D,
-                       B: v + kOff, ldb: s.KV * s.D, C: dP, ldc: s.Tk)
-            // dV += Pᵀ · dO
-            BLAS.sgemm(transA: true, transB: false, M: s.Tk, N: s.D, K: s.Tq, A: P, lda: s.Tk,
-                       B: dout + qOff, ldb: s.H * s.D, beta: 1, C: dv + kOff, ldc: s.KV * s.D)
-            // dS = P ⊙ (dP − Σ_j P·dP), row by row over the causal prefix
-            for i in 0..<s.Tq {
-                let p = P + i * s.Tk, dp = dP + i * s.Tk
-                let L = s.past + i + 1
-                let r = F8(repeating: dot(p, dp, L))
-                var j = 0
-                while j + 8 <= L { store8(load8(p + j) * (load8(dp + j) - r), dp + j); j += 8 }
-                while j < L { dp[j] = p[j] * (dp[j] - r[0]); j += 1 }
-                (dp + L).update(repeating: 0, count: s.Tk - L)
+    let headsPerGroup = s.H / s.KV
+    let block = min(attentionRowBlock, s.Tq)
+    let grads = UncheckedBox((dq, dk, dv))
+    forEachGroup(s, cost: 10 * headsPerGroup * s.Tq * s.Tk * s.D, scratchPerItem: 2 * block * s.Tk) { b, g, P in
+        let (dq, dk, dv) = grads.value
+        let dP = P + block * s.Tk
+        let kOff = b * s.Tk * s.KV * s.D + g * s.D
+        let ldq = s.H * s.D, ldk = s.KV * s.D
+        for h in g * headsPerGroup..<(g + 1) * headsPerGroup {
+            let qOff = b * s.Tq * s.H * s.D + h * s.D
+            var i0 = 0
+            while i0 < s.Tq {
+                let i1 = min(s.Tq, i0 + attentionRowBlock), rows = i1 - i0, L = s.past + i1
+                let Q = q + qOff + i0 * ldq, dO = dout + qOff + i0 * ldq
+                attentionProbs(P, Q: Q, K: k + kOff, i0: i0, i1: i1, s: s)
+                // dP = dO · Vᵀ
+                BLAS.sgemm(transA: false, transB: true, M: rows, N: L, K: s.D, A: dO, lda: ldq,
+                           B: v + kOff, ldb: ldk, C: dP, ldc: L)
+                // dV += Pᵀ · dO
+                BLAS.sgemm(transA: true, transB: false, M: L, N: s.D, K: rows, A: P, lda: L,
+                           B: dO, ldb: ldq, beta: 1, C: dv + kOff, ldc: ldk)
+                // dS = P ⊙ (dP − Σ_j P·dP), row by row over the causal prefix
+                for r in 0..<rows {
+                    let p = P + r * L, dp = dP + r * L
+                    let valid = s.past + i0 + r + 1
+                    let rv = F8(repeating: dot(p, dp, valid))
+                    var j = 0
+                    while j + 8 <= valid { store8(load8(p + j) * (load8(dp + j) - rv), dp + j); j += 8 }
+                    while j < valid { dp[j] = p[j] * (dp[j] - rv[0]); j += 1 }
+                    (dp + valid).update(repeating: 0, count: L - valid)
+                }
+                // dQ += scale · dS · K ;  dK += scale · dSᵀ · Q
+                BLAS.sgemm(transA: false, transB: false, M: rows, N: s.D, K: L, alpha: s.scale, A: dP, lda: L,
+                           B: k + kOff, ldb: ldk, beta: 1, C: dq + qOff + i0 * ldq, ldc: ldq)
+                BLAS.sgemm(transA: true, transB: false, M: L, N: s.D, K: rows, alpha: s.scale, A: dP, lda: L,
+                           B: Q, ldb: ldq, beta: 1, C: dk + kOff, ldc: ldk)
+                i0 = i1
             }
-            // dQ += scale · dS · K ;  dK += scale · dSᵀ · Q
-            BLAS.sgemm(transA: false, transB: false, M: s.Tq, N: s.D, K: s.Tk, alpha: s.scale, A: dP, lda: s.Tk,
-                       B: k + kOff, ldb: s.KV * s.D, beta: 1, C: dq + qOff, ldc: s.H * s.D)
-            BLAS.sgemm(transA: true, transB: false, M: s.Tk, N: s.D, K: s.Tq, alpha: s.scale, A: dP, lda: s.Tk,
-                       B: q + qOff, ldb: s.H * s.D, beta: 1, C: dk + kOff, ldc: s.KV * s.D)
         }
     }
 }

@@ -14,14 +14,17 @@ public func store8(_ v: F8, _ p: UnsafeMutablePointer<Float>) {
 }
 
 /// Cephes-style exp on 8 lanes; matches `expf` to ~3e-7 relative over the clamped range.
+/// n = round(x·log2 e) comes from the 1.5·2²³ magic-number trick rather than a
+/// Float→Int32 vector conversion, which Swift lowers to a slow generic per-lane path.
 @inlinable @inline(__always)
 public func exp8(_ xIn: F8) -> F8 {
     var x = xIn.replacing(with: 88.3762626647949, where: xIn .> 88.3762626647949)
     x.replace(with: -87.3365447504, where: x .< -87.3365447504)
-    var fx = x * 1.44269504088896341 + 0.5
-    fx = fx.rounded(.down)
-    x = x - fx * 0.693359375
-    x = x + fx * 2.12194440e-4
+    let magic = F8(repeating: 12_582_912)          // 1.5 · 2²³: adding it rounds to an integer
+    let t = x * 1.44269504088896341 + magic
+    let n = t - magic                                // round(x · log2 e), as a float
+    x = x - n * 0.693359375
+    x = x + n * 2.12194440e-4
     let z = x * x
     var y = F8(repeating: 1.9875691500E-4)
     y = y * x + 1.3981999507E-3
@@ -30,8 +33,9 @@ public func exp8(_ xIn: F8) -> F8 {
     y = y * x + 1.6666665459E-1
     y = y * x + 5.0000001201E-1
     y = y * z + x + 1
-    let n = SIMD8<Int32>(fx, rounding: .towardZero) &+ 127
-    let pow2 = unsafeBitCast(n &<< 23, to: F8.self)
+    // The low mantissa bits of t hold n (two's complement): build 2ⁿ's exponent from them.
+    let bits = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+    let pow2 = unsafeBitCast((bits &+ 127) &<< 23, to: F8.self)
     return y * pow2
 }
 
