@@ -122,12 +122,14 @@ public final class SafetensorsFile {
     /// An integer tensor (I32 or I64) as Int32 values.
     public func int32s(_ name: String) throws -> [Int32] {
         let t = try info(name)
+        guard t.dtype == .I32 || t.dtype == .I64 else {
+            throw FormatError.unsupported(path: path, message: "tensor \"\(name)\" is \(t.dtype.rawValue), expected an integer tensor (I32 or I64)")
+        }
         return data.withUnsafeBytes { raw in
             let base = raw.baseAddress! + dataStart + t.begin
             return (0..<t.count).map { i in
-                t.dtype == .I64 ? Int32(truncatingIfNeeded: base.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))
-                    : t.dtype == .I32 ? base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)
-                    : Int32(base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self))
+                t.dtype == .I64 ? Int32(truncatingIfNeeded: Int64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
+                    : Int32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))
             }
         }
     }
