@@ -42,6 +42,9 @@ let package = Package(
             ]),
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore"], swiftSettings: kernelFlags),
         .testTarget(
+            name: "PareFormatsTests", dependencies: ["PareCore", "PareFormats"],
+            resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
+        .testTarget(
             name: "PareModelTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"],
             resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
     ]

@@ -1,0 +1,116 @@
+/// SmolLM2's pre-tokenizer (tokenizer.json: Sequence[Digits(individual_digits: true),
+/// ByteLevel(use_regex: true)]), over UTF-8 bytes:
+///  1. every numeric character (\p{N}) becomes its own piece;
+///  2. the rest is split by GPT-2's pattern
+///     's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+/// implemented by hand (a regex engine is the slowest part of tokenizers that use one).
+enum CharClass: UInt8 { case letter, number, space, other }
+
+struct PreTokenizer {
+    /// Classes of ASCII bytes; other scalars are looked up by Unicode general category.
+    static let asciiClass: [CharClass] = (0..<128).map { b in
+        let s = Unicode.Scalar(UInt8(b))
+        if s.properties.isWhitespace { return .space }
+        if (65...90).contains(b) || (97...122).contains(b) { return .letter }
+        if (48...57).contains(b) { return .number }
+        return .other
+    }
+
+    @inline(__always)
+    static func classify(_ v: UInt32) -> CharClass {
+        if v < 128 { return asciiClass[Int(v)] }
+        guard let s = Unicode.Scalar(v) else { return .other }
+        if s.properties.isWhitespace { return .space }
+        switch s.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return .letter
+        case .decimalNumber, .letterNumber, .otherNumber: return .number
+        default: return .other
+        }
+    }
+
+    /// Calls `piece(start, end)` with byte ranges of `bytes` that tile it.
+    static func split(_ bytes: UnsafeBufferPointer<UInt8>, _ piece: (Int, Int) -> Void) {
+        // Decode scalars once: starts[k] is the byte offset of scalar k; class[k] its class.
+        let n = bytes.count
+        var starts: [Int] = []
+        var classes: [CharClass] = []
+        var values: [UInt32] = []
+        starts.reserveCapacity(n + 1); classes.reserveCapacity(n); values.reserveCapacity(n)
+        var i = 0
+        while i < n {
+            let (v, len) = decodeScalar(bytes, i)
+            starts.append(i); classes.append(classify(v)); values.append(v)
+            i += len
+        }
+        starts.append(n)
+        // Segments between numeric characters; each numeric character alone.
+        var segStart = 0
+        let count = classes.count
+        for k in 0...count {
+            if k == count || classes[k] == .number {
+                if k > segStart { gpt2Split(segStart, k, starts, classes, values, piece) }
+                if k < count { piece(starts[k], starts[k + 1]) }
+                segStart = k + 1
+            }
+        }
+    }
+
+    /// GPT-2's pattern alone (numbers grouped by ` ?\p{N}+`).
+    static func splitGPT2(_ bytes: UnsafeBufferPointer<UInt8>, _ piece: (Int, Int) -> Void) {
+        let n = bytes.count
+        var starts: [Int] = [], classes: [CharClass] = [], values: [UInt32] = []
+        var i = 0
+        while i < n {
+            let (v, len) = decodeScalar(bytes, i)
+            starts.append(i); classes.append(classify(v)); values.append(v)
+            i += len
+        }
+        starts.append(n)
+        gpt2Split(0, classes.count, starts, classes, values, piece)
+    }
+
+    /// GPT-2's pattern over scalars [lo, hi).
+    static func gpt2Split(_ lo: Int, _ hi: Int, _ starts: [Int], _ cls: [CharClass], _ val: [UInt32], _ piece: (Int, Int) -> Void) {
+        var i = lo
+        let apostrophe: UInt32 = 0x27, space: UInt32 = 0x20
+        while i < hi {
+            var end = i
+            // 's 't 're 've 'm 'll 'd (case-sensitive)
+            if val[i] == apostrophe && i + 1 < hi {
+                let a = val[i + 1]
+                if a == 0x73 || a == 0x74 || a == 0x6D || a == 0x64 { end = i + 2 }
+                else if i + 2 < hi {
+                    let b = val[i + 2]
+                    if (a == 0x72 && b == 0x65) || (a == 0x76 && b == 0x65) || (a == 0x6C && b == 0x6C) { end = i + 3 }
+                }
+            }
+            if end == i {
+                // ` ?\p{L}+` | ` ?\p{N}+` | ` ?[^\s\p{L}\p{N}]+`: an optional space, then a run of one class.
+                let j = (val[i] == space && i + 1 < hi) ? i + 1 : i
+                let c = cls[j]
+                if c != .space {
+                    end = j + 1
+                    while end < hi && cls[end] == c { end += 1 }
+                } else {
+                    // `\s+(?!\S)` then `\s+`: a whitespace run, leaving its last character to
+                    // prefix the next word when one follows.
+                    var k = i
+                    while k < hi && cls[k] == .space { k += 1 }
+                    end = k == hi ? k : (k - i >= 2 ? k - 1 : i + 1)
+                }
+            }
+            piece(starts[i], starts[end])
+            i = end
+        }
+    }
+
+    /// One UTF-8 scalar at byte i: (value, length). Strings from Swift are valid UTF-8.
+    @inline(__always)
+    static func decodeScalar(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> (UInt32, Int) {
+        let b0 = UInt32(b[i])
+        if b0 < 0x80 { return (b0, 1) }
+        if b0 < 0xE0 { return ((b0 & 0x1F) << 6 | UInt32(b[i + 1] & 0x3F), 2) }
+        if b0 < 0xF0 { return ((b0 & 0x0F) << 12 | UInt32(b[i + 1] & 0x3F) << 6 | UInt32(b[i + 2] & 0x3F), 3) }
+        return ((b0 & 0x07) << 18 | UInt32(b[i + 1] & 0x3F) << 12 | UInt32(b[i + 2] & 0x3F) << 6 | UInt32(b[i + 3] & 0x3F), 4)
+    }
+}

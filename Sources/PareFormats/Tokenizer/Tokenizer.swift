@@ -1,0 +1,173 @@
+public enum TokenizerError: Error, CustomStringConvertible {
+    case invalid(String)
+    case unsupported(String)
+    public var description: String {
+        switch self {
+        case .invalid(let m): return "invalid tokenizer: \(m)"
+        case .unsupported(let m): return "unsupported tokenizer: \(m)"
+        }
+    }
+}
+
+/// Which pre-tokenizer the vocabulary was trained with.
+public enum PreTokenizerKind: String, Sendable {
+    /// Digits split one by one, then GPT-2's pattern (SmolLM2; GGUF `pre` = "smollm").
+    case smollm
+    /// GPT-2's pattern alone (GGUF `pre` = "gpt2").
+    case gpt2
+}
+
+/// A token matched literally before BPE (control tokens such as <|im_start|>).
+public struct AddedToken: Sendable, Equatable {
+    public let id: Int32
+    public let content: String
+    public let special: Bool
+}
+
+/// A GPT-2-style byte-level BPE tokenizer, read from GGUF metadata or a `tokenizer.json`.
+/// Immutable and shareable across threads; each thread encodes through its own
+/// `TokenEncoder`, which caches pieces it has seen.
+public final class Tokenizer: Sendable {
+    public let model: BPEModel
+    public let preTokenizer: PreTokenizerKind
+    public let addedTokens: [AddedToken]
+    public let bosTokenId: Int32?
+    public let eosTokenId: Int32?
+    public let unkTokenId: Int32?
+    public let padTokenId: Int32?
+    public let chatTemplate: String?
+    let addedById: [Int32: AddedToken]
+    let addedFirstBytes: [Bool]              // 256 entries
+    let addedByFirstByte: [UInt8: [([UInt8], Int32)]]   // longest first
+    let tokenBytes: [[UInt8]]               // id → bytes it decodes to
+
+    public init(model: BPEModel, preTokenizer: PreTokenizerKind, addedTokens: [AddedToken],
+                bos: Int32?, eos: Int32?, unk: Int32?, pad: Int32?, chatTemplate: String?) {
+        self.model = model
+        self.preTokenizer = preTokenizer
+        self.addedTokens = addedTokens
+        bosTokenId = bos; eosTokenId = eos; unkTokenId = unk; padTokenId = pad
+        self.chatTemplate = chatTemplate
+        var byId: [Int32: AddedToken] = [:]
+        var first = [Bool](repeating: false, count: 256)
+        var byFirst: [UInt8: [([UInt8], Int32)]] = [:]
+        for t in addedTokens {
+            byId[t.id] = t
+            let b = Array(t.content.utf8)
+            guard let f = b.first else { continue }
+            first[Int(f)] = true
+            byFirst[f, default: []].append((b, t.id))
+        }
+        for k in byFirst.keys { byFirst[k]!.sort { $0.0.count > $1.0.count } }
+        addedById = byId; addedFirstBytes = first; addedByFirstByte = byFirst
+        tokenBytes = model.tokens.enumerated().map { (i, t) in
+            byId[Int32(i)].map { Array($0.content.utf8) } ?? ByteLevel.decode(t) ?? Array(t.utf8)
+        }
+    }
+
+    public var vocabularySize: Int { model.tokens.count }
+
+    /// Token ids of `text`. With `parseSpecial`, added tokens written in the text (e.g.
+    /// "<|im_start|>") become their ids; without, they are ordinary text.
+    public func encode(_ text: String, parseSpecial: Bool = false) -> [Int32] {
+        var e = TokenEncoder(self)
+        return e.encode(text, parseSpecial: parseSpecial)
+    }
+
+    /// Text of `ids`; invalid UTF-8 (a character cut between tokens) becomes U+FFFD.
+    public func decode<C: Collection>(_ ids: C, skipSpecial: Bool = false) -> String where C.Element == Int32 {
+        var bytes: [UInt8] = []
+        for id in ids {
+            guard id >= 0 && Int(id) < tokenBytes.count else { continue }
+            if skipSpecial, let a = addedById[id], a.special { continue }
+            bytes.append(contentsOf: tokenBytes[Int(id)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Bytes of one token (for streaming output that holds back incomplete characters).
+    public func bytes(of id: Int32) -> [UInt8] {
+        id >= 0 && Int(id) < tokenBytes.count ? tokenBytes[Int(id)] : []
+    }
+
+    public func isSpecial(_ id: Int32) -> Bool { addedById[id]?.special ?? false }
+    public func id(of token: String) -> Int32? { model.vocab[token] ?? addedTokens.first { $0.content == token }?.id }
+}
+
+/// Encodes text with a cache of pieces already seen (one per thread).
+public struct TokenEncoder {
+    public let tokenizer: Tokenizer
+    // Pieces of up to 16 bytes, packed into two words, → a range of `pool`.
+    var cache: [PieceKey: (Int32, Int32)] = [:]
+    var pool: [Int32] = []
+
+    struct PieceKey: Hashable { let a: UInt64, b: UInt64, n: UInt8 }
+
+    public init(_ tokenizer: Tokenizer) { self.tokenizer = tokenizer }
+
+    public mutating func encode(_ text: String, parseSpecial: Bool = false) -> [Int32] {
+        var out: [Int32] = []
+        var text = text
+        text.withUTF8 { bytes in
+            out.reserveCapacity(bytes.count / 3)
+            guard parseSpecial && !tokenizer.addedTokens.isEmpty else {
+                encodeOrdinary(bytes, into: &out)
+                return
+            }
+            var start = 0, i = 0
+            while i < bytes.count {
+                if tokenizer.addedFirstBytes[Int(bytes[i])], let (len, id) = matchAdded(bytes, at: i) {
+                    if i > start { encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start..<i]), into: &out) }
+                    out.append(id)
+                    i += len
+                    start = i
+                } else {
+                    i += 1
+                }
+            }
+            if start < bytes.count { encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start...]), into: &out) }
+        }
+        return out
+    }
+
+    /// The longest added token at byte i.
+    func matchAdded(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> (Int, Int32)? {
+        guard let cands = tokenizer.addedByFirstByte[bytes[i]] else { return nil }
+        for (b, id) in cands where b.count <= bytes.count - i {
+            var same = true
+            for k in 1..<max(b.count, 1) where bytes[i + k] != b[k] { same = false; break }
+            if same { return (b.count, id) }
+        }
+        return nil
+    }
+
+    mutating func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+        let kind = tokenizer.preTokenizer
+        var pieces: [(Int, Int)] = []
+        if kind == .smollm {
+            PreTokenizer.split(bytes) { pieces.append(($0, $1)) }
+        } else {
+            PreTokenizer.splitGPT2(bytes) { pieces.append(($0, $1)) }
+        }
+        for (s, e) in pieces { encodePiece(UnsafeBufferPointer(rebasing: bytes[s..<e]), into: &out) }
+    }
+
+    mutating func encodePiece(_ piece: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+        let n = piece.count
+        guard n <= 16 else { tokenizer.model.encodePiece(piece, into: &out); return }
+        var a: UInt64 = 0, b: UInt64 = 0
+        for k in 0..<n {
+            if k < 8 { a |= UInt64(piece[k]) << (8 * UInt64(k)) } else { b |= UInt64(piece[k]) << (8 * UInt64(k - 8)) }
+        }
+        let key = PieceKey(a: a, b: b, n: UInt8(n))
+        if let (start, count) = cache[key] {
+            out.append(contentsOf: pool[Int(start)..<Int(start + count)])
+            return
+        }
+        let before = out.count
+        tokenizer.model.encodePiece(piece, into: &out)
+        if cache.count > 1_000_000 { cache.removeAll(keepingCapacity: true); pool.removeAll(keepingCapacity: true) }
+        cache[key] = (Int32(pool.count), Int32(out.count - before))
+        pool.append(contentsOf: out[before...])
+    }
+}

@@ -1,0 +1,39 @@
+extension Tokenizer {
+    /// The tokenizer stored in a GGUF's metadata (`tokenizer.ggml.*`).
+    public convenience init(gguf g: GGUFFile) throws {
+        let kind = try g.string("tokenizer.ggml.model")
+        guard kind == "gpt2" else {
+            throw FormatError.unsupported(path: g.path, message: "tokenizer.ggml.model is \"\(kind)\"; Pare reads byte-level BPE tokenizers (\"gpt2\")")
+        }
+        let preName = g.metadata["tokenizer.ggml.pre"]?.string ?? "gpt2"
+        let pre: PreTokenizerKind
+        switch preName {
+        case "smollm": pre = .smollm
+        case "gpt2", "default": pre = .gpt2
+        default:
+            throw FormatError.unsupported(path: g.path, message: "pre-tokenizer \"\(preName)\" is not supported (Pare implements \"smollm\" and \"gpt2\")")
+        }
+        let tokens = try g.strings("tokenizer.ggml.tokens")
+        let merges = try g.strings("tokenizer.ggml.merges").enumerated().map { (i, m) -> (String, String) in
+            guard let sp = m.firstIndex(of: " ") else {
+                throw FormatError.corrupt(path: g.path, message: "merge \(i) \"\(m)\" is not two tokens separated by a space")
+            }
+            return (String(m[..<sp]), String(m[m.index(after: sp)...]))
+        }
+        let types = g.metadata["tokenizer.ggml.token_type"]?.array?.map { $0.int ?? 1 } ?? []
+        // llama.cpp token types: 3 = control (special), 4 = user-defined (added, not special).
+        var added: [AddedToken] = []
+        for (i, t) in types.enumerated() where (t == 3 || t == 4) && i < tokens.count {
+            added.append(AddedToken(id: Int32(i), content: tokens[i], special: t == 3))
+        }
+        let model: BPEModel
+        do { model = try BPEModel(tokens: tokens, merges: merges) } catch {
+            throw FormatError.corrupt(path: g.path, message: "\(error)")
+        }
+        func id(_ key: String) -> Int32? { g.metadata[key]?.int.map(Int32.init) }
+        self.init(model: model, preTokenizer: pre, addedTokens: added,
+                  bos: id("tokenizer.ggml.bos_token_id"), eos: id("tokenizer.ggml.eos_token_id"),
+                  unk: id("tokenizer.ggml.unknown_token_id"), pad: id("tokenizer.ggml.padding_token_id"),
+                  chatTemplate: g.metadata["tokenizer.chat_template"]?.string)
+    }
+}

@@ -1,0 +1,56 @@
+import PareCore
+import PareFormats
+
+extension LlamaConfig {
+    /// The Hugging Face config equivalent to a llama.cpp GGUF's hyper-parameters.
+    public init(gguf g: GGUFFile) throws {
+        let arch = try g.string("general.architecture")
+        guard arch == "llama" else {
+            throw FormatError.unsupported(path: g.path, message: "general.architecture is \"\(arch)\"; Pare runs Llama-architecture models (\"llama\")")
+        }
+        if g.tensors["rope_freqs.weight"] != nil {
+            throw FormatError.unsupported(path: g.path, message: "the model uses per-dimension rope frequency factors (rope_freqs.weight, Llama 3.1 style), which Pare cannot read from GGUF yet; convert the Hugging Face checkpoint instead")
+        }
+        let hidden = try g.int("llama.embedding_length"), heads = try g.int("llama.attention.head_count")
+        let vocab = try g.metadata["llama.vocab_size"]?.int ?? g.strings("tokenizer.ggml.tokens").count
+        self.init(vocabSize: vocab, hiddenSize: hidden, intermediateSize: try g.int("llama.feed_forward_length"),
+                  numHiddenLayers: try g.int("llama.block_count"), numAttentionHeads: heads,
+                  numKeyValueHeads: g.metadata["llama.attention.head_count_kv"]?.int ?? heads,
+                  headDim: g.metadata["llama.attention.key_length"]?.int ?? hidden / heads,
+                  maxPositionEmbeddings: g.metadata["llama.context_length"]?.int ?? 2048,
+                  rmsNormEps: Double(Float(try g.double("llama.attention.layer_norm_rms_epsilon"))),
+                  ropeTheta: g.metadata["llama.rope.freq_base"]?.double ?? 10_000,
+                  tieWordEmbeddings: g.tensors["output.weight"] == nil,
+                  attentionBias: g.tensors["blk.0.attn_q.bias"] != nil)
+        bosTokenId = g.metadata["tokenizer.ggml.bos_token_id"]?.int.map { .one($0) }
+        eosTokenId = g.metadata["tokenizer.ggml.eos_token_id"]?.int.map { .one($0) }
+        if let rot = g.metadata["llama.rope.dimension_count"]?.int, rot != headDim {
+            throw FormatError.unsupported(path: g.path, message: "rope.dimension_count \(rot) differs from the head size \(headDim); partial rotary embeddings are not supported")
+        }
+        if let t = g.metadata["llama.rope.scaling.type"]?.string, t != "none" {
+            throw FormatError.unsupported(path: g.path, message: "rope scaling type \"\(t)\" in GGUF is not supported")
+        }
+    }
+}
+
+extension LlamaModel {
+    /// Loads a llama.cpp GGUF: config from the metadata, every tensor dequantised to fp32,
+    /// q/k rows put back into Hugging Face's rotary layout.
+    public static func load(gguf g: GGUFFile) throws -> LlamaModel {
+        let config = try LlamaConfig(gguf: g)
+        let model = try LlamaModel(config: config)
+        for e in model.layout.entries {
+            guard let name = WeightNames.gguf(fromHF: e.name) else { preconditionFailure("no GGUF name for \(e.name)") }
+            let info = try g.info(name)
+            guard info.torchShape == e.shape || (e.shape.count == 1 && info.count == e.count) else {
+                throw FormatError.corrupt(path: g.path, message: "tensor \"\(name)\" has shape \(info.torchShape) but the metadata implies \(e.shape)")
+            }
+            let view = model.parameter(e.name)!
+            try g.dequantize(name, into: view)
+            if let heads = WeightNames.permutedHeads(hfName: e.name, queryHeads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads) {
+                WeightNames.unpermuteRows(view.baseAddress!, heads: heads, rows: e.shape[0], cols: e.shape.count > 1 ? e.shape[1] : 1)
+            }
+        }
+        return model
+    }
+}

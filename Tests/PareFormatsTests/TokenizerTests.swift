@@ -1,0 +1,88 @@
+import Foundation
+import XCTest
+import PareCore
+import PareFormats
+
+/// Byte-level BPE against Python `tokenizers` (scripts/tokenizer_reference.py).
+final class TokenizerTests: XCTestCase {
+    static var cached: Tokenizer?
+    func teacherTokenizer() throws -> Tokenizer {
+        if let t = TokenizerTests.cached { return t }
+        let t = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
+        TokenizerTests.cached = t
+        return t
+    }
+
+    /// JSONL lines split on "\n" bytes only (U+2028 and friends may appear inside strings).
+    static func jsonLines(_ path: String) throws -> [[String: Any]] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return try data.split(separator: UInt8(ascii: "\n")).map {
+            try JSONSerialization.jsonObject(with: Data($0)) as! [String: Any]
+        }
+    }
+
+    func testKnownIds() throws {
+        let t = try teacherTokenizer()
+        XCTAssertEqual(t.encode("Hello world! The year 2024 had 366 days."),
+                       [19556, 905, 17, 378, 713, 216, 34, 32, 34, 36, 761, 216, 35, 38, 38, 2009, 30])
+        XCTAssertEqual(t.bosTokenId, 1); XCTAssertEqual(t.eosTokenId, 2); XCTAssertEqual(t.unkTokenId, 0)
+        XCTAssertEqual(t.encode("<|im_start|>", parseSpecial: true), [1])
+        XCTAssertNotEqual(t.encode("<|im_start|>", parseSpecial: false), [1])
+    }
+
+    func testGoldenCases() throws {
+        let t = try teacherTokenizer()
+        guard let url = Bundle.module.url(forResource: "tokenizer-golden", withExtension: "jsonl", subdirectory: "Fixtures") else {
+            return XCTFail("golden file missing: run scripts/tokenizer_reference.py golden")
+        }
+        var failures = 0
+        let cases = try TokenizerTests.jsonLines(url.path)
+        XCTAssertGreaterThan(cases.count, 300)
+        for c in cases {
+            let text = c["text"] as! String, special = c["special"] as! Bool
+            let want = (c["ids"] as! [Int]).map(Int32.init)
+            let got = t.encode(text, parseSpecial: special)
+            if got != want {
+                failures += 1
+                if failures <= 10 { XCTFail("\(String(reflecting: text).prefix(120)) special=\(special):\n got  \(got.prefix(40))\n want \(want.prefix(40))") }
+            }
+            XCTAssertEqual(t.decode(got), text, "decode(encode(x)) for \(String(reflecting: text).prefix(80))")
+        }
+        print("tokenizer golden: \(cases.count - failures)/\(cases.count) cases identical to HF tokenizers")
+    }
+
+    /// Every document of the bundled corpus round-trips, and (when the reference dump from
+    /// scripts/tokenizer_reference.py corpus exists) tokenizes exactly as HF tokenizers does.
+    func testWholeCorpus() throws {
+        let t = try teacherTokenizer()
+        let docs = try Corpus.documents(path: try Assets.corpus)
+        XCTAssertGreaterThan(docs.count, 10_000)
+        var enc = TokenEncoder(t)
+        var bytes = 0, tokens = 0, roundTripFailures = 0
+        let t0 = ProcessInfoLite.now()
+        var all: [[Int32]] = []
+        all.reserveCapacity(docs.count)
+        for d in docs { let ids = enc.encode(d); all.append(ids); bytes += d.utf8.count; tokens += ids.count }
+        let seconds = ProcessInfoLite.now() - t0
+        for (d, ids) in zip(docs, all) where t.decode(ids) != d { roundTripFailures += 1 }
+        XCTAssertEqual(roundTripFailures, 0, "documents whose decode(encode(x)) != x")
+        print(String(format: "tokenizer corpus: %d documents, %d bytes, %d tokens, %.2f MB/s single-threaded (first pass, cold cache)",
+                     docs.count, bytes, tokens, Double(bytes) / seconds / 1e6))
+        let refPath = ProcessInfo.processInfo.environment["PARE_TOKENIZER_REFERENCE"] ?? "/tmp/pare-tok/corpus-ids.jsonl"
+        guard FileManager.default.fileExists(atPath: refPath) else {
+            print("tokenizer corpus: no reference dump at \(refPath); run scripts/tokenizer_reference.py corpus to compare ids")
+            return
+        }
+        let ref = try TokenizerTests.jsonLines(refPath)
+        XCTAssertEqual(ref.count, docs.count)
+        var mismatches = 0
+        for (k, r) in ref.enumerated() where k < all.count {
+            XCTAssertEqual(r["text"] as? String, docs[k], "document \(k) text differs from the reference's")
+            if (r["ids"] as! [Int]).map(Int32.init) != all[k] {
+                mismatches += 1
+                if mismatches <= 5 { XCTFail("document \(k) ids differ from HF tokenizers: \(docs[k].prefix(80))") }
+            }
+        }
+        print("tokenizer corpus: \(ref.count - mismatches)/\(ref.count) documents identical to HF tokenizers")
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+import XCTest
+import PareCore
+import PareFormats
+import PareModel
+
+/// The real bundled teacher, end to end, against transformers (scripts/teacher_reference.py).
+final class TeacherTests: XCTestCase {
+    override func setUp() { Parallel.configure(threads: 2) }
+
+    func testCapitalOfFranceLogitsMatchTransformers() throws {
+        let model = try LlamaModel.load(gguf: GGUFFile(path: try Assets.teacher))
+        XCTAssertEqual(model.config.numHiddenLayers, 30)
+        XCTAssertTrue(model.config.tieWordEmbeddings)
+        let ids: [Int32] = [504, 3575, 282, 4649, 314]
+        let logits = try model.logits(tokens: ids, B: 1, T: ids.count)
+        let V = model.config.vocabSize
+        let last = Array(logits[(ids.count - 1) * V..<ids.count * V])
+        let top = last.indices.max { last[$0] < last[$1] }!
+        XCTAssertEqual(top, 7042, "\" Paris\" should come first")
+        XCTAssertEqual(last[7042], 17.3713, accuracy: 1e-3)
+        XCTAssertEqual(last[260], 14.8886, accuracy: 1e-3, "\" the\"")
+        print("teacher: \" Paris\" logit \(last[7042]), \" the\" \(last[260])")
+        if let url = Bundle.module.url(forResource: "smollm2-capital-logits", withExtension: "safetensors", subdirectory: "Fixtures") {
+            let ref = try SafetensorsFile(path: url.path).floats("logits")
+            assertClose(logits, ref, atol: 1e-3, rtol: 0, "teacher logits vs transformers")
+            print("teacher logits vs transformers: max |diff| \(maxAbsDiff(logits, ref))")
+        }
+    }
+}
