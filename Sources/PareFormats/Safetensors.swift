@@ -2,8 +2,8 @@ import Foundation
 
 /// Element types a safetensors file may hold that Pare reads.
 public enum SafetensorsDType: String, Sendable {
-    case F32, F16, BF16, I32, I64
-    public var size: Int { switch self { case .F32, .I32: 4; case .F16, .BF16: 2; case .I64: 8 } }
+    case F32, F16, BF16, I32, I64, U8
+    public var size: Int { switch self { case .F32, .I32: 4; case .F16, .BF16: 2; case .I64: 8; case .U8: 1 } }
 }
 
 public struct SafetensorsTensorInfo: Sendable, Equatable {
@@ -69,7 +69,7 @@ public final class SafetensorsFile {
                 throw FormatError.corrupt(path: path, message: "tensor \"\(name)\" lacks dtype, shape or data_offsets")
             }
             guard let dtype = SafetensorsDType(rawValue: dt) else {
-                throw FormatError.unsupported(path: path, message: "tensor \"\(name)\" has dtype \(dt); Pare reads F32, F16, BF16, I32 and I64")
+                throw FormatError.unsupported(path: path, message: "tensor \"\(name)\" has dtype \(dt); Pare reads F32, F16, BF16, I32, I64 and U8")
             }
             guard shape.allSatisfy({ $0 >= 0 }), offs[0] >= 0, offs[0] <= offs[1], offs[1] <= bufferSize else {
                 throw FormatError.corrupt(path: path, message: "tensor \"\(name)\" has data_offsets \(offs) outside the \(bufferSize)-byte data buffer")
@@ -111,12 +111,20 @@ public final class SafetensorsFile {
             case .BF16: for i in 0..<t.count { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
             case .I32: for i in 0..<t.count { out[i] = Float(Int32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
             case .I64: for i in 0..<t.count { out[i] = Float(Int64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
+            case .U8: for i in 0..<t.count { out[i] = Float(base.load(fromByteOffset: i, as: UInt8.self)) }
             }
         }
     }
 
     public func read(_ name: String, into out: inout [Float]) throws {
         try out.withUnsafeMutableBufferPointer { try read(name, into: $0) }
+    }
+
+    /// A U8 tensor's raw bytes.
+    public func bytes(_ name: String) throws -> [UInt8] {
+        let t = try info(name)
+        guard t.dtype == .U8 else { throw FormatError.unsupported(path: path, message: "tensor \"\(name)\" is \(t.dtype.rawValue), expected U8") }
+        return data.withUnsafeBytes { Array(UnsafeRawBufferPointer(rebasing: $0[(dataStart + t.begin)..<(dataStart + t.end)])) }
     }
 
     /// An integer tensor (I32 or I64) as Int32 values.

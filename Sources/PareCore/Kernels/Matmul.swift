@@ -9,6 +9,10 @@ public func matmulForward(
     if let bias {
         for n in 0..<N { (out + n * O).update(from: bias, count: O) }
     }
+    if N == 1 {  // decoding one token: a matrix-vector product
+        BLAS.sgemv(M: O, N: I, A: weight, lda: I, x: inp, beta: bias == nil ? 0 : 1, y: out)
+        return
+    }
     BLAS.sgemm(transA: false, transB: true, M: N, N: O, K: I, A: inp, lda: I, B: weight, ldb: I,
                beta: bias == nil ? 0 : 1, C: out, ldc: O)
 }

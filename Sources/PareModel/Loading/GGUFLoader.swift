@@ -18,7 +18,8 @@ extension LlamaConfig {
                   numKeyValueHeads: g.metadata["llama.attention.head_count_kv"]?.int ?? heads,
                   headDim: g.metadata["llama.attention.key_length"]?.int ?? hidden / heads,
                   maxPositionEmbeddings: g.metadata["llama.context_length"]?.int ?? 2048,
-                  rmsNormEps: Double(Float(try g.double("llama.attention.layer_norm_rms_epsilon"))),
+                  // GGUF stores fp32; keep the shortest decimal that round-trips it (1e-05, as HF writes).
+                  rmsNormEps: Double("\(Float(try g.double("llama.attention.layer_norm_rms_epsilon")))") ?? 1e-5,
                   ropeTheta: g.metadata["llama.rope.freq_base"]?.double ?? 10_000,
                   tieWordEmbeddings: g.tensors["output.weight"] == nil,
                   attentionBias: g.tensors["blk.0.attn_q.bias"] != nil)

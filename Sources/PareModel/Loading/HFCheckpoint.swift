@@ -1,0 +1,144 @@
+import Foundation
+import PareCore
+import PareFormats
+
+/// Hugging Face checkpoint directories: config.json, model.safetensors (or shards with
+/// model.safetensors.index.json), tokenizer files, generation_config.json.
+public enum HFCheckpoint {
+    public static func isCheckpoint(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: path + "/config.json")
+    }
+
+    public static func readConfig(_ dir: String) throws -> LlamaConfig {
+        let path = dir + "/config.json"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FormatError.io(path: path, message: "cannot read config.json")
+        }
+        do {
+            let c = try JSONDecoder().decode(LlamaConfig.self, from: data)
+            try c.validate()
+            return c
+        } catch let e as DecodingError {
+            throw FormatError.corrupt(path: path, message: "config.json does not describe a Llama model (\(describe(e)))")
+        } catch let e as ModelError {
+            throw FormatError.unsupported(path: path, message: "\(e)")
+        }
+    }
+
+    static func describe(_ e: DecodingError) -> String {
+        switch e {
+        case .keyNotFound(let k, _): return "missing key \"\(k.stringValue)\""
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+            return "\(c.codingPath.map(\.stringValue).joined(separator: ".")): \(c.debugDescription)"
+        @unknown default: return "\(e)"
+        }
+    }
+
+    /// Tensor name → safetensors file, from the shard index or the single file.
+    static func weightFiles(_ dir: String) throws -> [String: SafetensorsFile] {
+        let index = dir + "/model.safetensors.index.json"
+        if let data = FileManager.default.contents(atPath: index) {
+            guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let map = root["weight_map"] as? [String: String] else {
+                throw FormatError.corrupt(path: index, message: "no weight_map object")
+            }
+            var files: [String: SafetensorsFile] = [:]
+            var out: [String: SafetensorsFile] = [:]
+            for (name, file) in map {
+                if files[file] == nil { files[file] = try SafetensorsFile(path: dir + "/" + file) }
+                out[name] = files[file]
+            }
+            return out
+        }
+        let single = dir + "/model.safetensors"
+        guard FileManager.default.fileExists(atPath: single) else {
+            throw FormatError.io(path: dir, message: "no model.safetensors or model.safetensors.index.json (PyTorch .bin checkpoints are not read; convert them to safetensors)")
+        }
+        let f = try SafetensorsFile(path: single)
+        return Dictionary(uniqueKeysWithValues: f.tensors.keys.map { ($0, f) })
+    }
+
+    public static func loadModel(_ dir: String) throws -> LlamaModel {
+        let config = try readConfig(dir)
+        let model = try LlamaModel(config: config)
+        let files = try weightFiles(dir)
+        for e in model.layout.entries {
+            guard let f = files[e.name] else {
+                throw FormatError.missingTensor(path: dir + "/model.safetensors", name: e.name)
+            }
+            let info = try f.info(e.name)
+            guard info.shape == e.shape else {
+                throw FormatError.corrupt(path: f.path, message: "tensor \"\(e.name)\" has shape \(info.shape) but config.json implies \(e.shape)")
+            }
+            try f.read(e.name, into: model.parameter(e.name)!)
+        }
+        return model
+    }
+
+    /// Writes `model` (and `tokenizer`) as a directory `transformers` loads unchanged.
+    public static func save(_ model: LlamaModel, tokenizer: Tokenizer?, to dir: String, dtype: SafetensorsWriter.DType = .F32) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw FormatError.io(path: dir, message: "cannot create the output folder (\(error.localizedDescription))")
+        }
+        var config = model.config
+        config.torchDtype = dtype == .F32 ? "float32" : "bfloat16"
+        if let t = tokenizer {
+            config.bosTokenId = t.bosTokenId.map { .one(Int($0)) } ?? config.bosTokenId
+            config.eosTokenId = t.eosTokenId.map { .one(Int($0)) } ?? config.eosTokenId
+        }
+        let entries = model.layout.entries.map { e in
+            SafetensorsWriter.Entry(name: e.name, shape: e.shape,
+                                    data: UnsafeBufferPointer(start: model.params.pointer + e.offset, count: e.count))
+        }
+        try SafetensorsWriter.write(path: dir + "/model.safetensors", tensors: entries, dtype: dtype, metadata: ["format": "pt"])
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFileWriter.write(try enc.encode(config), to: dir + "/config.json")
+        var gen: [String: Any] = ["_from_model_config": true]
+        if let b = config.bosTokenId?.ids.first { gen["bos_token_id"] = b }
+        if let e = config.eosTokenId?.ids { gen["eos_token_id"] = e.count == 1 ? e[0] : e }
+        try AtomicFileWriter.write(try JSONSerialization.data(withJSONObject: gen, options: [.prettyPrinted, .sortedKeys]),
+                                   to: dir + "/generation_config.json")
+        if let t = tokenizer {
+            for (name, data) in try t.hfFiles(modelMaxLength: config.maxPositionEmbeddings) {
+                try AtomicFileWriter.write(data, to: dir + "/" + name)
+            }
+        }
+    }
+}
+
+/// A model and its tokenizer loaded from a GGUF file or a Hugging Face directory.
+public struct PretrainedModel {
+    public let model: LlamaModel
+    public let tokenizer: Tokenizer
+    public let source: String
+
+    public static func load(_ path: String) throws -> PretrainedModel {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw FormatError.io(path: path, message: "no such file or directory; pass a .gguf file or a Hugging Face model directory")
+        }
+        if isDir.boolValue {
+            guard HFCheckpoint.isCheckpoint(path) else {
+                throw FormatError.io(path: path, message: "not a Hugging Face model directory (no config.json)")
+            }
+            let model = try HFCheckpoint.loadModel(path)
+            let tokenizer = try Tokenizer(directory: path)
+            try check(tokenizer, model, path)
+            return PretrainedModel(model: model, tokenizer: tokenizer, source: path)
+        }
+        let g = try GGUFFile(path: path)
+        let model = try LlamaModel.load(gguf: g)
+        let tokenizer = try Tokenizer(gguf: g)
+        try check(tokenizer, model, path)
+        return PretrainedModel(model: model, tokenizer: tokenizer, source: path)
+    }
+
+    static func check(_ t: Tokenizer, _ m: LlamaModel, _ path: String) throws {
+        guard t.vocabularySize <= m.config.vocabSize else {
+            throw FormatError.corrupt(path: path, message: "the tokenizer has \(t.vocabularySize) tokens but the model's vocabulary is \(m.config.vocabSize)")
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import PareCore
+import PareFormats
+import PareModel
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a GGUF file or Hugging Face directory into a Hugging Face directory.",
+        discussion: "The output loads unchanged in transformers (AutoModelForCausalLM / AutoTokenizer). Quantised GGUF tensors are dequantised.")
+
+    @Argument(help: "Input: a .gguf file or a Hugging Face model directory.") var input: String
+    @Argument(help: "Output directory (created if needed).") var output: String
+    @Option(help: "Weight type of model.safetensors: f32 or bf16.") var dtype = "f32"
+
+    func run() throws {
+        let type: SafetensorsWriter.DType
+        switch dtype.lowercased() {
+        case "f32", "float32": type = .F32
+        case "bf16", "bfloat16": type = .BF16
+        default: throw fail("--dtype must be f32 or bf16, not \(dtype)")
+        }
+        let t0 = ProcessInfoLite.now()
+        do {
+            let m = try PretrainedModel.load(input)
+            print("loaded \(input): \(m.model.parameterCount) parameters, \(m.model.config.numHiddenLayers) layers, vocabulary \(m.tokenizer.vocabularySize)")
+            try HFCheckpoint.save(m.model, tokenizer: m.tokenizer, to: output, dtype: type)
+        } catch let e as FormatError { throw fail("\(e)") }
+        print(String(format: "wrote %@ (%@) in %.1f s", output, type.rawValue, ProcessInfoLite.now() - t0))
+    }
+}

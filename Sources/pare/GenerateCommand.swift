@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import PareCore
+import PareFormats
+import PareModel
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text from a prompt, streaming tokens, with a KV cache.")
+
+    @Option(help: "A .gguf file or a Hugging Face model directory.") var model: String
+    @Option(help: "The prompt text.") var prompt: String
+    @Flag(help: "Wrap the prompt as a user turn in the model's chat template.") var chat = false
+    @Option(help: "Most tokens to generate.") var maxNewTokens = 128
+    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(help: "Nucleus sampling: keep the smallest set of tokens with this much probability.") var topP: Float = 1
+    @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
+    @OptionGroup var threads: ThreadOptions
+
+    func run() throws {
+        threads.apply()
+        let loaded: PretrainedModel
+        do { loaded = try PretrainedModel.load(model) } catch let e as FormatError { throw fail("\(e)") }
+        let tok = loaded.tokenizer
+        let text = chat ? tok.chatPrompt([ChatMessage(role: "user", content: prompt)]) : prompt
+        let ids = tok.encode(text, parseSpecial: chat)
+        guard !ids.isEmpty else { throw fail("the prompt is empty") }
+        var sampler = Sampler(temperature: temperature, topP: topP, seed: seed)
+        var stop: Set<Int32> = []
+        if let e = tok.eosTokenId { stop.insert(e) }
+        if let e = loaded.model.config.eosTokenId { for i in e.ids { stop.insert(Int32(i)) } }
+        if !chat { print(prompt, terminator: "") }
+        // Stream bytes, holding back an incomplete UTF-8 character until its last byte arrives.
+        var pending: [UInt8] = []
+        let (_, stats) = try loaded.model.generate(prompt: ids, maxNewTokens: maxNewTokens, sampler: &sampler, stop: stop) { id in
+            if tok.isSpecial(id) { return }
+            pending += tok.bytes(of: id)
+            let cut = completeUTF8Prefix(pending)
+            if cut > 0 {
+                print(String(decoding: pending[0..<cut], as: UTF8.self), terminator: "")
+                fflush(stdout)
+                pending.removeFirst(cut)
+            }
+        }
+        if !pending.isEmpty { print(String(decoding: pending, as: UTF8.self), terminator: "") }
+        print()
+        var err = StandardError()
+        print(String(format: "[prompt %d tokens, prefill %.1f tokens/s; generated %d tokens, decode %.1f tokens/s]",
+                     stats.promptTokens, stats.prefillTokensPerSecond, stats.generatedTokens, stats.decodeTokensPerSecond), to: &err)
+    }
+}
+
+/// Length of the longest prefix of `b` that ends on a UTF-8 character boundary.
+func completeUTF8Prefix(_ b: [UInt8]) -> Int {
+    var i = b.count
+    var k = 0
+    while i > 0 && k < 4 {
+        let c = b[i - 1]
+        if c & 0xC0 != 0x80 {   // a lead byte (or ASCII) at i-1
+            let need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2
+            return b.count - (i - 1) >= need ? b.count : i - 1
+        }
+        i -= 1; k += 1
+    }
+    return b.count
+}
