@@ -15,6 +15,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
     @Option(help: "Nucleus sampling: keep the smallest set of tokens with this much probability.") var topP: Float = 1
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
+    @Flag(help: "Keep generating past the end-of-sequence token (for timing a fixed length).") var ignoreEos = false
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -27,8 +28,10 @@ struct Generate: ParsableCommand {
         guard !ids.isEmpty else { throw fail("the prompt is empty") }
         var sampler = Sampler(temperature: temperature, topP: topP, seed: seed)
         var stop: Set<Int32> = []
-        if let e = tok.eosTokenId { stop.insert(e) }
-        if let e = loaded.model.config.eosTokenId { for i in e.ids { stop.insert(Int32(i)) } }
+        if !ignoreEos {
+            if let e = tok.eosTokenId { stop.insert(e) }
+            if let e = loaded.model.config.eosTokenId { for i in e.ids { stop.insert(Int32(i)) } }
+        }
         if !chat { print(prompt, terminator: "") }
         // Stream bytes, holding back an incomplete UTF-8 character until its last byte arrives.
         var pending: [UInt8] = []

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import PareCore
+import PareFormats
+import PareModel
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validation loss and perplexity of one or more models on a text corpus.",
+        discussion: "Documents are tokenized without special tokens, joined with EOS, and cut into non-overlapping windows of --seq + 1 tokens.")
+
+    @Option(name: .customLong("model"), help: "A .gguf file or Hugging Face directory (repeat to compare).") var models: [String]
+    @Option(help: "Corpus: wiki-summaries (the bundled Wikipedia summaries) or a JSONL file with a \"text\" field.") var corpus = "wiki-summaries"
+    @Option(help: "Evaluate on the last fraction of documents.") var tailFraction = 0.05
+    @Option(help: "Tokens per window.") var seq = 512
+    @Option(help: "Windows per forward pass.") var batch = 4
+    @Option(help: "Evaluate at most this many windows.") var maxWindows: Int?
+    @OptionGroup var threads: ThreadOptions
+
+    func run() throws {
+        threads.apply()
+        guard tailFraction > 0 && tailFraction <= 1 else { throw fail("--tail-fraction must be in (0, 1]") }
+        guard seq > 0 && batch > 0 else { throw fail("--seq and --batch must be positive") }
+        let docs: [String]
+        do { docs = try loadCorpus(corpus) } catch let e as FormatError { throw fail("\(e)") }
+        print("model | documents | tokens | windows | loss | perplexity | seconds")
+        for path in models {
+            let m: PretrainedModel
+            do { m = try PretrainedModel.load(path) } catch let e as FormatError { throw fail("\(e)") }
+            guard let eos = m.tokenizer.eosTokenId else { throw fail("\(path): the tokenizer has no EOS token to separate documents") }
+            let (stream, n) = CorpusSlice.tailStream(documents: docs, fraction: tailFraction, tokenizer: m.tokenizer, eos: eos)
+            let t0 = ProcessInfoLite.now()
+            let r = try m.model.evaluate(stream: stream, seq: seq, batch: batch, maxWindows: maxWindows) { done, total in
+                var err = StandardError()
+                let el = ProcessInfoLite.now() - t0
+                print(String(format: "\r  %d/%d windows, %.0f tokens/s, ETA %.0f s   ", done, total,
+                             Double(done * seq) / el, el / Double(done) * Double(total - done)), terminator: "", to: &err)
+            }
+            var err = StandardError(); print("", to: &err)
+            print(String(format: "%@ | %d | %d | %d | %.4f | %.3f | %.1f", path, n, r.tokens, r.windows, r.meanLoss, r.perplexity,
+                         ProcessInfoLite.now() - t0))
+        }
+    }
+}
+
+/// Documents of a corpus given on the command line.
+func loadCorpus(_ spec: String) throws -> [String] {
+    if spec == "wiki-summaries" {
+        let cache = ProcessInfo.processInfo.environment["PARE_CACHE"] ?? (NSHomeDirectory() + "/.cache/pare")
+        return try Corpus.documents(path: cache + "/summaries_en-us.json")
+    }
+    return try JSONLText.read(path: spec, key: "text")
+}
