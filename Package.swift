@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(
             name: "PareFormatsTests", dependencies: ["PareCore", "PareFormats"],
             resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
-        .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareFormats", "PareTrain"], swiftSettings: kernelFlags),
+        .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"], swiftSettings: kernelFlags),
         .testTarget(
             name: "PareModelTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"],
             resources: [.copy("Fixtures")], swiftSettings: kernelFlags),

@@ -1,0 +1,160 @@
+import Foundation
+import PareCore
+import PareFormats
+import PareModel
+
+/// One micro-batch of a training objective: forward and backward over tokens/targets (B, T),
+/// gradients added into the model's buffer with d(loss)/d(Σ) scaled by `lossScale`.
+/// Returns Σ loss over non-ignored targets and their count, plus extra named losses to log.
+public typealias MicroStep = (_ tokens: UnsafePointer<Int32>, _ targets: UnsafePointer<Int32>, _ acts: Activations, _ lossScale: Float) throws -> (sum: Double, count: Int, extra: [(String, Double)])
+
+/// Set by SIGINT: the trainer saves a checkpoint after the current step and stops.
+nonisolated(unsafe) public var trainingInterruptRequested = false
+
+/// The training loop shared by fine-tuning and distillation: gradient accumulation to the
+/// global batch, AdamW with a warm-up + cosine schedule, global-norm clipping, validation,
+/// checkpoints (full state, atomic, best k kept), resume, and logging.
+public final class Trainer {
+    public let model: LlamaModel
+    public let tokenizer: Tokenizer?
+    public let config: TrainerConfig
+    public let train: BlendedSampleStream
+    public let val: BlendedSampleStream?
+    public let output: String
+    public let log: MetricsLog
+    let microStep: MicroStep
+    public let optimizer: AdamW
+    public private(set) var losses: [Double] = []     // train loss per step (this process)
+    public private(set) var lastValLoss: Double?
+
+    public init(model: LlamaModel, tokenizer: Tokenizer?, config: TrainerConfig, train: BlendedSampleStream,
+                val: BlendedSampleStream?, output: String, log: MetricsLog, microStep: MicroStep? = nil) throws {
+        try config.validate()
+        guard train.seqLength == config.seqLength else { preconditionFailure("sample stream and config disagree on seq length") }
+        self.model = model; self.tokenizer = tokenizer; self.config = config
+        self.train = train; self.val = val; self.output = output; self.log = log
+        self.microStep = microStep ?? { tokens, targets, acts, scale in
+            let r = try model.forwardBackward(tokens: tokens, targets: targets, acts: acts, lossScale: scale)
+            return (r.sum, r.count, [])
+        }
+        optimizer = AdamW(parameterCount: model.parameterCount,
+                          hyper: AdamWHyper(lr: Float(config.schedule.lr), beta1: Float(config.beta1), beta2: Float(config.beta2),
+                                            eps: Float(config.eps), weightDecay: Float(config.weightDecay)))
+    }
+
+    var checkpointRoot: String { output + "/checkpoints" }
+
+    /// Validation loss over the first `valBatches` micro-batches of the validation stream
+    /// (the same samples every time, so values are comparable across steps).
+    public func validate() throws -> Double? {
+        guard let val, config.valBatches > 0 else { return nil }
+        let B = config.microBatchSize, T = config.seqLength
+        let acts = Activations(config: model.config, B: B, T: T)
+        var tokens = [Int32](repeating: 0, count: B * T), targets = tokens
+        var sum = 0.0, count = 0
+        for k in 0..<config.valBatches {
+            tokens.withUnsafeMutableBufferPointer { t in targets.withUnsafeMutableBufferPointer { val.batch(first: k * B, B: B, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
+            let r = try tokens.withUnsafeBufferPointer { t in try targets.withUnsafeBufferPointer { try model.loss(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts) } }
+            sum += r.sum; count += r.count
+        }
+        return sum / Double(max(count, 1))
+    }
+
+    /// Runs to `config.steps`, from the newest checkpoint when `resume` is set. Returns the
+    /// path of the final Hugging Face model directory.
+    @discardableResult
+    public func run(resume: Bool, saveFinalModel: Bool = true) throws -> String {
+        var startStep = 0, tokensSeen = 0, elapsedBefore = 0.0
+        var lastCheckpoint: String? = nil
+        if resume, let newest = Checkpoint.list(checkpointRoot).last {
+            guard newest.info.trainer.resumeKey() == config.resumeKey() else {
+                throw TrainingError.resumeMismatch("\(newest.path) was written with different settings (batch, sequence length, learning-rate schedule, optimizer or seed); use the original settings or a new --output")
+            }
+            let info = try Checkpoint.load(newest.path, into: model, optimizer: optimizer)
+            startStep = info.step; tokensSeen = info.tokensSeen; elapsedBefore = info.elapsedSeconds
+            lastValLoss = info.valLoss; lastCheckpoint = newest.path
+            log.say("resumed from \(newest.path) at step \(startStep)")
+        } else if resume {
+            log.say("--resume: no checkpoint in \(checkpointRoot); starting from step 0")
+        }
+        let B = config.microBatchSize, T = config.seqLength, accum = config.accumulationSteps
+        let acts = Activations(config: model.config, B: B, T: T)
+        var tokens = [Int32](repeating: 0, count: B * T * accum), targets = tokens
+        model.zeroGradients()
+        let runStart = ProcessInfoLite.now()
+        var recentNorms: [Double] = []
+        if startStep == 0, let v = try validate() {   // the "before" number
+            lastValLoss = v
+            log.record(step: 0, [("val/loss", v), ("val/ppl", exp(v))])
+            log.say(String(format: "step 0: val loss %.4f (ppl %.2f)", v, exp(v)))
+        }
+        for step in startStep..<config.steps {
+            let t0 = ProcessInfoLite.now()
+            let lr = config.schedule.rate(at: step)
+            // The global batch: samples step·G ..< (step+1)·G, normalised by its target count.
+            tokens.withUnsafeMutableBufferPointer { t in targets.withUnsafeMutableBufferPointer {
+                train.batch(first: step * config.globalBatchSize, B: config.globalBatchSize, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
+            let count = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
+            model.zeroGradients()
+            var sum = 0.0
+            var extra: [String: Double] = [:]
+            for m in 0..<accum {
+                let r = try tokens.withUnsafeBufferPointer { t in try targets.withUnsafeBufferPointer {
+                    try microStep(t.baseAddress! + m * B * T, $0.baseAddress! + m * B * T, acts, 1 / Float(max(count, 1))) } }
+                sum += r.sum
+                for (k, v) in r.extra { extra[k, default: 0] += v / Double(accum) }
+            }
+            let loss = sum / Double(max(count, 1))
+            guard loss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the training loss", lastCheckpoint: lastCheckpoint) }
+            let norm = gradientNorm(model.grads!)
+            guard norm.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", lastCheckpoint: lastCheckpoint) }
+            // Exploding: far beyond every recent step's norm (and not tiny in absolute terms).
+            if recentNorms.count >= 5, norm > 10, norm > 100 * (recentNorms.max() ?? norm) {
+                throw TrainingError.exploding(step: step + 1, norm: norm, lastCheckpoint: lastCheckpoint)
+            }
+            recentNorms.append(norm); if recentNorms.count > 20 { recentNorms.removeFirst() }
+            if config.gradClip > 0 && norm > config.gradClip {
+                PareCore.scale(model.grads!.pointer, by: Float(config.gradClip / (norm + 1e-6)), count: model.grads!.count)
+            }
+            optimizer.update(model, lr: Float(lr))
+            losses.append(loss)
+            tokensSeen += config.globalBatchSize * T
+            let dt = ProcessInfoLite.now() - t0
+            let done = step + 1
+            var values: [(String, Double)] = [("train/loss", loss), ("train/lr", lr), ("train/grad_norm", norm),
+                                              ("train/tokens_per_second", Double(config.globalBatchSize * T) / dt)]
+            values += extra.sorted { $0.key < $1.key }.map { ("train/" + $0.key, $0.value) }
+            log.record(step: done, values)
+            if done % max(config.logInterval, 1) == 0 || done == config.steps {
+                let elapsed = ProcessInfoLite.now() - runStart
+                let eta = elapsed / Double(done - startStep) * Double(config.steps - done)
+                let extras = extra.sorted { $0.key < $1.key }.map { String(format: " | %@ %.4f", $0.key, $0.value) }.joined()
+                log.say(String(format: "step %d/%d | loss %.4f%@ | lr %.3g | grad norm %.3f | %.0f tokens/s | ETA %@",
+                               done, config.steps, loss, extras, lr, norm, Double(config.globalBatchSize * T) / dt, formatDuration(eta)))
+            }
+            let validateNow = (config.valInterval > 0 && done % config.valInterval == 0) || done == config.steps
+            if validateNow, let v = try validate() {
+                lastValLoss = v
+                log.record(step: done, [("val/loss", v), ("val/ppl", exp(v))])
+                log.say(String(format: "step %d: val loss %.4f (ppl %.2f)", done, v, exp(v)))
+            }
+            let checkpointNow = (config.checkpointInterval > 0 && done % config.checkpointInterval == 0) || done == config.steps
+                || trainingInterruptRequested
+            if checkpointNow {
+                let info = CheckpointInfo(step: done, samplesConsumed: done * config.globalBatchSize, tokensSeen: tokensSeen,
+                                          valLoss: validateNow ? lastValLoss : nil,
+                                          elapsedSeconds: elapsedBefore + ProcessInfoLite.now() - runStart, trainer: config, model: model.config)
+                lastCheckpoint = try Checkpoint.save(model: model, optimizer: optimizer, info: info, root: checkpointRoot)
+                Checkpoint.prune(checkpointRoot, keepBest: config.saveTopK)
+                log.flush()
+            }
+            if trainingInterruptRequested && done < config.steps {
+                throw TrainingError.interrupted(step: done, checkpoint: lastCheckpoint ?? checkpointRoot)
+            }
+        }
+        log.flush()
+        let final = output + "/model"
+        if saveFinalModel { try HFCheckpoint.save(model, tokenizer: tokenizer, to: final) }
+        return final
+    }
+}
