@@ -15,17 +15,27 @@ public enum Parallel {
     public static func configure(threads n: Int) {
         threads = max(1, n)
         BLAS.setThreads(threads)
+        #if canImport(Synchronization) && os(Linux)
+        if pool?.size != threads { pool = threads > 1 ? WorkerPool(threads: threads) : nil }
+        #endif
     }
+
+    #if canImport(Synchronization) && os(Linux)
+    nonisolated(unsafe) static var pool: WorkerPool? = nil
+    #endif
 
     /// Calls `body(start, end)` on disjoint ranges covering `0..<count`. Runs inline when
     /// the work is too small (`count * costPerItem` below ~32K ops) to pay for a dispatch.
-    @inlinable
     public static func forRange(_ count: Int, costPerItem: Int = 1, _ body: (Int, Int) -> Void) {
         let chunks = min(threads, count, max(1, count * costPerItem / 32_768))
         if chunks <= 1 {
             if count > 0 { body(0, count) }
             return
         }
+        #if canImport(Synchronization) && os(Linux)
+        if let pool, chunks <= pool.size,
+           pool.run(width: chunks, { c in body(count * c / chunks, count * (c + 1) / chunks) }) { return }
+        #endif
         withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in

@@ -125,3 +125,16 @@ final class KernelTwinTests: XCTestCase {
         assertClose(p, pr.map(Float.init), atol: 1e-6, rtol: 1e-5, "adamw")
     }
 }
+
+final class MatvecTests: XCTestCase {
+    func testMatvecEqualsNaiveMatmul() {
+        Parallel.configure(threads: 2)
+        for (O, I) in [(37, 53), (1536, 576), (5, 16), (1, 3)] {
+            let w = randomArray(O * I, seed: 21), x = randomArray(I, seed: 22), b = randomArray(O, seed: 23)
+            var y1 = [Float](repeating: 0, count: O), y2 = y1
+            y1.ptr { matvecForward(out: $0, weight: w, x: x, bias: b, O: O, I: I) }
+            y2.ptr { matmulForwardNaive(out: $0, inp: x, weight: w, bias: b, N: 1, I: I, O: O) }
+            assertClose(y1, y2, atol: 1e-4, rtol: 1e-4, "matvec \(O)x\(I)")
+        }
+    }
+}

@@ -27,4 +27,19 @@ final class TeacherTests: XCTestCase {
             print("teacher logits vs transformers: max |diff| \(maxAbsDiff(logits, ref))")
         }
     }
+
+    /// Perplexity on the first 8 windows of 512 of the corpus tail (last 5% of documents,
+    /// EOS between them): transformers gives 12.4029 (scripts/teacher_reference.py perplexity).
+    func testPerplexityMatchesTransformers() throws {
+        let t = try PretrainedModel.load(try Assets.teacher)
+        let docs = try Corpus.documents(path: try Assets.corpus)
+        let (stream, n) = CorpusSlice.tailStream(documents: docs, fraction: 0.05, tokenizer: t.tokenizer, eos: 2)
+        XCTAssertEqual(n, 502)
+        XCTAssertEqual(stream.count, 56_407, "tokens of the slice incl. EOS, as transformers counts them")
+        let r = try t.model.evaluate(stream: stream, seq: 512, batch: 4, maxWindows: 8)
+        XCTAssertEqual(r.tokens, 8 * 512)
+        XCTAssertEqual(r.perplexity, 12.4029, accuracy: 0.005 * 12.4029)
+        XCTAssertEqual(r.meanLoss, 2.517931, accuracy: 1e-4)
+        print(String(format: "teacher perplexity, first 8 windows: %.4f (transformers 12.4029)", r.perplexity))
+    }
 }

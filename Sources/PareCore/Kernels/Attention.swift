@@ -77,6 +77,7 @@ func attentionProbs(_ P: UnsafeMutablePointer<Float>, Q: UnsafePointer<Float>, K
 
 /// out (B, Tq, H·D) = attention(q, k, v).
 public func attentionForward(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, shape s: AttentionShape) {
+    if s.Tq == 1 && s.B == 1 { return attentionDecode(out: out, q: q, k: k, v: v, shape: s) }
     let headsPerGroup = s.H / s.KV
     let o = UncheckedBox(out)
     forEachGroup(s, cost: 4 * headsPerGroup * s.Tq * s.Tk * s.D, scratchPerItem: min(attentionRowBlock, s.Tq) * s.Tk) { b, g, P in
@@ -90,6 +91,29 @@ public func attentionForward(out: UnsafeMutablePointer<Float>, q: UnsafePointer<
                 BLAS.sgemm(transA: false, transB: false, M: i1 - i0, N: s.D, K: L, A: P, lda: L,
                            B: V, ldb: s.KV * s.D, C: o.value + qOff + i0 * s.H * s.D, ldc: s.H * s.D)
                 i0 = i1
+            }
+        }
+    }
+}
+
+/// One query row against the cache (decoding): per head, scores over all Tk keys, softmax,
+/// weighted sum of values — plain SIMD loops, heads split across threads.
+func attentionDecode(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, shape s: AttentionShape) {
+    let o = UncheckedBox(out)
+    let ldk = s.KV * s.D, group = s.H / s.KV
+    Parallel.forRange(s.H, costPerItem: 4 * s.Tk * s.D) { h0, h1 in
+        var p = [Float](repeating: 0, count: s.Tk)
+        p.withUnsafeMutableBufferPointer { pb in
+            let p = pb.baseAddress!
+            for h in h0..<h1 {
+                let qh = q + h * s.D, g = h / group
+                var m = -Float.infinity
+                for j in 0..<s.Tk { p[j] = dot(qh, k + j * ldk + g * s.D, s.D) * s.scale; m = max(m, p[j]) }
+                var sum: Float = 0
+                for j in 0..<s.Tk { p[j] = expf(p[j] - m); sum += p[j] }
+                let y = o.value + h * s.D
+                y.update(repeating: 0, count: s.D)
+                for j in 0..<s.Tk { axpy(p[j] / sum, v + j * ldk + g * s.D, y, s.D) }
             }
         }
     }

@@ -6,12 +6,12 @@ public func matmulForward(
     out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, N: Int, I: Int, O: Int
 ) {
+    if N == 1 {  // decoding one token: a memory-bound matrix-vector product
+        matvecForward(out: out, weight: weight, x: inp, bias: bias, O: O, I: I)
+        return
+    }
     if let bias {
         for n in 0..<N { (out + n * O).update(from: bias, count: O) }
-    }
-    if N == 1 {  // decoding one token: a matrix-vector product
-        BLAS.sgemv(M: O, N: I, A: weight, lda: I, x: inp, beta: bias == nil ? 0 : 1, y: out)
-        return
     }
     BLAS.sgemm(transA: false, transB: true, M: N, N: O, K: I, A: inp, lda: I, B: weight, ldb: I,
                beta: bias == nil ? 0 : 1, C: out, ldc: O)

@@ -1,0 +1,92 @@
+#if canImport(Synchronization) && os(Linux)
+import Synchronization
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Persistent worker threads that spin briefly between jobs before sleeping.
+///
+/// Why: a decode step or a small kernel runs for tens of microseconds, and waking a sleeping
+/// GCD worker costs ~10 µs each time — with ~250 parallel regions per decoded token that
+/// overhead cancelled the second core entirely. A worker that is still spinning picks a job
+/// up in well under a microsecond; after ~200 µs idle it sleeps on a semaphore, so an idle
+/// process does not burn CPU.
+final class WorkerPool: @unchecked Sendable {
+    let size: Int                       // threads including the caller
+    private let epoch = Atomic<Int>(0)  // bumped once per job
+    private let pending = Atomic<Int>(0)
+    private final class Flag: Sendable { let value = Atomic<Bool>(false) }
+    private let sleeping: [Flag]
+    private let wake: [DispatchSemaphore]
+    private let busy = Atomic<Bool>(false)
+    nonisolated(unsafe) private var job: (Int) -> Void = { _ in }
+    nonisolated(unsafe) private var jobWidth = 0
+
+    init(threads: Int) {
+        size = threads
+        sleeping = (0..<threads).map { _ in Flag() }
+        wake = (0..<threads).map { _ in DispatchSemaphore(value: 0) }
+        for w in 1..<max(threads, 1) {
+            let t = Thread { [unowned self] in self.workerLoop(w) }
+            t.stackSize = 1 << 20
+            t.start()
+        }
+    }
+
+    /// Runs body(k) for k in 0..<width (width ≤ size), k = 0 on the calling thread. Returns
+    /// false (running nothing) when the pool is already busy, e.g. a nested call.
+    func run(width: Int, _ body: (Int) -> Void) -> Bool {
+        guard width <= size, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
+        withoutActuallyEscaping(body) { body in
+            job = body
+            jobWidth = width
+            // Every worker acknowledges every job (those beyond `width` do no work), so none
+            // can still be reading this job's state when the next one is posted.
+            pending.store(size - 1, ordering: .relaxed)
+            epoch.add(1, ordering: .releasing)
+            for w in 1..<size where sleeping[w].value.exchange(false, ordering: .acquiringAndReleasing) { wake[w].signal() }
+            body(0)
+            while pending.load(ordering: .acquiring) > 0 { spinPause() }
+            // Every worker is done with it: drop the reference before the closure's lifetime ends.
+            job = { _ in }
+            jobWidth = 0
+        }
+        busy.store(false, ordering: .releasing)
+        return true
+    }
+
+    private func workerLoop(_ w: Int) {
+        var seen = epoch.load(ordering: .acquiring)
+        while true {
+            var spins = 0
+            var e = epoch.load(ordering: .acquiring)
+            while e == seen {
+                spins += 1
+                if spins < 20_000 { spinPause() } else {
+                    // Sleep; re-check after announcing it so a job posted meanwhile is not missed.
+                    sleeping[w].value.store(true, ordering: .releasing)
+                    if epoch.load(ordering: .acquiring) == seen { wake[w].wait() }
+                    sleeping[w].value.store(false, ordering: .releasing)
+                    spins = 0
+                }
+                e = epoch.load(ordering: .acquiring)
+            }
+            seen = e
+            if w < jobWidth { job(w) }
+            pending.subtract(1, ordering: .releasing)
+        }
+    }
+}
+
+@inline(__always) func spinPause() {
+    #if arch(x86_64)
+    // PAUSE via a compiler intrinsic is not exposed; a short dependent loop is a stand-in.
+    var x = 0
+    for i in 0..<8 { x &+= i }
+    _blackHole(x)
+    #endif
+}
+@inline(never) func _blackHole(_ x: Int) {}
+#endif
