@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "PareFormats", targets: ["PareFormats"]),
         .library(name: "PareModel", targets: ["PareModel"]),
         .library(name: "PareTrain", targets: ["PareTrain"]),
+        .library(name: "ParePrune", targets: ["ParePrune"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,10 +35,11 @@ let package = Package(
         .target(name: "PareFormats", dependencies: ["PareCore"]),
         .target(name: "PareModel", dependencies: ["PareCore", "PareFormats"], swiftSettings: kernelFlags),
         .target(name: "PareTrain", dependencies: ["PareCore", "PareModel"], swiftSettings: kernelFlags),
+        .target(name: "ParePrune", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"], swiftSettings: kernelFlags),
         .executableTarget(
             name: "pare",
             dependencies: [
-                "PareCore", "PareFormats", "PareModel", "PareTrain",
+                "PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore"], swiftSettings: kernelFlags),
@@ -46,7 +48,7 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
         .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"], swiftSettings: kernelFlags),
         .testTarget(
-            name: "PareModelTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"],
+            name: "PareModelTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune"],
             resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
     ]
 )

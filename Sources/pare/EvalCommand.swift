@@ -11,6 +11,7 @@ struct Eval: ParsableCommand {
 
     @Option(name: .customLong("model"), help: "A .gguf file or Hugging Face directory (repeat to compare).") var models: [String]
     @Option(help: "Corpus: wiki-summaries (the bundled Wikipedia summaries) or a JSONL file with a \"text\" field.") var corpus = "wiki-summaries"
+    @Option(help: "Evaluate on an indexed dataset (prefix from pare data tokenize) instead: all its documents in order.") var data: String?
     @Option(help: "Evaluate on the last fraction of documents.") var tailFraction = 0.05
     @Option(help: "Tokens per window.") var seq = 512
     @Option(help: "Windows per forward pass.") var batch = 4
@@ -21,14 +22,20 @@ struct Eval: ParsableCommand {
         threads.apply()
         guard tailFraction > 0 && tailFraction <= 1 else { throw fail("--tail-fraction must be in (0, 1]") }
         guard seq > 0 && batch > 0 else { throw fail("--seq and --batch must be positive") }
-        let docs: [String]
-        do { docs = try loadCorpus(corpus) } catch let e as FormatError { throw fail("\(e)") }
+        var docs: [String] = []
+        var dataStream: [Int32]? = nil
+        do {
+            if let d = data {
+                let ds = try IndexedDataset(prefix: FileManager.default.fileExists(atPath: d + ".idx") ? d : d + "_text_document")
+                dataStream = (0..<ds.sequenceCount).flatMap { ds.sequence($0) }
+            } else { docs = try loadCorpus(corpus) }
+        } catch let e as FormatError { throw fail("\(e)") }
         print("model | documents | tokens | windows | loss | perplexity | seconds")
         for path in models {
             let m: PretrainedModel
             do { m = try PretrainedModel.load(path) } catch let e as FormatError { throw fail("\(e)") }
             guard let eos = m.tokenizer.eosTokenId else { throw fail("\(path): the tokenizer has no EOS token to separate documents") }
-            let (stream, n) = CorpusSlice.tailStream(documents: docs, fraction: tailFraction, tokenizer: m.tokenizer, eos: eos)
+            let (stream, n) = dataStream.map { ($0, -1) } ?? CorpusSlice.tailStream(documents: docs, fraction: tailFraction, tokenizer: m.tokenizer, eos: eos)
             let t0 = ProcessInfoLite.now()
             let r = try m.model.evaluate(stream: stream, seq: seq, batch: batch, maxWindows: maxWindows) { done, total in
                 var err = StandardError()
@@ -37,7 +44,7 @@ struct Eval: ParsableCommand {
                              Double(done * seq) / el, el / Double(done) * Double(total - done)), terminator: "", to: &err)
             }
             var err = StandardError(); print("", to: &err)
-            print(String(format: "%@ | %d | %d | %d | %.4f | %.3f | %.1f", path, n, r.tokens, r.windows, r.meanLoss, r.perplexity,
+            print(String(format: "%@ | %@ | %d | %d | %.4f | %.3f | %.1f", path, n < 0 ? "all" : String(n), r.tokens, r.windows, r.meanLoss, r.perplexity,
                          ProcessInfoLite.now() - t0))
         }
     }
