@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "PareModel", targets: ["PareModel"]),
         .library(name: "PareTrain", targets: ["PareTrain"]),
         .library(name: "ParePrune", targets: ["ParePrune"]),
+        .library(name: "PareDistill", targets: ["PareDistill"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,11 +36,12 @@ let package = Package(
         .target(name: "PareFormats", dependencies: ["PareCore"]),
         .target(name: "PareModel", dependencies: ["PareCore", "PareFormats"], swiftSettings: kernelFlags),
         .target(name: "PareTrain", dependencies: ["PareCore", "PareModel"], swiftSettings: kernelFlags),
+        .target(name: "PareDistill", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"], swiftSettings: kernelFlags),
         .target(name: "ParePrune", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"], swiftSettings: kernelFlags),
         .executableTarget(
             name: "pare",
             dependencies: [
-                "PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune",
+                "PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareDistill",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore"], swiftSettings: kernelFlags),
@@ -48,7 +50,7 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
         .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"], swiftSettings: kernelFlags),
         .testTarget(
-            name: "PareModelTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune"],
+            name: "PareModelTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareDistill"],
             resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
     ]
 )

@@ -74,3 +74,35 @@ extension LlamaModel {
         embeddingBackward(dtable: G + layout.embed, dout: dres, tokens: tokens, N: N, C: C)
     }
 }
+
+extension LlamaModel {
+    /// Logits (R, V) of rows [r0, r0 + R) of the last forward pass in `acts`.
+    public func headLogits(acts a: Activations, row r0: Int, count R: Int, into out: UnsafeMutablePointer<Float>) {
+        matmulForward(out: out, inp: a.p(a.xf) + r0 * config.hiddenSize, weight: params.pointer + layout.lmHead, bias: nil,
+                      N: R, I: config.hiddenSize, O: config.vocabSize)
+    }
+
+    /// Forward, a caller-defined loss on the logits `lmChunk` rows at a time, then backward,
+    /// adding into `grads`. `chunkLoss(r0, R, logits)` receives the student's logits (R, V)
+    /// and must overwrite them with d(loss)/d(logits); gradients flow from there.
+    public func forwardBackward(tokens: UnsafePointer<Int32>, acts a: Activations,
+                                chunkLoss: (_ row: Int, _ count: Int, _ logits: UnsafeMutablePointer<Float>) throws -> Void) throws {
+        guard let g = grads else { preconditionFailure("call zeroGradients() before forwardBackward") }
+        try forward(tokens: tokens, acts: a)
+        let C = config.hiddenSize, V = config.vocabSize
+        let W = params.pointer + layout.lmHead
+        var r0 = 0
+        while r0 < a.N {
+            let R = min(a.lmChunk, a.N - r0)
+            let logits = a.p(a.logits)
+            headLogits(acts: a, row: r0, count: R, into: logits)
+            try chunkLoss(r0, R, logits)
+            BLAS.sgemm(transA: false, transB: false, M: R, N: C, K: V, A: logits, lda: V, B: W, ldb: C,
+                       beta: 0, C: a.p(a.dln) + r0 * C, ldc: C)
+            BLAS.sgemm(transA: true, transB: false, M: V, N: C, K: R, A: logits, lda: V, B: a.p(a.xf) + r0 * C, ldb: C,
+                       beta: 1, C: g.pointer + layout.lmHead, ldc: C)
+            r0 += R
+        }
+        backward(tokens: tokens, acts: a, grads: g)
+    }
+}

@@ -26,6 +26,8 @@ public final class Trainer {
     public let optimizer: AdamW
     public private(set) var losses: [Double] = []     // train loss per step (this process)
     public private(set) var lastValLoss: Double?
+    /// Extra validation numbers logged with val/loss (distillation adds val/kd_loss).
+    public var validationExtras: (() throws -> [(String, Double)])?
 
     public init(model: LlamaModel, tokenizer: Tokenizer?, config: TrainerConfig, train: BlendedSampleStream,
                 val: BlendedSampleStream?, output: String, log: MetricsLog, microStep: MicroStep? = nil) throws {
@@ -60,6 +62,12 @@ public final class Trainer {
         return sum / Double(max(count, 1))
     }
 
+    func logValidation(step: Int, _ v: Double) throws {
+        let extras = try validationExtras?() ?? []
+        log.record(step: step, [("val/loss", v), ("val/ppl", exp(v))] + extras.map { ("val/" + $0.0, $0.1) })
+        log.say(String(format: "step %d: val loss %.4f (ppl %.2f)", step, v, exp(v)) + extras.map { String(format: ", val %@ %.4f", $0.0, $0.1) }.joined())
+    }
+
     /// Runs to `config.steps`, from the newest checkpoint when `resume` is set. Returns the
     /// path of the final Hugging Face model directory.
     @discardableResult
@@ -85,8 +93,7 @@ public final class Trainer {
         var recentNorms: [Double] = []
         if startStep == 0, let v = try validate() {   // the "before" number
             lastValLoss = v
-            log.record(step: 0, [("val/loss", v), ("val/ppl", exp(v))])
-            log.say(String(format: "step 0: val loss %.4f (ppl %.2f)", v, exp(v)))
+            try logValidation(step: 0, v)
         }
         for step in startStep..<config.steps {
             let t0 = ProcessInfoLite.now()
@@ -135,8 +142,7 @@ public final class Trainer {
             let validateNow = (config.valInterval > 0 && done % config.valInterval == 0) || done == config.steps
             if validateNow, let v = try validate() {
                 lastValLoss = v
-                log.record(step: done, [("val/loss", v), ("val/ppl", exp(v))])
-                log.say(String(format: "step %d: val loss %.4f (ppl %.2f)", done, v, exp(v)))
+                try logValidation(step: done, v)
             }
             let checkpointNow = (config.checkpointInterval > 0 && done % config.checkpointInterval == 0) || done == config.steps
                 || trainingInterruptRequested

@@ -1,0 +1,114 @@
+import PareCore
+import PareModel
+import PareTrain
+
+/// The distillation step: the teacher runs forward only; the student's loss on each chunk of
+/// rows is kdRatio · KD + (1 − kdRatio) · cross-entropy, normalised by the global batch's
+/// non-ignored targets; the LM loss is measured even when it is not trained on.
+public final class Distiller {
+    public let teacher: LlamaModel
+    public let student: LlamaModel
+    public let settings: KDSettings
+    public let kdRatio: Float
+    let teacherActs: Activations
+    let teacherLogits: FloatBuffer       // (lmChunk, V_T)
+    let vocab: Int                        // common prefix of the two vocabularies
+
+    public init(teacher: LlamaModel, student: LlamaModel, settings: KDSettings, kdRatio: Float, microBatch B: Int, seqLength T: Int) throws {
+        self.teacher = teacher; self.student = student; self.settings = settings; self.kdRatio = kdRatio
+        teacherActs = Activations(config: teacher.config, B: B, T: T)
+        teacherLogits = FloatBuffer(count: teacherActs.lmChunk * teacher.config.vocabSize)
+        vocab = min(teacher.config.vocabSize, student.config.vocabSize)
+        guard kdRatio >= 0 && kdRatio <= 1 else { throw DistillError.invalid("--kd-ratio must be between 0 and 1") }
+        guard settings.temperature > 0 else { throw DistillError.invalid("--temperature must be positive") }
+        guard settings.jsdBeta > 0 && settings.jsdBeta < 1 else { throw DistillError.invalid("--jsd-beta must be between 0 and 1") }
+    }
+
+    /// Whether the vocabularies differ (then only their common prefix is distilled).
+    public var vocabularyNote: String? {
+        teacher.config.vocabSize == student.config.vocabSize ? nil
+            : "teacher vocabulary \(teacher.config.vocabSize) and student \(student.config.vocabSize) differ: distilling over the first \(vocab) tokens"
+    }
+
+    /// A Trainer micro-step. Extra logged values: kd_loss and lm_loss (means over the batch).
+    public func microStep() -> MicroStep {
+        { [self] tokens, targets, acts, lossScale in
+            try teacher.forward(tokens: tokens, acts: teacherActs)
+            let V = student.config.vocabSize, VT = teacher.config.vocabSize
+            var kdSum = 0.0, lmSum = 0.0, count = 0
+            var mask = [Bool](repeating: true, count: acts.N)
+            for i in 0..<acts.N { mask[i] = targets[i] != ignoreIndex }
+            var ceGrad = [Float](repeating: 0, count: acts.lmChunk * V)
+            try student.forwardBackward(tokens: tokens, acts: acts) { r0, R, logits in
+                teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
+                // LM loss (and its gradient when mixed in) on a copy of the student logits.
+                ceGrad.withUnsafeMutableBufferPointer { ce in
+                    ce.baseAddress!.update(from: logits, count: R * V)
+                    let r = crossEntropyForwardBackward(logits: ce.baseAddress!, losses: nil, targets: targets + r0, N: R, V: V,
+                                                        gradScale: kdRatio < 1 ? (1 - kdRatio) * lossScale : nil)
+                    lmSum += r.sum; count += r.count
+                }
+                let kd: (sum: Double, count: Int)
+                if V == vocab {
+                    kd = mask.withUnsafeBufferPointer { kdLossForwardBackward(student: logits, teacher: teacherLogits.pointer, ldT: VT, mask: $0.baseAddress! + r0, N: R, V: V, settings: settings, gradScale: kdRatio * lossScale) }
+                } else {
+                    kd = distillPrefix(logits, R: R, V: V, VT: VT, mask: Array(mask[r0..<(r0 + R)]), lossScale: lossScale)
+                }
+                kdSum += kd.sum
+                if kdRatio < 1 { ceGrad.withUnsafeBufferPointer { accumulate(logits, $0.baseAddress!, count: R * V) } }
+            }
+            let loss = Double(kdRatio) * kdSum + Double(1 - kdRatio) * lmSum
+            let n = Double(max(count, 1))
+            return (loss, count, [("kd_loss", kdSum / n), ("lm_loss", lmSum / n)])
+        }
+    }
+
+    /// Different vocabulary sizes: KD over the first `vocab` entries; the student's extra
+    /// (padding) logits get no KD gradient.
+    func distillPrefix(_ logits: UnsafeMutablePointer<Float>, R: Int, V: Int, VT: Int, mask: [Bool], lossScale: Float) -> (sum: Double, count: Int) {
+        var tmp = [Float](repeating: 0, count: R * vocab)
+        for r in 0..<R { for j in 0..<vocab { tmp[r * vocab + j] = logits[r * V + j] } }
+        let kd = tmp.withUnsafeMutableBufferPointer { t in mask.withUnsafeBufferPointer {
+            kdLossForwardBackward(student: t.baseAddress!, teacher: teacherLogits.pointer, ldT: VT, mask: $0.baseAddress!, N: R, V: vocab,
+                                  settings: settings, gradScale: kdRatio * lossScale) } }
+        for r in 0..<R {
+            for j in 0..<V { logits[r * V + j] = j < vocab ? tmp[r * vocab + j] : 0 }
+        }
+        return kd
+    }
+
+    /// Validation: mean KD of the student against the teacher on a stream's first batches.
+    public func validationKD(_ stream: BlendedSampleStream, batches: Int, microBatch B: Int) throws -> Double {
+        let T = stream.seqLength, V = student.config.vocabSize
+        guard V == vocab else { return .nan }   // KD over a vocabulary prefix is reported in training only
+        let sActs = Activations(config: student.config, B: B, T: T)
+        var tokens = [Int32](repeating: 0, count: B * T), targets = tokens
+        let studentLogits = FloatBuffer(count: sActs.lmChunk * V)
+        var sum = 0.0, count = 0
+        for k in 0..<batches {
+            tokens.withUnsafeMutableBufferPointer { t in targets.withUnsafeMutableBufferPointer { stream.batch(first: k * B, B: B, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
+            try tokens.withUnsafeBufferPointer { t in
+                try teacher.forward(tokens: t.baseAddress!, acts: teacherActs)
+                try student.forward(tokens: t.baseAddress!, acts: sActs)
+            }
+            var r0 = 0
+            while r0 < sActs.N {
+                let R = min(sActs.lmChunk, sActs.N - r0)
+                teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
+                student.headLogits(acts: sActs, row: r0, count: R, into: studentLogits.pointer)
+                let mask = (r0..<(r0 + R)).map { targets[$0] != ignoreIndex }
+                let r = mask.withUnsafeBufferPointer {
+                    kdLossForwardBackward(student: studentLogits.pointer, teacher: teacherLogits.pointer, ldT: teacher.config.vocabSize,
+                                          mask: $0.baseAddress!, N: R, V: vocab, settings: settings, gradScale: nil) }
+                sum += r.sum; count += r.count
+                r0 += R
+            }
+        }
+        return sum / Double(max(count, 1))
+    }
+}
+
+public enum DistillError: Error, CustomStringConvertible {
+    case invalid(String)
+    public var description: String { switch self { case .invalid(let m): return m } }
+}
