@@ -23,6 +23,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // OpenBLAS on Linux; on macOS the BLAS wrapper uses Accelerate instead.
@@ -43,6 +44,7 @@ let package = Package(
             dependencies: [
                 "PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareDistill",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]),
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore"], swiftSettings: kernelFlags),
         .testTarget(

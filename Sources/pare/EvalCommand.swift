@@ -16,6 +16,8 @@ struct Eval: ParsableCommand {
     @Option(help: "Tokens per window.") var seq = 512
     @Option(help: "Windows per forward pass.") var batch = 4
     @Option(help: "Evaluate at most this many windows.") var maxWindows: Int?
+    @Flag(help: "Also time prefill (128 tokens) and decode (32 tokens) at batch 1.") var speed = false
+    @Option(help: "Write the results as JSON to this file.") var json: String?
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -30,7 +32,8 @@ struct Eval: ParsableCommand {
                 dataStream = (0..<ds.sequenceCount).flatMap { ds.sequence($0) }
             } else { docs = try loadCorpus(corpus) }
         } catch let e as FormatError { throw fail("\(e)") }
-        print("model | documents | tokens | windows | loss | perplexity | seconds")
+        print("model | documents | tokens | windows | loss | perplexity | seconds" + (speed ? " | prefill tokens/s | decode tokens/s" : ""))
+        var results: [[String: Any]] = []
         for path in models {
             let m: PretrainedModel
             do { m = try PretrainedModel.load(path) } catch let e as FormatError { throw fail("\(e)") }
@@ -44,8 +47,25 @@ struct Eval: ParsableCommand {
                              Double(done * seq) / el, el / Double(done) * Double(total - done)), terminator: "", to: &err)
             }
             var err = StandardError(); print("", to: &err)
-            print(String(format: "%@ | %@ | %d | %d | %.4f | %.3f | %.1f", path, n < 0 ? "all" : String(n), r.tokens, r.windows, r.meanLoss, r.perplexity,
-                         ProcessInfoLite.now() - t0))
+            var row: [String: Any] = ["model": path, "parameters": m.model.parameterCount, "layers": m.model.config.numHiddenLayers,
+                                      "hidden_size": m.model.config.hiddenSize, "tokens": r.tokens, "loss": r.meanLoss, "perplexity": r.perplexity]
+            var line = String(format: "%@ | %@ | %d | %d | %.4f | %.3f | %.1f", path, n < 0 ? "all" : String(n), r.tokens, r.windows, r.meanLoss, r.perplexity,
+                              ProcessInfoLite.now() - t0)
+            if speed {
+                let prompt = Array(stream.prefix(128))
+                var sampler = Sampler()
+                _ = try m.model.generate(prompt: Array(prompt.prefix(8)), maxNewTokens: 4, sampler: &sampler)   // warm-up
+                let (_, st) = try m.model.generate(prompt: prompt, maxNewTokens: 32, sampler: &sampler)
+                row["prefill_tokens_per_second"] = st.prefillTokensPerSecond
+                row["decode_tokens_per_second"] = st.decodeTokensPerSecond
+                line += String(format: " | %.0f | %.1f", st.prefillTokensPerSecond, st.decodeTokensPerSecond)
+            }
+            print(line)
+            results.append(row)
+        }
+        if let json {
+            do { try AtomicFileWriter.write(try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys]), to: json) }
+            catch { throw fail("cannot write \(json): \(error)") }
         }
     }
 }

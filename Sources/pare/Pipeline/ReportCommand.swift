@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import PareFormats
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write RUN_DIR/report.md: the comparison table and SVG plots of a pipeline run.")
+
+    @Argument(help: "A pipeline run folder (run_dir of the config).") var runDir: String
+
+    func run() throws {
+        let R = runDir
+        func json(_ p: String) -> [[String: Any]] {
+            ((try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: p)))) as? [[String: Any]]) ?? []
+        }
+        func metrics(_ p: String, _ key: String) -> [(Double, Double)] {
+            guard let d = FileManager.default.contents(atPath: p) else { return [] }
+            return d.split(separator: UInt8(ascii: "\n")).compactMap { line in
+                guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                      let s = o["step"] as? Double ?? (o["step"] as? Int).map(Double.init), let v = o[key] as? Double else { return nil }
+                return (s, v)
+            }
+        }
+        let val = json("\(R)/eval-val.json"), test = json("\(R)/eval-test.json")
+        guard !val.isEmpty else { throw fail("\(R)/eval-val.json is missing: run the pipeline's eval steps first") }
+        try? FileManager.default.createDirectory(atPath: "\(R)/plots", withIntermediateDirectories: true)
+        let students = ["depth", "width"].filter { FileManager.default.fileExists(atPath: "\(R)/distill-\($0)/metrics.jsonl") }
+        let plots: [(String, SVGPlot)] = [
+            ("distill-val-loss.svg", SVGPlot(title: "Distillation: student validation loss (LM)", xLabel: "step", yLabel: "validation loss",
+                                             series: students.map { ("\($0)-pruned", metrics("\(R)/distill-\($0)/metrics.jsonl", "val/loss")) })),
+            ("distill-val-kd.svg", SVGPlot(title: "Distillation: validation KL(teacher ‖ student)", xLabel: "step", yLabel: "KD loss",
+                                           series: students.map { ("\($0)-pruned", metrics("\(R)/distill-\($0)/metrics.jsonl", "val/kd_loss")) })),
+            ("distill-train-loss.svg", SVGPlot(title: "Distillation: training KD loss", xLabel: "step", yLabel: "KD loss",
+                                               series: students.map { ("\($0)-pruned", metrics("\(R)/distill-\($0)/metrics.jsonl", "train/kd_loss")) })),
+            ("finetune-val-loss.svg", SVGPlot(title: "Teacher correction: validation loss", xLabel: "step", yLabel: "validation loss",
+                                              series: [("teacher", metrics("\(R)/teacher-ft/metrics.jsonl", "val/loss"))])),
+        ]
+        for (name, p) in plots { try AtomicFileWriter.write(Data(p.render().utf8), to: "\(R)/plots/\(name)") }
+
+        func name(_ path: String) -> String {
+            if path.hasSuffix(".gguf") { return "teacher (original)" }
+            if path.hasSuffix("teacher-ft/model") { return "teacher (fine-tuned)" }
+            for s in ["depth", "width"] {
+                if path.hasSuffix("students/\(s)") { return "\(s)-pruned" }
+                if path.hasSuffix("distill-\(s)/model") { return "\(s)-pruned + distilled" }
+            }
+            return path
+        }
+        var md = "# Pare pipeline report\n\nRun folder: `\(R)`. Generated \(Date()).\n\n## Comparison\n\n"
+        md += "| model | parameters | layers | hidden | val loss | val ppl | test loss | test ppl | prefill tokens/s | decode tokens/s |\n"
+        md += "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        for v in val {
+            let path = v["model"] as? String ?? "?"
+            let t = test.first { ($0["model"] as? String) == path } ?? [:]
+            func n(_ d: [String: Any], _ k: String, _ f: String) -> String { (d[k] as? Double).map { String(format: f, $0) } ?? "–" }
+            md += "| \(name(path)) | \(v["parameters"] as? Int ?? 0) | \(v["layers"] as? Int ?? 0) | \(v["hidden_size"] as? Int ?? 0) | "
+            md += "\(n(v, "loss", "%.4f")) | \(n(v, "perplexity", "%.2f")) | \(n(t, "loss", "%.4f")) | \(n(t, "perplexity", "%.2f")) | "
+            md += "\(n(t, "prefill_tokens_per_second", "%.0f")) | \(n(t, "decode_tokens_per_second", "%.1f")) |\n"
+        }
+        // The seed's trade-off, read off the numbers rather than asserted.
+        let distilled = test.filter { ($0["model"] as? String)?.contains("/distill-") == true }
+        if distilled.count == 2 {
+            func by(_ s: String) -> [String: Any]? { distilled.first { ($0["model"] as? String)!.contains("distill-\(s)") } }
+            if let d = by("depth"), let w = by("width"), let dl = d["loss"] as? Double, let wl = w["loss"] as? Double {
+                md += "\n**Trade-off.** After distillation the width-pruned student's test loss is \(String(format: "%.4f", wl)) against the depth-pruned student's \(String(format: "%.4f", dl))"
+                md += wl < dl ? " (width is more accurate, as the Minitron paper found)" : " (here depth is more accurate, unlike the paper's finding)"
+                if let dd = d["decode_tokens_per_second"] as? Double, let wd = w["decode_tokens_per_second"] as? Double {
+                    md += String(format: "; decoding runs at %.1f tokens/s for depth and %.1f for width", dd, wd)
+                    md += dd > wd ? " (depth is faster: fewer sequential layers).\n" : ".\n"
+                } else { md += ".\n" }
+            }
+        }
+        md += "\nValidation and test loss: mean next-token cross-entropy on the held-out splits (`pare eval --data`), windows of the configured length.\n"
+        md += "\n## Distillation (the seed's Figures 5–8)\n\n![student validation loss](plots/distill-val-loss.svg)\n\n![validation KD](plots/distill-val-kd.svg)\n\n![training KD](plots/distill-train-loss.svg)\n"
+        md += "\n## Teacher correction\n\n![teacher fine-tune](plots/finetune-val-loss.svg)\n"
+        try AtomicFileWriter.write(Data(md.utf8), to: "\(R)/report.md")
+        print("wrote \(R)/report.md and \(plots.count) plots in \(R)/plots")
+    }
+}
