@@ -1,0 +1,85 @@
+import PareCore
+import PareFormats
+
+/// Writes a Llama model and its tokenizer as a GGUF that llama.cpp runs.
+public enum GGUFExport {
+    public enum TensorType: String, CaseIterable, Sendable { case f32, f16, q8_0, q4_0 }
+
+    public static func write(_ model: LlamaModel, tokenizer t: Tokenizer, type: TensorType, name: String, to path: String) throws {
+        let c = model.config
+        guard c.modelType == "llama", c.hiddenAct == "silu" else {
+            throw FormatError.unsupported(path: path, message: "only Llama models (model_type llama, SiLU) map to llama.cpp's \"llama\" architecture")
+        }
+        if let s = c.ropeScaling, s.ropeType == "llama3" {
+            throw FormatError.unsupported(path: path, message: "Llama 3.1 rope scaling needs a rope_freqs tensor, which this exporter does not write yet")
+        }
+        var w = GGUFWriter()
+        let fileType: UInt32 = switch type { case .f32: 0; case .f16: 1; case .q4_0: 2; case .q8_0: 7 }
+        w.add("general.architecture", .string("llama"))
+        w.add("general.type", .string("model"))
+        w.add("general.name", .string(name))
+        w.add("general.file_type", .u32(fileType))
+        w.add("general.quantization_version", .u32(2))
+        w.add("llama.context_length", .u32(UInt32(c.maxPositionEmbeddings)))
+        w.add("llama.embedding_length", .u32(UInt32(c.hiddenSize)))
+        w.add("llama.block_count", .u32(UInt32(c.numHiddenLayers)))
+        w.add("llama.feed_forward_length", .u32(UInt32(c.intermediateSize)))
+        w.add("llama.attention.head_count", .u32(UInt32(c.numAttentionHeads)))
+        w.add("llama.attention.head_count_kv", .u32(UInt32(c.numKeyValueHeads)))
+        // Written always: after width pruning heads × head_dim no longer equals the hidden size.
+        w.add("llama.attention.key_length", .u32(UInt32(c.headDim)))
+        w.add("llama.attention.value_length", .u32(UInt32(c.headDim)))
+        w.add("llama.rope.dimension_count", .u32(UInt32(c.headDim)))
+        w.add("llama.rope.freq_base", .f32(Float(c.ropeTheta)))
+        w.add("llama.attention.layer_norm_rms_epsilon", .f32(Float(c.rmsNormEps)))
+        w.add("llama.vocab_size", .u32(UInt32(c.vocabSize)))
+        // Tokenizer: byte-level BPE as llama.cpp's "gpt2" model with its pre-tokenizer name.
+        w.add("tokenizer.ggml.model", .string("gpt2"))
+        w.add("tokenizer.ggml.pre", .string(t.preTokenizer == .smollm ? "smollm" : "gpt2"))
+        var tokens = t.model.tokens
+        if tokens.count < c.vocabSize { tokens += (tokens.count..<c.vocabSize).map { "[PAD\($0)]" } }
+        w.add("tokenizer.ggml.tokens", .array(tokens.map { .string($0) }))
+        w.add("tokenizer.ggml.token_type", .array(tokens.indices.map { i in
+            guard let a = t.addedTokens.first(where: { Int($0.id) == i }) else { return .i32(i < t.vocabularySize ? 1 : 5) }
+            return .i32(a.special ? 3 : 4)
+        }))
+        w.add("tokenizer.ggml.merges", .array(t.model.merges.map { .string("\($0.0) \($0.1)") }))
+        if let b = t.bosTokenId { w.add("tokenizer.ggml.bos_token_id", .u32(UInt32(b))) }
+        if let e = t.eosTokenId { w.add("tokenizer.ggml.eos_token_id", .u32(UInt32(e))) }
+        if let u = t.unkTokenId { w.add("tokenizer.ggml.unknown_token_id", .u32(UInt32(u))) }
+        if let p = t.padTokenId { w.add("tokenizer.ggml.padding_token_id", .u32(UInt32(p))) }
+        w.add("tokenizer.ggml.add_bos_token", .bool(false))
+        w.add("tokenizer.ggml.add_space_prefix", .bool(false))
+        if let ct = t.chatTemplate { w.add("tokenizer.chat_template", .string(ct)) }
+
+        for e in model.layout.entries {
+            guard let gname = WeightNames.gguf(fromHF: e.name) else { preconditionFailure("no GGUF name for \(e.name)") }
+            var values = Array(UnsafeBufferPointer(start: model.params.pointer + e.offset, count: e.count))
+            if let heads = WeightNames.permutedHeads(hfName: e.name, queryHeads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads) {
+                values.withUnsafeMutableBufferPointer {
+                    WeightNames.permuteRows($0.baseAddress!, heads: heads, rows: e.shape[0], cols: e.shape.count > 1 ? e.shape[1] : 1)
+                }
+            }
+            let ne = Array(e.shape.reversed())
+            // llama.cpp keeps 1-D tensors (norms, biases) in F32.
+            let matrixType: GGMLType = switch type { case .f32: .f32; case .f16: .f16; case .q8_0: .q8_0; case .q4_0: .q4_0 }
+            let tt: GGMLType = e.shape.count == 1 ? .f32 : matrixType
+            if tt.block.elements > 1, ne[0] % tt.block.elements != 0 {
+                throw FormatError.unsupported(path: path, message: "\(e.name) rows have \(ne[0]) values, not a multiple of \(tt.name)'s block of 32; export as f16 or f32")
+            }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(tt.byteCount(elements: values.count))
+            values.withUnsafeBufferPointer { v in
+                switch tt {
+                case .f32: bytes = Array(UnsafeRawBufferPointer(v))
+                case .f16: Quantize.f16(v.baseAddress!, count: v.count, into: &bytes)
+                case .q8_0: Quantize.q8_0(v.baseAddress!, count: v.count, into: &bytes)
+                case .q4_0: Quantize.q4_0(v.baseAddress!, count: v.count, into: &bytes)
+                default: break
+                }
+            }
+            w.tensors.append((gname, ne, tt, bytes))
+        }
+        try w.write(to: path)
+    }
+}

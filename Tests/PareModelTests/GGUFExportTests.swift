@@ -1,0 +1,73 @@
+import Foundation
+import XCTest
+import PareCore
+import PareFormats
+import PareModel
+
+/// Pare's GGUF export read back by Pare's GGUF reader (which tests check against gguf-py
+/// and transformers): weights and tokenizer survive.
+final class GGUFExportTests: XCTestCase {
+    let dir = NSTemporaryDirectory() + "pare-export-\(getpid())"
+    override func setUp() { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func testRoundTripOfTheTeacher() throws {
+        Parallel.configure(threads: 2)
+        let t = try PretrainedModel.load(try Assets.teacher)
+        let original = t.model.params.toArray()
+        for type in GGUFExport.TensorType.allCases {
+            let path = dir + "/teacher-\(type.rawValue).gguf"
+            try GGUFExport.write(t.model, tokenizer: t.tokenizer, type: type, name: "teacher", to: path)
+            let g = try GGUFFile(path: path)
+            XCTAssertEqual(try g.string("general.architecture"), "llama")
+            XCTAssertEqual(try g.int("llama.attention.key_length"), 64)
+            let back = try LlamaModel.load(gguf: g)
+            XCTAssertEqual(back.config.numHiddenLayers, 30)
+            let values = back.params.toArray()
+            switch type {
+            case .f32:
+                XCTAssertEqual(values, original, "f32 export is exact")
+                let tok = try Tokenizer(gguf: g)
+                XCTAssertEqual(tok.encode("Hello world! The year 2024 had 366 days."), t.tokenizer.encode("Hello world! The year 2024 had 366 days."))
+                XCTAssertEqual(tok.chatTemplate, t.tokenizer.chatTemplate)
+            case .f16:
+                for e in back.layout.entries where e.shape.count == 2 {
+                    for i in stride(from: e.offset, to: e.offset + e.count, by: 97) { XCTAssertEqual(values[i], Float(Float16(original[i]))) }
+                }
+            case .q8_0, .q4_0:
+                // Per block of 32: |x − q·d| ≤ d/2 (Q8_0) or d (Q4_0, whose top level is one step short),
+                // plus what rounding d to fp16 adds (|q| ≤ 127 or 8 steps of it).
+                var worstRatio: Float = 0
+                for e in back.layout.entries where e.shape.count == 2 {
+                    var b = e.offset
+                    while b < e.offset + e.count {
+                        let block = original[b..<b + 32]
+                        let amax = block.map(abs).max()!
+                        let d = type == .q8_0 ? amax / 127 : amax / 8
+                        let d16 = Float(Float16(d))
+                        let bound = (type == .q8_0 ? d / 2 + 127 * abs(d - d16) : d + 8 * abs(d - d16)) * (1 + 1e-5) + 1e-7
+                        for i in b..<b + 32 { worstRatio = max(worstRatio, abs(values[i] - original[i]) / bound) }
+                        b += 32
+                    }
+                }
+                XCTAssertLessThanOrEqual(worstRatio, 1, "\(type): worst error / ggml bound = \(worstRatio)")
+                print("GGUF \(type.rawValue) export: worst block error is \(String(format: "%.3f", worstRatio)) of ggml's bound")
+            }
+        }
+    }
+
+    func testUnsupportedExportsAreRefused() throws {
+        let f = try Fixture("tiny-llama3")          // llama3 rope scaling
+        let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
+        XCTAssertThrowsError(try GGUFExport.write(try f.model(), tokenizer: tok, type: .f32, name: "x", to: dir + "/x.gguf")) {
+            XCTAssert("\($0)".contains("rope"), "\($0)")
+        }
+        var c = try Fixture("tiny-untied").config
+        c.intermediateSize = 40                       // rows of 40 cannot be cut into blocks of 32
+        let m = try LlamaModel(config: c)
+        XCTAssertThrowsError(try GGUFExport.write(m, tokenizer: tok, type: .q8_0, name: "x", to: dir + "/y.gguf")) {
+            XCTAssert("\($0)".contains("multiple of"), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/y.gguf"), "no half-written file")
+    }
+}
