@@ -46,13 +46,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
-        .testTarget(name: "PareCoreTests", dependencies: ["PareCore"], swiftSettings: kernelFlags),
+        // Helpers the test targets share (assets, tolerance checks); not part of any product.
+        .target(name: "PareTestSupport", path: "Tests/PareTestSupport"),
+        .testTarget(name: "PareCoreTests", dependencies: ["PareCore", "PareTestSupport"], swiftSettings: kernelFlags),
         .testTarget(
-            name: "PareFormatsTests", dependencies: ["PareCore", "PareFormats"],
+            name: "PareFormatsTests", dependencies: ["PareCore", "PareFormats", "PareTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
-        .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"], swiftSettings: kernelFlags),
+        .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "PareTestSupport"], swiftSettings: kernelFlags),
         .testTarget(
-            name: "PareModelTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareDistill"],
+            name: "PareModelTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareDistill", "PareTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
     ]
 )

@@ -1,4 +1,5 @@
 import XCTest
+import PareTestSupport
 import PareCore
 
 /// Each kernel's backward against central finite differences of L = Σ r · forward(x).

@@ -1,4 +1,5 @@
 import XCTest
+import PareTestSupport
 import PareCore
 
 /// Every optimised kernel against its naive twin, at sizes large enough to take the

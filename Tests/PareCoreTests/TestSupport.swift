@@ -7,19 +7,6 @@ func randomArray(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
     return (0..<n).map { _ in rng.normal() * scale }
 }
 
-/// Asserts |a − b| ≤ atol + rtol·|b| elementwise and reports the worst element.
-func assertClose(_ a: [Float], _ b: [Float], atol: Float, rtol: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(a.count, b.count, "\(what): sizes differ", file: file, line: line)
-    var worst = 0, worstExcess: Float = -.infinity, maxDiff: Float = 0
-    for i in 0..<min(a.count, b.count) {
-        let d = abs(a[i] - b[i])
-        maxDiff = max(maxDiff, d)
-        let excess = d - (atol + rtol * abs(b[i]))
-        if excess > worstExcess || d.isNaN { worstExcess = d.isNaN ? .infinity : excess; worst = i }
-    }
-    XCTAssert(worstExcess <= 0, "\(what): max |diff| \(maxDiff); worst at [\(worst)]: \(a[worst]) vs \(b[worst])", file: file, line: line)
-}
-
 /// Central finite differences of a scalar function over every element of `x`,
 /// computed in Double around Float inputs.
 func numericGradient(_ x: inout [Float], eps: Float = 1e-2, _ f: ([Float]) -> Double) -> [Float] {

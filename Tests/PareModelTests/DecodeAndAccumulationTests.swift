@@ -1,4 +1,5 @@
 import XCTest
+import PareTestSupport
 import PareCore
 import PareModel
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import PareTestSupport
 import PareCore
 import PareDistill
 import PareFormats

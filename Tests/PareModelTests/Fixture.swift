@@ -38,19 +38,3 @@ struct Fixture {
 
     static let names = ["tiny-untied", "tiny-tied", "tiny-llama3"]
 }
-
-func assertClose(_ a: [Float], _ b: [Float], atol: Float, rtol: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(a.count, b.count, "\(what): sizes differ", file: file, line: line)
-    var worst = 0, worstExcess: Float = -.infinity, maxDiff: Float = 0
-    for i in 0..<min(a.count, b.count) {
-        let d = abs(a[i] - b[i])
-        maxDiff = max(maxDiff, d.isNaN ? .infinity : d)
-        let excess = d.isNaN ? .infinity : d - (atol + rtol * abs(b[i]))
-        if excess > worstExcess { worstExcess = excess; worst = i }
-    }
-    XCTAssert(worstExcess <= 0, "\(what): max |diff| \(maxDiff) exceeds atol \(atol) + rtol \(rtol)·|ref|; worst at [\(worst)]: \(a[worst]) vs \(b[worst])", file: file, line: line)
-}
-
-func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
-    zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
-}

@@ -30,19 +30,7 @@ struct PreTokenizer {
 
     /// Calls `piece(start, end)` with byte ranges of `bytes` that tile it.
     static func split(_ bytes: UnsafeBufferPointer<UInt8>, _ piece: (Int, Int) -> Void) {
-        // Decode scalars once: starts[k] is the byte offset of scalar k; class[k] its class.
-        let n = bytes.count
-        var starts: [Int] = []
-        var classes: [CharClass] = []
-        var values: [UInt32] = []
-        starts.reserveCapacity(n + 1); classes.reserveCapacity(n); values.reserveCapacity(n)
-        var i = 0
-        while i < n {
-            let (v, len) = decodeScalar(bytes, i)
-            starts.append(i); classes.append(classify(v)); values.append(v)
-            i += len
-        }
-        starts.append(n)
+        let (starts, classes, values) = scalars(bytes)
         // Segments between numeric characters; each numeric character alone.
         var segStart = 0
         let count = classes.count
@@ -57,15 +45,7 @@ struct PreTokenizer {
 
     /// GPT-2's pattern alone (numbers grouped by ` ?\p{N}+`).
     static func splitGPT2(_ bytes: UnsafeBufferPointer<UInt8>, _ piece: (Int, Int) -> Void) {
-        let n = bytes.count
-        var starts: [Int] = [], classes: [CharClass] = [], values: [UInt32] = []
-        var i = 0
-        while i < n {
-            let (v, len) = decodeScalar(bytes, i)
-            starts.append(i); classes.append(classify(v)); values.append(v)
-            i += len
-        }
-        starts.append(n)
+        let (starts, classes, values) = scalars(bytes)
         gpt2Split(0, classes.count, starts, classes, values, piece)
     }
 
@@ -102,6 +82,22 @@ struct PreTokenizer {
             piece(starts[i], starts[end])
             i = end
         }
+    }
+
+    /// Decodes the scalars once: starts[k] is the byte offset of scalar k (plus a final
+    /// entry for the end), classes[k] its class, values[k] its code point.
+    static func scalars(_ bytes: UnsafeBufferPointer<UInt8>) -> ([Int], [CharClass], [UInt32]) {
+        let n = bytes.count
+        var starts: [Int] = [], classes: [CharClass] = [], values: [UInt32] = []
+        starts.reserveCapacity(n + 1); classes.reserveCapacity(n); values.reserveCapacity(n)
+        var i = 0
+        while i < n {
+            let (v, len) = decodeScalar(bytes, i)
+            starts.append(i); classes.append(classify(v)); values.append(v)
+            i += len
+        }
+        starts.append(n)
+        return (starts, classes, values)
     }
 
     /// One UTF-8 scalar at byte i: (value, length). Strings from Swift are valid UTF-8.
