@@ -45,8 +45,10 @@ final class WorkerPool: @unchecked Sendable {
             // Every worker acknowledges every job (those beyond `width` do no work), so none
             // can still be reading this job's state when the next one is posted.
             pending.store(size - 1, ordering: .relaxed)
-            epoch.add(1, ordering: .releasing)
-            for w in 1..<size where sleeping[w].value.exchange(false, ordering: .acquiringAndReleasing) { wake[w].signal() }
+            // Sequentially consistent: with the worker's store-then-load below this is Dekker's
+            // pattern, which acquire/release does not order (x86 reorders a store after a load).
+            epoch.add(1, ordering: .sequentiallyConsistent)
+            for w in 1..<size where sleeping[w].value.exchange(false, ordering: .sequentiallyConsistent) { wake[w].signal() }
             body(0)
             while pending.load(ordering: .acquiring) > 0 { spinPause() }
             // Every worker is done with it: drop the reference before the closure's lifetime ends.
@@ -66,9 +68,10 @@ final class WorkerPool: @unchecked Sendable {
                 spins += 1
                 if spins < 20_000 { spinPause() } else {
                     // Sleep; re-check after announcing it so a job posted meanwhile is not missed.
-                    sleeping[w].value.store(true, ordering: .releasing)
-                    if epoch.load(ordering: .acquiring) == seen { wake[w].wait() }
-                    sleeping[w].value.store(false, ordering: .releasing)
+                    // The timed wait is a safety net: even a missed signal costs at most 10 ms.
+                    sleeping[w].value.store(true, ordering: .sequentiallyConsistent)
+                    if epoch.load(ordering: .sequentiallyConsistent) == seen { _ = wake[w].wait(timeout: .now() + .milliseconds(10)) }
+                    sleeping[w].value.store(false, ordering: .sequentiallyConsistent)
                     spins = 0
                 }
                 e = epoch.load(ordering: .acquiring)

@@ -1,4 +1,7 @@
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 import PareTestSupport
 import PareCore
 
@@ -137,5 +140,22 @@ final class MatvecTests: XCTestCase {
             y2.ptr { matmulForwardNaive(out: $0, inp: x, weight: w, bias: b, N: 1, I: I, O: O) }
             assertClose(y1, y2, atol: 1e-4, rtol: 1e-4, "matvec \(O)x\(I)")
         }
+    }
+}
+
+final class WorkerPoolTests: XCTestCase {
+    /// Many short parallel regions separated by idle gaps long enough for workers to fall
+    /// asleep: every region must complete (a lost wakeup would hang here) and cover its range.
+    func testShortRegionsAcrossSleepsNeverHang() {
+        Parallel.configure(threads: 2)
+        var out = [Int](repeating: 0, count: 64)
+        for round in 0..<300 {
+            out.withUnsafeMutableBufferPointer { b in
+                let box = UncheckedBox(b.baseAddress!)
+                Parallel.forRange(64, costPerItem: 100_000) { s, e in for i in s..<e { box.value[i] += 1 } }
+            }
+            if round % 50 == 0 { usleep(2_000) }   // workers go to sleep after ~20k spins
+        }
+        XCTAssertEqual(out, [Int](repeating: 300, count: 64))
     }
 }
