@@ -5,13 +5,17 @@
 # and both beat the pruned-only student. Runs for the depth- and the width-pruned student.
 #
 #   scripts/distill_experiment.sh WORK_DIR [STEPS]
+# TEACHER=DIR uses another teacher, e.g. the pipeline's corrected one
+# (runs/smollm2-wiki/teacher-ft/model; prune the students from it too). Measured: with the
+# uncorrected bundled teacher cross-entropy wins slightly at 30 steps; with the corrected
+# teacher KD wins for both students (see the session notes).
 # WORK_DIR must hold data/wiki_{train,val}_text_document.* (pare data prepare + tokenize)
 # and students/{depth,width} (pare prune). Prints one table; takes ~20 minutes at 30 steps.
 set -euo pipefail
 W=$1; STEPS=${2:-30}
 cd "$(dirname "$0")/.."
 P=.build-release/release/pare
-T=${PARE_CACHE:-$HOME/.cache/pare}/SmolLM2-135M-Instruct.Q4_1.gguf
+T=${TEACHER:-${PARE_CACHE:-$HOME/.cache/pare}/SmolLM2-135M-Instruct.Q4_1.gguf}
 COMMON=(--data-train "$W/data/wiki_train" --data-val "$W/data/wiki_val" --steps "$STEPS" --global-batch-size 8
         --micro-batch-size 4 --seq-length 256 --lr 5e-4 --min-lr 5e-5 --warmup-steps 3 --val-batches 4 --log-interval 5)
 for s in depth width; do
