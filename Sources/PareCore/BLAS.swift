@@ -21,13 +21,6 @@ public enum BLAS {
 
     /// Threads BLAS may use. OpenBLAS's workers spin after each call, so Pare keeps this equal
     /// to its own thread count rather than letting both pools fight over the cores.
-    /// Row-major y (M) = alpha · A (M, N) · x (N) + beta · y.
-    @inlinable
-    public static func sgemv(M: Int, N: Int, alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
-                             x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(M), Int32(N), alpha, A, Int32(lda), x, 1, beta, y, 1)
-    }
-
     /// The BLAS implementation and kernel in use, e.g. "OpenBLAS 0.3.21 … (core Haswell)":
     /// OpenBLAS picks its kernel at load time (OPENBLAS_CORETYPE overrides the detection),
     /// and the kernel decides most of a training step's speed.

@@ -13,6 +13,7 @@ public final class Distiller {
     let teacherActs: Activations
     let teacherLogits: FloatBuffer       // (lmChunk, V_T)
     let vocab: Int                        // common prefix of the two vocabularies
+    var ceScratch = FloatBuffer(count: 0)  // (lmChunk, V) student logits copy for the LM loss
 
     public init(teacher: LlamaModel, student: LlamaModel, settings: KDSettings, kdRatio: Float, microBatch B: Int, seqLength T: Int) throws {
         self.teacher = teacher; self.student = student; self.settings = settings; self.kdRatio = kdRatio
@@ -38,16 +39,15 @@ public final class Distiller {
             var kdSum = 0.0, lmSum = 0.0, count = 0
             var mask = [Bool](repeating: true, count: acts.N)
             for i in 0..<acts.N { mask[i] = targets[i] != ignoreIndex }
-            var ceGrad = [Float](repeating: 0, count: acts.lmChunk * V)
+            if ceScratch.count < acts.lmChunk * V { ceScratch = FloatBuffer(count: acts.lmChunk * V) }
+            let ce = ceScratch.pointer
             try student.forwardBackward(tokens: tokens, acts: acts) { r0, R, logits in
                 teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
                 // LM loss (and its gradient when mixed in) on a copy of the student logits.
-                ceGrad.withUnsafeMutableBufferPointer { ce in
-                    ce.baseAddress!.update(from: logits, count: R * V)
-                    let r = crossEntropyForwardBackward(logits: ce.baseAddress!, losses: nil, targets: targets + r0, N: R, V: V,
-                                                        gradScale: kdRatio < 1 ? (1 - kdRatio) * lossScale : nil)
-                    lmSum += r.sum; count += r.count
-                }
+                ce.update(from: logits, count: R * V)
+                let r = crossEntropyForwardBackward(logits: ce, losses: nil, targets: targets + r0, N: R, V: V,
+                                                    gradScale: kdRatio < 1 ? (1 - kdRatio) * lossScale : nil)
+                lmSum += r.sum; count += r.count
                 let kd: (sum: Double, count: Int)
                 if V == vocab {
                     kd = mask.withUnsafeBufferPointer { kdLossForwardBackward(student: logits, teacher: teacherLogits.pointer, ldT: VT, mask: $0.baseAddress! + r0, N: R, V: V, settings: settings, gradScale: kdRatio * lossScale) }
@@ -55,7 +55,7 @@ public final class Distiller {
                     kd = distillPrefix(logits, R: R, V: V, VT: VT, mask: Array(mask[r0..<(r0 + R)]), lossScale: lossScale)
                 }
                 kdSum += kd.sum
-                if kdRatio < 1 { ceGrad.withUnsafeBufferPointer { accumulate(logits, $0.baseAddress!, count: R * V) } }
+                if kdRatio < 1 { accumulate(logits, ce, count: R * V) }
             }
             let loss = Double(kdRatio) * kdSum + Double(1 - kdRatio) * lmSum
             let n = Double(max(count, 1))

@@ -76,6 +76,17 @@ extension LlamaModel {
 }
 
 extension LlamaModel {
+    /// The LM head's backward for rows [r0, r0 + R): dxf (R, C) = dlogits · W (written into
+    /// `dln`, where the decoder's backward starts); dW (V, C) += dlogitsᵀ · xf.
+    func headBackward(acts a: Activations, row r0: Int, count R: Int, dlogits: UnsafePointer<Float>, grads g: FloatBuffer) {
+        let C = config.hiddenSize, V = config.vocabSize
+        let W = params.pointer + layout.lmHead
+        BLAS.sgemm(transA: false, transB: false, M: R, N: C, K: V, A: dlogits, lda: V, B: W, ldb: C,
+                   beta: 0, C: a.p(a.dln) + r0 * C, ldc: C)
+        BLAS.sgemm(transA: true, transB: false, M: V, N: C, K: R, A: dlogits, lda: V, B: a.p(a.xf) + r0 * C, ldb: C,
+                   beta: 1, C: g.pointer + layout.lmHead, ldc: C)
+    }
+
     /// Logits (R, V) of rows [r0, r0 + R) of the last forward pass in `acts`.
     public func headLogits(acts a: Activations, row r0: Int, count R: Int, into out: UnsafeMutablePointer<Float>) {
         matmulForward(out: out, inp: a.p(a.xf) + r0 * config.hiddenSize, weight: params.pointer + layout.lmHead, bias: nil,
@@ -89,18 +100,13 @@ extension LlamaModel {
                                 chunkLoss: (_ row: Int, _ count: Int, _ logits: UnsafeMutablePointer<Float>) throws -> Void) throws {
         guard let g = grads else { preconditionFailure("call zeroGradients() before forwardBackward") }
         try forward(tokens: tokens, acts: a)
-        let C = config.hiddenSize, V = config.vocabSize
-        let W = params.pointer + layout.lmHead
         var r0 = 0
         while r0 < a.N {
             let R = min(a.lmChunk, a.N - r0)
             let logits = a.p(a.logits)
             headLogits(acts: a, row: r0, count: R, into: logits)
             try chunkLoss(r0, R, logits)
-            BLAS.sgemm(transA: false, transB: false, M: R, N: C, K: V, A: logits, lda: V, B: W, ldb: C,
-                       beta: 0, C: a.p(a.dln) + r0 * C, ldc: C)
-            BLAS.sgemm(transA: true, transB: false, M: V, N: C, K: R, A: logits, lda: V, B: a.p(a.xf) + r0 * C, ldb: C,
-                       beta: 1, C: g.pointer + layout.lmHead, ldc: C)
+            headBackward(acts: a, row: r0, count: R, dlogits: logits, grads: g)
             r0 += R
         }
         backward(tokens: tokens, acts: a, grads: g)

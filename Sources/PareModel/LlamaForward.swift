@@ -67,24 +67,15 @@ extension LlamaModel {
     /// With `gradScale`, also writes d(loss)/d(xf) into `dln` and accumulates the head's
     /// weight gradient. Returns Σ loss over non-ignored targets and their count.
     func lmHeadLoss(targets: UnsafePointer<Int32>, acts a: Activations, gradScale: Float?) -> (sum: Double, count: Int) {
-        let C = config.hiddenSize, V = config.vocabSize
-        let W = params.pointer + layout.lmHead
         var sum: Double = 0, count = 0
         var r0 = 0
         while r0 < a.N {
             let R = min(a.lmChunk, a.N - r0)
-            let x = a.p(a.xf) + r0 * C
             let logits = a.p(a.logits)
-            matmulForward(out: logits, inp: x, weight: W, bias: nil, N: R, I: C, O: V)
-            let part = crossEntropyForwardBackward(logits: logits, losses: a.p(a.losses) + r0, targets: targets + r0, N: R, V: V, gradScale: gradScale)
+            headLogits(acts: a, row: r0, count: R, into: logits)
+            let part = crossEntropyForwardBackward(logits: logits, losses: a.p(a.losses) + r0, targets: targets + r0, N: R, V: config.vocabSize, gradScale: gradScale)
             sum += part.sum; count += part.count
-            if gradScale != nil, let g = grads {
-                // dxf (R, C) = dlogits · W  (overwrite);  dW (V, C) += dlogitsᵀ · x
-                BLAS.sgemm(transA: false, transB: false, M: R, N: C, K: V, A: logits, lda: V, B: W, ldb: C,
-                           beta: 0, C: a.p(a.dln) + r0 * C, ldc: C)
-                BLAS.sgemm(transA: true, transB: false, M: V, N: C, K: R, A: logits, lda: V, B: x, ldb: C,
-                           beta: 1, C: g.pointer + layout.lmHead, ldc: C)
-            }
+            if gradScale != nil, let g = grads { headBackward(acts: a, row: r0, count: R, dlogits: logits, grads: g) }
             r0 += R
         }
         return (sum, count)

@@ -1,5 +1,6 @@
 import Foundation
 import PareCore
+import PareFormats
 import PareModel
 
 /// How per-sample activation magnitudes become one score per channel. For activations
@@ -152,7 +153,7 @@ public struct ImportanceScores: Codable, Sendable {
     public func write(to path: String) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        try AtomicFileWriterBridge.write(try enc.encode(self), path)
+        try AtomicFileWriter.write(try enc.encode(self), to: path)
     }
 
     public static func read(_ path: String) throws -> ImportanceScores {

@@ -49,7 +49,13 @@ public final class Trainer {
     /// Validation loss over the first `valBatches` micro-batches of the validation stream
     /// (the same samples every time, so values are comparable across steps).
     public func validate() throws -> Double? {
-        guard let val, config.valBatches > 0 else { return nil }
+        guard let val else { return nil }
+        return try validate(on: val)
+    }
+
+    /// Mean loss over the first `valBatches` micro-batches of any stream (e.g. the test split).
+    public func validate(on val: BlendedSampleStream) throws -> Double? {
+        guard config.valBatches > 0 else { return nil }
         let B = config.microBatchSize, T = config.seqLength
         let acts = Activations(config: model.config, B: B, T: T)
         var tokens = [Int32](repeating: 0, count: B * T), targets = tokens

@@ -30,16 +30,12 @@ struct Finetune: ParsableCommand {
                                   output: training.output, log: log)
         installInterruptHandler()
         let t0 = ProcessInfoLite.now()
-        let before = trainer.lastValLoss
         let final: String
         do { final = try trainer.run(resume: training.resume) }
         catch let e as TrainingError { throw fail("\(e)") }
         catch let e as FormatError { throw fail("\(e)") }
-        _ = before
         if let test = training.dataTest {
-            let s = try training.stream(test, vocabulary: vocab)
-            let t = try Trainer(model: loaded.model, tokenizer: nil, config: config, train: s, val: s, output: training.output, log: MetricsLog())
-            if let v = try t.validate() {
+            if let v = try trainer.validate(on: try training.stream(test, vocabulary: vocab)) {
                 log.record(step: config.steps, [("test/loss", v), ("test/ppl", exp(v))])
                 log.say(String(format: "test loss %.4f (ppl %.2f)", v, exp(v)))
             }
