@@ -19,12 +19,12 @@ extension LlamaModel {
         if let m = maxWindows { total = min(total, m) }
         var result = EvaluationResult()
         guard total > 0 else { return result }
-        let acts = Activations(config: config, B: min(batch, total), T: seq)
+        let acts = Activations(config: config, B: min(batch, total), T: seq, forTraining: false)
         var tokens = [Int32](repeating: 0, count: acts.B * seq), targets = tokens
         var w = 0
         while w < total {
             let B = min(acts.B, total - w)
-            let a = B == acts.B ? acts : Activations(config: config, B: B, T: seq)
+            let a = B == acts.B ? acts : Activations(config: config, B: B, T: seq, forTraining: false)
             for b in 0..<B {
                 let start = (w + b) * seq
                 for t in 0..<seq { tokens[b * seq + t] = stream[start + t]; targets[b * seq + t] = stream[start + t + 1] }

@@ -32,7 +32,7 @@ extension LlamaModel {
             let residOut = l + 1 < c.numHiddenLayers ? a.layers[l + 1].residIn : a.residOut
             observer?.observe(.layerInput, layer: l, values: a.p(s.residIn), B: a.B, T: a.T, width: C)
             if skipLayers.contains(l) {
-                a.p(residOut).update(from: a.p(s.residIn), count: N * C)
+                if residOut != s.residIn { a.p(residOut).update(from: a.p(s.residIn), count: N * C) }
                 observer?.observe(.layerOutput, layer: l, values: a.p(residOut), B: a.B, T: a.T, width: C)
                 continue
             }
@@ -75,7 +75,10 @@ extension LlamaModel {
             headLogits(acts: a, row: r0, count: R, into: logits)
             let part = crossEntropyForwardBackward(logits: logits, losses: a.p(a.losses) + r0, targets: targets + r0, N: R, V: config.vocabSize, gradScale: gradScale)
             sum += part.sum; count += part.count
-            if gradScale != nil, let g = grads { headBackward(acts: a, row: r0, count: R, dlogits: logits, grads: g) }
+            if gradScale != nil, let g = grads {
+                precondition(a.forTraining, "gradients need training activations (forTraining: true)")
+                headBackward(acts: a, row: r0, count: R, dlogits: logits, grads: g)
+            }
             r0 += R
         }
         return (sum, count)
@@ -91,7 +94,7 @@ extension LlamaModel {
     /// Full logits (N, V) — for tests and small inputs; training never materialises these.
     public func logits(tokens: [Int32], B: Int, T: Int, skipLayers: Set<Int> = []) throws -> [Float] {
         precondition(tokens.count == B * T)
-        let acts = Activations(config: config, B: B, T: T, lmChunk: 1)
+        let acts = Activations(config: config, B: B, T: T, lmChunk: 1, forTraining: false)
         try tokens.withUnsafeBufferPointer { try forward(tokens: $0.baseAddress!, acts: acts, skipLayers: skipLayers) }
         var out = [Float](repeating: 0, count: B * T * config.vocabSize)
         out.withUnsafeMutableBufferPointer {

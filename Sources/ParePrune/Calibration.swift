@@ -19,10 +19,10 @@ public struct Calibration {
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Double {
         let T = stream.seqLength
         var sum = 0.0, count = 0, done = 0
-        let full = Activations(config: model.config, B: min(batch, samples), T: T)
+        let full = Activations(config: model.config, B: min(batch, samples), T: T, forTraining: false)
         while done < samples {
             let B = min(batch, samples - done)
-            let acts = B == full.B ? full : Activations(config: model.config, B: B, T: T)
+            let acts = B == full.B ? full : Activations(config: model.config, B: B, T: T, forTraining: false)
             var tokens = [Int32](repeating: 0, count: B * T), targets = tokens
             tokens.withUnsafeMutableBufferPointer { t in targets.withUnsafeMutableBufferPointer { stream.batch(first: done, B: B, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
             let r = try tokens.withUnsafeBufferPointer { t in try targets.withUnsafeBufferPointer {
