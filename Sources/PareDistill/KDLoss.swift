@@ -18,19 +18,221 @@ public struct KDSettings: Sendable {
     public var loss: KDLoss = .forwardKL
     public var temperature: Float = 1
     public var jsdBeta: Float = 0.5
-    public init(loss: KDLoss = .forwardKL, temperature: Float = 1, jsdBeta: Float = 0.5) {
-        self.loss = loss; self.temperature = temperature; self.jsdBeta = jsdBeta
+    /// When set, the teacher's distribution is truncated to its k most likely tokens and
+    /// renormalised (as when teacher logits are stored sparsely); the student keeps its full
+    /// softmax, so mass it puts elsewhere is still penalised. Defined for forward KL and JSD;
+    /// reverse and symmetric KL would divide by the zero teacher probabilities.
+    public var topK: Int?
+    public init(loss: KDLoss = .forwardKL, temperature: Float = 1, jsdBeta: Float = 0.5, topK: Int? = nil) {
+        self.loss = loss; self.temperature = temperature; self.jsdBeta = jsdBeta; self.topK = topK
+    }
+
+    /// Why these settings cannot be used, or nil.
+    public func problem(vocabulary V: Int) -> String? {
+        if !(temperature > 0) { return "--temperature must be positive" }
+        if !(jsdBeta > 0 && jsdBeta < 1) { return "--jsd-beta must be between 0 and 1" }
+        if let k = topK {
+            if k < 1 || k > V { return "--top-k-logits must be between 1 and the vocabulary size (\(V))" }
+            if loss == .reverseKL || loss == .symmetricKL {
+                return "--top-k-logits works with forward-kl and jsd only: \(loss.rawValue) needs the teacher's full distribution"
+            }
+        }
+        return nil
     }
 }
 
 /// For each of N rows: the KD loss between teacher logits (row stride ldT) and student
-/// logits (N, V), computed in Double per row. When `gradScale` is given, the student logits
-/// are overwritten with gradScale · d(loss)/d(z_S). Rows whose `mask` is false contribute
-/// nothing (and get zero gradient). Only the first V entries of each teacher row are used,
-/// so teachers with a slightly larger (padded) vocabulary work on the common prefix.
+/// logits (N, V). When `gradScale` is given, the student logits are overwritten with
+/// gradScale · d(loss)/d(z_S). Rows whose `mask` is false contribute nothing (and get zero
+/// gradient). Only the first V entries of each teacher row are used, so teachers with a
+/// slightly larger (padded) vocabulary work on the common prefix.
+/// Float SIMD inside a row (log-probabilities are formed directly, never as differences of
+/// large sums), Double across rows; `kdLossForwardBackwardNaive` is the Double twin.
 public func kdLossForwardBackward(student: UnsafeMutablePointer<Float>, teacher: UnsafePointer<Float>, ldT: Int,
                                   mask: UnsafePointer<Bool>?, N: Int, V: Int, settings s: KDSettings,
                                   gradScale: Float?) -> (sum: Double, count: Int) {
+    let partial = UnsafeMutablePointer<(Double, Int)>.allocate(capacity: N)
+    defer { partial.deallocate() }
+    let box = UncheckedBox((student, partial))
+    Parallel.forRange(N, costPerItem: V * 6) { r0, r1 in
+        let (student, partial) = box.value
+        let ls = UnsafeMutablePointer<Float>.allocate(capacity: V), lt = UnsafeMutablePointer<Float>.allocate(capacity: V)
+        defer { ls.deallocate(); lt.deallocate() }
+        var top: [Int] = []
+        for n in r0..<r1 {
+            let zs = student + n * V, zt = teacher + n * ldT
+            if let mask, !mask[n] {
+                partial[n] = (0, 0)
+                if gradScale != nil { zs.update(repeating: 0, count: V) }
+                continue
+            }
+            logSoftmaxScaled(zs, V, 1 / s.temperature, ls)
+            if let k = s.topK, k < V {
+                topIndices(zt, V, k, &top)
+                truncatedLogSoftmax(zt, V, top, 1 / s.temperature, lt)
+            } else {
+                top.removeAll(keepingCapacity: true)
+                logSoftmaxScaled(zt, V, 1 / s.temperature, lt)
+            }
+            let k = gradScale.map { $0 / s.temperature }
+            let loss: Double
+            switch s.loss {
+            case .forwardKL where !top.isEmpty: loss = forwardKLSparse(lt, ls, top, V, zs, k)
+            case .forwardKL, .reverseKL, .symmetricKL:
+                let wf: Float = s.loss == .forwardKL ? 1 : s.loss == .symmetricKL ? 0.5 : 0
+                loss = klDense(lt, ls, V, wf: wf, wr: 1 - wf, zs, k)
+            case .jsd: loss = jsdRow(lt, ls, top.isEmpty ? nil : top, V, s.jsdBeta, zs, k)
+            }
+            partial[n] = (loss, 1)
+        }
+    }
+    var sum = 0.0, count = 0
+    for n in 0..<N { sum += partial[n].0; count += partial[n].1 }
+    return (sum, count)
+}
+
+/// out = log softmax(z · invT), Float, SIMD.
+@inline(__always)
+func logSoftmaxScaled(_ z: UnsafePointer<Float>, _ V: Int, _ invT: Float, _ out: UnsafeMutablePointer<Float>) {
+    var mv = F8(repeating: -.infinity)
+    var j = 0
+    while j + 8 <= V { mv = max8(mv, load8(z + j)); j += 8 }
+    var m = mv.max()
+    while j < V { m = max(m, z[j]); j += 1 }
+    let mm = F8(repeating: m), it = F8(repeating: invT)
+    var sv = F8()
+    j = 0
+    while j + 8 <= V { sv += exp8((load8(z + j) - mm) * it); j += 8 }
+    var sum = Double(sv.sum())
+    while j < V { sum += Double(expf((z[j] - m) * invT)); j += 1 }
+    let lse = m * invT + Float(log(sum))
+    let lv = F8(repeating: lse)
+    j = 0
+    while j + 8 <= V { store8(load8(z + j) * it - lv, out + j); j += 8 }
+    while j < V { out[j] = z[j] * invT - lse; j += 1 }
+}
+
+/// Indices of the k largest entries of z (ties broken by lower index), via a min-heap.
+func topIndices(_ z: UnsafePointer<Float>, _ V: Int, _ k: Int, _ out: inout [Int]) {
+    out.removeAll(keepingCapacity: true)
+    func less(_ a: Int, _ b: Int) -> Bool { z[a] < z[b] || (z[a] == z[b] && a > b) }   // "worse"
+    func siftDown(_ i0: Int) {
+        var i = i0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var w = i
+            if l < out.count && less(out[l], out[w]) { w = l }
+            if r < out.count && less(out[r], out[w]) { w = r }
+            if w == i { return }
+            out.swapAt(i, w); i = w
+        }
+    }
+    for j in 0..<V {
+        if out.count < k {
+            out.append(j)
+            var i = out.count - 1
+            while i > 0 && less(out[i], out[(i - 1) / 2]) { out.swapAt(i, (i - 1) / 2); i = (i - 1) / 2 }
+        } else if less(out[0], j) {
+            out[0] = j; siftDown(0)
+        }
+    }
+}
+
+/// lt[j] = log of the teacher's distribution truncated to `top` and renormalised, for j in
+/// `top` (other entries are left untouched and never read).
+func truncatedLogSoftmax(_ z: UnsafePointer<Float>, _ V: Int, _ top: [Int], _ invT: Float, _ lt: UnsafeMutablePointer<Float>) {
+    var m = -Float.infinity
+    for j in top { m = max(m, z[j]) }
+    var sum = 0.0
+    for j in top { sum += Double(expf((z[j] - m) * invT)) }
+    let lse = m * invT + Float(log(sum))
+    for j in top { lt[j] = z[j] * invT - lse }
+}
+
+/// wf · KL(p_T‖p_S) + wr · KL(p_S‖p_T) over a dense row; with k, z becomes k · ∂/∂(z/τ):
+/// forward p_S − p_T; reverse p_S (log p_S − log p_T − KL(p_S‖p_T)).
+@inline(__always)
+func klDense(_ lt: UnsafePointer<Float>, _ ls: UnsafePointer<Float>, _ V: Int, wf: Float, wr: Float,
+             _ z: UnsafeMutablePointer<Float>, _ k: Float?) -> Double {
+    var fv = F8(), rv = F8()
+    var fkl = 0.0, rkl = 0.0
+    var j = 0
+    while j + 8 <= V {
+        let a = load8(lt + j), b = load8(ls + j)
+        let d = a - b
+        fv = fv.addingProduct(exp8(a), d)
+        rv = rv.addingProduct(exp8(b), -d)
+        j += 8
+    }
+    while j < V {
+        let d = lt[j] - ls[j]
+        fkl += Double(expf(lt[j]) * d); rkl -= Double(expf(ls[j]) * d)
+        j += 1
+    }
+    fkl += Double(fv.sum()); rkl += Double(rv.sum())
+    guard let k else { return Double(wf) * fkl + Double(wr) * rkl }
+    let kv = F8(repeating: k), wfv = F8(repeating: wf), wrv = F8(repeating: wr), rk = F8(repeating: Float(rkl))
+    j = 0
+    while j + 8 <= V {
+        let a = load8(lt + j), b = load8(ls + j)
+        let pt = exp8(a), ps = exp8(b)
+        let g = wfv * (ps - pt) + wrv * ps * (b - a - rk)
+        store8(g * kv, z + j)
+        j += 8
+    }
+    while j < V {
+        let pt = expf(lt[j]), ps = expf(ls[j])
+        z[j] = k * (wf * (ps - pt) + wr * ps * (ls[j] - lt[j] - Float(rkl)))
+        j += 1
+    }
+    return Double(wf) * fkl + Double(wr) * rkl
+}
+
+/// Forward KL against a teacher truncated to `top`: Σ_top p_T (log p_T − log p_S);
+/// gradient p_S − p_T with p_T zero outside `top`.
+func forwardKLSparse(_ lt: UnsafePointer<Float>, _ ls: UnsafePointer<Float>, _ top: [Int], _ V: Int,
+                     _ z: UnsafeMutablePointer<Float>, _ k: Float?) -> Double {
+    var loss = 0.0
+    for j in top { loss += Double(expf(lt[j]) * (lt[j] - ls[j])) }
+    guard let k else { return loss }
+    let kv = F8(repeating: k)
+    var j = 0
+    while j + 8 <= V { store8(exp8(load8(ls + j)) * kv, z + j); j += 8 }
+    while j < V { z[j] = expf(ls[j]) * k; j += 1 }
+    for j in top { z[j] -= expf(lt[j]) * k }
+    return loss
+}
+
+/// Generalised JSD: β KL(p_T‖M) + (1 − β) KL(p_S‖M), M = β p_T + (1 − β) p_S. With `top`,
+/// p_T is zero outside it. ∂/∂p_S = (1 − β) log(p_S / M); through the softmax
+/// p_S (g − Σ p_S g).
+func jsdRow(_ lt: UnsafePointer<Float>, _ ls: UnsafePointer<Float>, _ top: [Int]?, _ V: Int, _ beta: Float,
+            _ z: UnsafeMutablePointer<Float>, _ k: Float?) -> Double {
+    let b = Double(beta)
+    var inTop = [Bool]()
+    if let top { inTop = [Bool](repeating: false, count: V); for j in top { inTop[j] = true } }
+    var loss = 0.0, dot = 0.0
+    let gq = UnsafeMutablePointer<Float>.allocate(capacity: V)
+    defer { gq.deallocate() }
+    for j in 0..<V {
+        let hasT = top == nil || inTop[j]
+        let pt = hasT ? Double(expf(lt[j])) : 0, ps = Double(expf(ls[j]))
+        let logM = log(max(b * pt + (1 - b) * ps, 1e-300))
+        if pt > 0 { loss += b * pt * (Double(lt[j]) - logM) }
+        if ps > 0 { loss += (1 - b) * ps * (Double(ls[j]) - logM) }
+        let g = (1 - b) * (Double(ls[j]) - logM)
+        gq[j] = Float(g)
+        dot += ps * g
+    }
+    if let k { for j in 0..<V { z[j] = k * expf(ls[j]) * (gq[j] - Float(dot)) } }
+    return loss
+}
+
+/// The Double twin of `kdLossForwardBackward` (full teacher distribution only), for tests.
+public func kdLossForwardBackwardNaive(student: UnsafeMutablePointer<Float>, teacher: UnsafePointer<Float>, ldT: Int,
+                                       mask: UnsafePointer<Bool>?, N: Int, V: Int, settings s: KDSettings,
+                                       gradScale: Float?) -> (sum: Double, count: Int) {
+    precondition(s.topK == nil, "the naive twin has no top-k")
     let partial = UnsafeMutablePointer<(Double, Int)>.allocate(capacity: N)
     defer { partial.deallocate() }
     let box = UncheckedBox((student, partial))
