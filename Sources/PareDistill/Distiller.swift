@@ -2,27 +2,32 @@ import PareCore
 import PareModel
 import PareTrain
 
-/// The distillation step: the teacher runs forward only; the student's loss on each chunk of
-/// rows is kdRatio · KD + (1 − kdRatio) · cross-entropy, normalised by the global batch's
-/// non-ignored targets; the LM loss is measured even when it is not trained on.
+/// The distillation step: the teacher runs forward only (inference activations, one layer's
+/// buffers reused); the student's loss on each chunk of rows is kdRatio · KD + (1 − kdRatio) ·
+/// cross-entropy, normalised by the global batch's non-ignored targets; the LM loss is
+/// measured even when it is not trained on. With an intermediate-state loss, α · L_is is added
+/// (α = L_logits / L_is); the logged `loss` stays the logit objective so runs with and
+/// without it compare, and is_loss / is_alpha are logged beside it.
 public final class Distiller {
     public let teacher: LlamaModel
     public let student: LlamaModel
     public let settings: KDSettings
     public let kdRatio: Float
+    public let intermediate: IntermediateLoss?
     let teacherActs: Activations
     let teacherLogits: FloatBuffer       // (lmChunk, V_T)
     let vocab: Int                        // common prefix of the two vocabularies
     var ceScratch = FloatBuffer(count: 0)  // (lmChunk, V) student logits copy for the LM loss
 
-    public init(teacher: LlamaModel, student: LlamaModel, settings: KDSettings, kdRatio: Float, microBatch B: Int, seqLength T: Int) throws {
+    public init(teacher: LlamaModel, student: LlamaModel, settings: KDSettings, kdRatio: Float, microBatch B: Int, seqLength T: Int,
+                intermediate: IntermediateLoss? = nil) throws {
         self.teacher = teacher; self.student = student; self.settings = settings; self.kdRatio = kdRatio
-        teacherActs = Activations(config: teacher.config, B: B, T: T)
+        self.intermediate = intermediate
+        teacherActs = Activations(config: teacher.config, B: B, T: T, forTraining: false)
         teacherLogits = FloatBuffer(count: teacherActs.lmChunk * teacher.config.vocabSize)
         vocab = min(teacher.config.vocabSize, student.config.vocabSize)
         guard kdRatio >= 0 && kdRatio <= 1 else { throw DistillError.invalid("--kd-ratio must be between 0 and 1") }
-        guard settings.temperature > 0 else { throw DistillError.invalid("--temperature must be positive") }
-        guard settings.jsdBeta > 0 && settings.jsdBeta < 1 else { throw DistillError.invalid("--jsd-beta must be between 0 and 1") }
+        if let p = settings.problem(vocabulary: vocab) { throw DistillError.invalid(p) }
     }
 
     /// Whether the vocabularies differ (then only their common prefix is distilled).
@@ -34,14 +39,17 @@ public final class Distiller {
     /// A Trainer micro-step. Extra logged values: kd_loss and lm_loss (means over the batch).
     public func microStep() -> MicroStep {
         { [self] tokens, targets, acts, lossScale in
-            try teacher.forward(tokens: tokens, acts: teacherActs)
+            try teacher.forward(tokens: tokens, acts: teacherActs, observer: intermediate?.teacherCapture)
+            intermediate?.teacherCapture.finish(teacherActs)
             let V = student.config.vocabSize, VT = teacher.config.vocabSize
             var kdSum = 0.0, lmSum = 0.0, count = 0
             var mask = [Bool](repeating: true, count: acts.N)
             for i in 0..<acts.N { mask[i] = targets[i] != ignoreIndex }
             if ceScratch.count < acts.lmChunk * V { ceScratch = FloatBuffer(count: acts.lmChunk * V) }
             let ce = ceScratch.pointer
-            try student.forwardBackward(tokens: tokens, acts: acts) { r0, R, logits in
+            var isSum = 0.0, alpha = 0.0
+            let ratio = Double(kdRatio)
+            try student.forwardBackward(tokens: tokens, acts: acts, observer: intermediate?.studentCapture, chunkLoss: { r0, R, logits in
                 teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
                 // LM loss (and its gradient when mixed in) on a copy of the student logits.
                 ce.update(from: logits, count: R * V)
@@ -56,10 +64,16 @@ public final class Distiller {
                 }
                 kdSum += kd.sum
                 if kdRatio < 1 { accumulate(logits, ce, count: R * V) }
-            }
+            }, hiddenGradients: intermediate.map { inter in {
+                inter.studentCapture.finish(acts)
+                (isSum, alpha) = inter.lossAndGradients(mask: mask, logitLoss: ratio * kdSum + (1 - ratio) * lmSum, scale: lossScale)
+                return inter.hiddenGradients()
+            } })
             let loss = Double(kdRatio) * kdSum + Double(1 - kdRatio) * lmSum
             let n = Double(max(count, 1))
-            return (loss, count, [("kd_loss", kdSum / n), ("lm_loss", lmSum / n)])
+            var extra = [("kd_loss", kdSum / n), ("lm_loss", lmSum / n)]
+            if intermediate != nil { extra += [("is_loss", isSum / n), ("is_alpha", alpha)] }
+            return (loss, count, extra)
         }
     }
 
@@ -81,7 +95,7 @@ public final class Distiller {
     public func validationKD(_ stream: BlendedSampleStream, batches: Int, microBatch B: Int) throws -> Double {
         let T = stream.seqLength, V = student.config.vocabSize
         guard V == vocab else { return .nan }   // KD over a vocabulary prefix is reported in training only
-        let sActs = Activations(config: student.config, B: B, T: T)
+        let sActs = Activations(config: student.config, B: B, T: T, forTraining: false)
         var tokens = [Int32](repeating: 0, count: B * T), targets = tokens
         let studentLogits = FloatBuffer(count: sActs.lmChunk * V)
         var sum = 0.0, count = 0

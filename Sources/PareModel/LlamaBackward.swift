@@ -22,13 +22,18 @@ extension LlamaModel {
 
     /// Backward from d(loss)/d(xf), which `lmHeadLoss` left in `dln`: the forward's kernels
     /// in exactly the reverse order, recomputing the norm outputs and the MLP activation.
-    func backward(tokens: UnsafePointer<Int32>, acts a: Activations, grads: FloatBuffer) {
+    /// `hiddenGrads[l]` (N, C), when given, is an extra d(loss)/d(hidden state after layer l,
+    /// after the norm that reads it: layer l+1's input norm, or the final norm for the last
+    /// layer) — how intermediate-state distillation enters.
+    func backward(tokens: UnsafePointer<Int32>, acts a: Activations, grads: FloatBuffer, hiddenGrads: [Int: UnsafePointer<Float>] = [:]) {
+        precondition(a.forTraining, "backward needs training activations (forTraining: true)")
         let c = config, N = a.N, C = c.hiddenSize, F = c.intermediateSize
         let H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim
         let HD = H * D, KVD = KV * D, eps = Float(c.rmsNormEps)
         let P = params.pointer, G = grads.pointer
         let shape = AttentionShape(B: a.B, Tq: a.T, Tk: a.T, H: H, KV: KV, D: D)
         let dres = a.p(a.dres)
+        if let g = hiddenGrads[c.numHiddenLayers - 1] { axpy(1, g, a.p(a.dln), N * C) }
         // Final norm: dres = ∂L/∂resid_out
         dres.update(repeating: 0, count: N * C)
         rmsnormBackward(dinp: dres, dweight: G + layout.finalNorm, dout: a.p(a.dln), inp: a.p(a.residOut),
@@ -68,6 +73,7 @@ extension LlamaModel {
                            inp: a.p(a.ln), weight: P + w.k, N: N, I: C, O: KVD)
             matmulBackward(dinp: a.p(a.dln), dweight: G + w.v, dbias: w.vBias.map { G + $0 }, dout: a.p(a.dv),
                            inp: a.p(a.ln), weight: P + w.v, N: N, I: C, O: KVD)
+            if l > 0, let g = hiddenGrads[l - 1] { axpy(1, g, a.p(a.dln), N * C) }   // this norm's output is layer l−1's hidden state
             rmsnormBackward(dinp: dres, dweight: G + w.inputNorm, dout: a.p(a.dln), inp: a.p(s.residIn),
                             weight: P + w.inputNorm, rstd: a.p(s.rstd1), N: N, C: C)
         }
@@ -96,10 +102,13 @@ extension LlamaModel {
     /// Forward, a caller-defined loss on the logits `lmChunk` rows at a time, then backward,
     /// adding into `grads`. `chunkLoss(r0, R, logits)` receives the student's logits (R, V)
     /// and must overwrite them with d(loss)/d(logits); gradients flow from there.
-    public func forwardBackward(tokens: UnsafePointer<Int32>, acts a: Activations,
-                                chunkLoss: (_ row: Int, _ count: Int, _ logits: UnsafeMutablePointer<Float>) throws -> Void) throws {
+    /// `observer` sees the forward pass; `hiddenGradients`, called after the last chunk,
+    /// returns extra gradients for hidden states (see `backward`).
+    public func forwardBackward(tokens: UnsafePointer<Int32>, acts a: Activations, observer: ForwardObserver? = nil,
+                                chunkLoss: (_ row: Int, _ count: Int, _ logits: UnsafeMutablePointer<Float>) throws -> Void,
+                                hiddenGradients: (() throws -> [Int: UnsafePointer<Float>])? = nil) throws {
         guard let g = grads else { preconditionFailure("call zeroGradients() before forwardBackward") }
-        try forward(tokens: tokens, acts: a)
+        try forward(tokens: tokens, acts: a, observer: observer)
         var r0 = 0
         while r0 < a.N {
             let R = min(a.lmChunk, a.N - r0)
@@ -109,6 +118,6 @@ extension LlamaModel {
             headBackward(acts: a, row: r0, count: R, dlogits: logits, grads: g)
             r0 += R
         }
-        backward(tokens: tokens, acts: a, grads: g)
+        backward(tokens: tokens, acts: a, grads: g, hiddenGrads: try hiddenGradients?() ?? [:])
     }
 }

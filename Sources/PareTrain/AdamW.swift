@@ -15,8 +15,9 @@ public final class AdamW {
         v = FloatBuffer(count: parameterCount)
     }
 
-    /// Applies one update with the model's accumulated gradients at learning rate `lr`.
-    public func update(_ model: LlamaModel, lr: Float) {
+    /// Applies one update with the model's accumulated gradients at learning rate `lr`, and
+    /// the same update to any auxiliary parameters of the objective.
+    public func update(_ model: LlamaModel, auxiliary: [AuxiliaryParameter] = [], lr: Float) {
         guard let g = model.grads else { preconditionFailure("no gradients to apply") }
         step += 1
         var h = hyper
@@ -26,6 +27,7 @@ public final class AdamW {
                         m: m.pointer + e.offset, v: v.pointer + e.offset, count: e.count,
                         hyper: h, step: step, decay: e.decays)
         }
+        for a in auxiliary { a.update(hyper: h, step: step) }
     }
 
     /// Restores the step counter when resuming from a checkpoint.

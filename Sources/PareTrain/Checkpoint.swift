@@ -19,7 +19,7 @@ public struct CheckpointInfo: Codable, Sendable {
 public enum Checkpoint {
     public static func folder(_ root: String, step: Int) -> String { root + String(format: "/step-%07d", step) }
 
-    public static func save(model: LlamaModel, optimizer: AdamW, info: CheckpointInfo, root: String) throws -> String {
+    public static func save(model: LlamaModel, optimizer: AdamW, auxiliary: [AuxiliaryParameter] = [], info: CheckpointInfo, root: String) throws -> String {
         let final = folder(root, step: info.step)
         let tmp = root + "/.tmp-step-\(info.step)-\(getpid())"
         try? FileManager.default.removeItem(atPath: tmp)
@@ -29,6 +29,11 @@ public enum Checkpoint {
         for e in model.layout.entries {
             for (prefix, buf) in [("param.", model.params), ("adam_m.", optimizer.m), ("adam_v.", optimizer.v)] {
                 entries.append(.init(name: prefix + e.name, shape: e.shape, data: UnsafeBufferPointer(start: buf.pointer + e.offset, count: e.count)))
+            }
+        }
+        for a in auxiliary {
+            for (prefix, buf) in [("aux.param.", a.values), ("aux.adam_m.", a.m), ("aux.adam_v.", a.v)] {
+                entries.append(.init(name: prefix + a.name, shape: a.shape, data: UnsafeBufferPointer(start: buf.pointer, count: a.count)))
             }
         }
         do {
@@ -56,7 +61,7 @@ public enum Checkpoint {
         }.sorted { $0.1.step < $1.1.step }
     }
 
-    public static func load(_ path: String, into model: LlamaModel, optimizer: AdamW) throws -> CheckpointInfo {
+    public static func load(_ path: String, into model: LlamaModel, optimizer: AdamW, auxiliary: [AuxiliaryParameter] = []) throws -> CheckpointInfo {
         guard let d = FileManager.default.contents(atPath: path + "/trainer.json") else {
             throw FormatError.io(path: path + "/trainer.json", message: "cannot read the checkpoint's trainer.json")
         }
@@ -69,6 +74,14 @@ public enum Checkpoint {
             try f.read("param." + e.name, into: UnsafeMutableBufferPointer(start: model.params.pointer + e.offset, count: e.count))
             try f.read("adam_m." + e.name, into: UnsafeMutableBufferPointer(start: optimizer.m.pointer + e.offset, count: e.count))
             try f.read("adam_v." + e.name, into: UnsafeMutableBufferPointer(start: optimizer.v.pointer + e.offset, count: e.count))
+        }
+        for a in auxiliary {
+            guard f.tensors["aux.param." + a.name] != nil else {
+                throw TrainingError.resumeMismatch("\(path) has no \(a.name) (it was written without the intermediate-state loss); use the original settings or a new --output")
+            }
+            for (prefix, buf) in [("aux.param.", a.values), ("aux.adam_m.", a.m), ("aux.adam_v.", a.v)] {
+                try f.read(prefix + a.name, into: UnsafeMutableBufferPointer(start: buf.pointer, count: a.count))
+            }
         }
         optimizer.restore(step: info.step)
         return info

@@ -28,6 +28,9 @@ public final class Trainer {
     public private(set) var lastValLoss: Double?
     /// Extra validation numbers logged with val/loss (distillation adds val/kd_loss).
     public var validationExtras: (() throws -> [(String, Double)])?
+    /// Trainable tensors of the objective (zeroed, clipped, updated and checkpointed with the
+    /// model; the micro-step adds into their gradients).
+    public var auxiliary: [AuxiliaryParameter] = []
 
     public init(model: LlamaModel, tokenizer: Tokenizer?, config: TrainerConfig, train: BlendedSampleStream,
                 val: BlendedSampleStream?, output: String, log: MetricsLog, microStep: MicroStep? = nil) throws {
@@ -57,7 +60,7 @@ public final class Trainer {
     public func validate(on val: BlendedSampleStream) throws -> Double? {
         guard config.valBatches > 0 else { return nil }
         let B = config.microBatchSize, T = config.seqLength
-        let acts = Activations(config: model.config, B: B, T: T)
+        let acts = Activations(config: model.config, B: B, T: T, forTraining: false)
         var tokens = [Int32](repeating: 0, count: B * T), targets = tokens
         var sum = 0.0, count = 0
         for k in 0..<config.valBatches {
@@ -84,7 +87,7 @@ public final class Trainer {
             guard newest.info.trainer.resumeKey() == config.resumeKey() else {
                 throw TrainingError.resumeMismatch("\(newest.path) was written with different settings (batch, sequence length, learning-rate schedule, optimizer or seed); use the original settings or a new --output")
             }
-            let info = try Checkpoint.load(newest.path, into: model, optimizer: optimizer)
+            let info = try Checkpoint.load(newest.path, into: model, optimizer: optimizer, auxiliary: auxiliary)
             startStep = info.step; tokensSeen = info.tokensSeen; elapsedBefore = info.elapsedSeconds
             lastValLoss = info.valLoss; lastCheckpoint = newest.path
             log.say("resumed from \(newest.path) at step \(startStep)")
@@ -109,6 +112,7 @@ public final class Trainer {
                 train.batch(first: step * config.globalBatchSize, B: config.globalBatchSize, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
             let count = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
             model.zeroGradients()
+            for a in auxiliary { a.zeroGradients() }
             var sum = 0.0
             var extra: [String: Double] = [:]
             for m in 0..<accum {
@@ -119,7 +123,8 @@ public final class Trainer {
             }
             let loss = sum / Double(max(count, 1))
             guard loss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the training loss", lastCheckpoint: lastCheckpoint) }
-            let norm = gradientNorm(model.grads!)
+            let norm = (auxiliary.reduce(sumOfSquares(model.grads!.pointer, count: model.grads!.count)) {
+                $0 + sumOfSquares($1.grads.pointer, count: $1.count) }).squareRoot()
             guard norm.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", lastCheckpoint: lastCheckpoint) }
             // Exploding: far beyond every recent step's norm (and not tiny in absolute terms).
             if recentNorms.count >= 5, norm > 10, norm > 100 * (recentNorms.max() ?? norm) {
@@ -127,9 +132,11 @@ public final class Trainer {
             }
             recentNorms.append(norm); if recentNorms.count > 20 { recentNorms.removeFirst() }
             if config.gradClip > 0 && norm > config.gradClip {
-                PareCore.scale(model.grads!.pointer, by: Float(config.gradClip / (norm + 1e-6)), count: model.grads!.count)
+                let k = Float(config.gradClip / (norm + 1e-6))
+                PareCore.scale(model.grads!.pointer, by: k, count: model.grads!.count)
+                for a in auxiliary { PareCore.scale(a.grads.pointer, by: k, count: a.count) }
             }
-            optimizer.update(model, lr: Float(lr))
+            optimizer.update(model, auxiliary: auxiliary, lr: Float(lr))
             losses.append(loss)
             tokensSeen += config.globalBatchSize * T
             let dt = ProcessInfoLite.now() - t0
@@ -156,7 +163,7 @@ public final class Trainer {
                 let info = CheckpointInfo(step: done, samplesConsumed: done * config.globalBatchSize, tokensSeen: tokensSeen,
                                           valLoss: validateNow ? lastValLoss : nil,
                                           elapsedSeconds: elapsedBefore + ProcessInfoLite.now() - runStart, trainer: config, model: model.config)
-                lastCheckpoint = try Checkpoint.save(model: model, optimizer: optimizer, info: info, root: checkpointRoot)
+                lastCheckpoint = try Checkpoint.save(model: model, optimizer: optimizer, auxiliary: auxiliary, info: info, root: checkpointRoot)
                 Checkpoint.prune(checkpointRoot, keepBest: config.saveTopK)
                 log.flush()
             }
