@@ -16,6 +16,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Nucleus sampling: keep the smallest set of tokens with this much probability.") var topP: Float = 1
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
     @Flag(help: "Keep generating past the end-of-sequence token (for timing a fixed length).") var ignoreEos = false
+    @Option(help: "Instead of generating, write the prompt's logits (tokens × vocabulary, f32) to this .safetensors file, token ids in its metadata (for comparing with other runtimes).") var dumpLogits: String?
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -26,6 +27,7 @@ struct Generate: ParsableCommand {
         let text = chat ? tok.chatPrompt([ChatMessage(role: "user", content: prompt)]) : prompt
         let ids = tok.encode(text, parseSpecial: chat)
         guard !ids.isEmpty else { throw fail("the prompt is empty") }
+        if let path = dumpLogits { return try writeLogits(loaded.model, ids: ids, to: path) }
         var sampler = Sampler(temperature: temperature, topP: topP, seed: seed)
         var stop: Set<Int32> = []
         if !ignoreEos {
@@ -51,6 +53,18 @@ struct Generate: ParsableCommand {
         print(String(format: "[prompt %d tokens, prefill %.1f tokens/s; generated %d tokens, decode %.1f tokens/s]",
                      stats.promptTokens, stats.prefillTokensPerSecond, stats.generatedTokens, stats.decodeTokensPerSecond), to: &err)
     }
+}
+
+/// The prompt's logits (T, V) as one f32 tensor "logits"; metadata "tokens" holds the ids.
+func writeLogits(_ model: LlamaModel, ids: [Int32], to path: String) throws {
+    let logits = try model.logits(tokens: ids, B: 1, T: ids.count)
+    do {
+        try logits.withUnsafeBufferPointer {
+            try SafetensorsWriter.write(path: path, tensors: [.init(name: "logits", shape: [ids.count, model.config.vocabSize], data: $0)],
+                                        dtype: .F32, metadata: ["tokens": ids.map(String.init).joined(separator: ",")])
+        }
+    } catch let e as FormatError { throw fail("\(e)") }
+    print("wrote \(path): logits \(ids.count) × \(model.config.vocabSize)")
 }
 
 /// Length of the longest prefix of `b` that ends on a UTF-8 character boundary.
