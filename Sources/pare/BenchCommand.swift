@@ -7,7 +7,7 @@ import PareTrain
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Pare's speed on this machine.",
-        subcommands: [BenchTrain.self, BenchSgemm.self, BenchKernels.self, BenchTokenizer.self])
+        subcommands: [BenchTrain.self, BenchDistill.self, BenchSgemm.self, BenchKernels.self, BenchTokenizer.self])
 }
 
 /// Measures the machine's sgemm throughput on the shapes a training step uses; the best is

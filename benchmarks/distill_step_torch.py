@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""PyTorch twin of `pare bench distill`: a 30-layer SmolLM2-135M-shaped teacher (eval, no
+grad) and a 15-layer student of the same width, fp32, CPU eager; one step = teacher forward,
+student forward + backward with forward KL over the full vocabulary (NeMo / Model
+Optimizer's LogitsKLLoss form: KL(softmax(t) || softmax(s)) per token, mean over tokens),
+AdamW (weight decay on matrices only). Timed like Pare: median of the steps after warm-up.
+
+  /tmp/pare-ref/bin/python benchmarks/distill_step_torch.py --threads 2 --batch 4 --seq 256 --steps 3
+"""
+import argparse, resource, time
+import torch
+import torch.nn.functional as F
+from transformers import LlamaConfig, LlamaForCausalLM
+
+SMOLLM2 = dict(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+               num_attention_heads=9, num_key_value_heads=3, head_dim=64, max_position_embeddings=8192,
+               rms_norm_eps=1e-5, rope_theta=100000.0, tie_word_embeddings=True)
+
+p = argparse.ArgumentParser()
+p.add_argument("--batch", type=int, default=4)
+p.add_argument("--seq", type=int, default=256)
+p.add_argument("--student-layers", type=int, default=15)
+p.add_argument("--steps", type=int, default=3)
+p.add_argument("--warmup", type=int, default=1)
+p.add_argument("--threads", type=int, default=2)
+a = p.parse_args()
+
+torch.set_num_threads(a.threads)
+torch.manual_seed(0)
+tcfg = LlamaConfig(**SMOLLM2); tcfg._attn_implementation = "sdpa"
+scfg = LlamaConfig(**{**SMOLLM2, "num_hidden_layers": a.student_layers}); scfg._attn_implementation = "sdpa"
+teacher = LlamaForCausalLM(tcfg).float().eval()
+for q in teacher.parameters():
+    q.requires_grad_(False)
+student = LlamaForCausalLM(scfg).float().train()
+decay = [q for q in student.parameters() if q.dim() >= 2]
+rest = [q for q in student.parameters() if q.dim() < 2]
+opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                        lr=1e-4, betas=(0.9, 0.95), eps=1e-8)
+ids = torch.randint(0, tcfg.vocab_size, (a.batch, a.seq))
+n = a.batch * a.seq
+print(f"torch {torch.__version__}, teacher {sum(q.numel() for q in teacher.parameters())} parameters, "
+      f"student {sum(q.numel() for q in student.parameters())} ({a.student_layers} layers), "
+      f"batch {a.batch} x seq {a.seq}, {a.threads} threads")
+times = []
+for step in range(a.warmup + a.steps):
+    t0 = time.perf_counter()
+    opt.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        t_logits = teacher(input_ids=ids).logits.view(n, -1)
+    s_logits = student(input_ids=ids).logits.view(n, -1)
+    loss = F.kl_div(F.log_softmax(s_logits, -1), F.log_softmax(t_logits, -1), log_target=True, reduction="batchmean")
+    loss.backward()
+    opt.step()
+    dt = time.perf_counter() - t0
+    if step >= a.warmup:
+        times.append(dt)
+    print(f"step {step}{' (warm-up)' if step < a.warmup else ''}: kd loss {loss.item():.4f}, {dt:.3f} s, {n / dt:.1f} tokens/s")
+med = sorted(times)[len(times) // 2]
+print(f"median step {med:.3f} s: {n / med:.1f} tokens/s")
+print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024:.2f} GiB")
