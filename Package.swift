@@ -1,5 +1,6 @@
 // swift-tools-version:5.9
 import PackageDescription
+import Foundation
 
 // Kernels are the hot path: tune them for this machine's ISA (AVX2 + FMA + F16C; see
 // SWIFT_NOTES.md) and optimise them even in debug builds, where unoptimised SIMD code runs
@@ -8,6 +9,24 @@ var kernelFlags: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .de
 #if arch(x86_64)
 kernelFlags.append(.unsafeFlags(["-target-cpu", "haswell"]))
 #endif
+
+// MPI data parallelism is a build option: `PARE_MPI=1 swift build …` adds Open MPI
+// (libopenmpi-dev) and lets `mpirun -np N pare finetune|distill …` run data parallel. The
+// default build and tests need no MPI.
+let withMPI = ProcessInfo.processInfo.environment["PARE_MPI"] == "1"
+var pareDependencies: [Target.Dependency] = [
+    "PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareDistill",
+    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    .product(name: "Yams", package: "Yams"),
+]
+var mpiTargets: [Target] = []
+if withMPI {
+    pareDependencies.append("PareMPI")
+    mpiTargets = [
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "PareMPI", dependencies: ["CMPI", "PareCore", "PareTrain"], path: "Sources/PareMPI"),
+    ]
+}
 
 let package = Package(
     name: "Pare",
@@ -40,12 +59,8 @@ let package = Package(
         .target(name: "PareDistill", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"], swiftSettings: kernelFlags),
         .target(name: "ParePrune", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"], swiftSettings: kernelFlags),
         .executableTarget(
-            name: "pare",
-            dependencies: [
-                "PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareDistill",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
-            ]),
+            name: "pare", dependencies: pareDependencies,
+            swiftSettings: withMPI ? [.define("PARE_MPI")] : []),
         // Helpers the test targets share (assets, tolerance checks); not part of any product.
         .target(name: "PareTestSupport", path: "Tests/PareTestSupport"),
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore", "PareTestSupport"], swiftSettings: kernelFlags),
@@ -56,5 +71,5 @@ let package = Package(
         .testTarget(
             name: "PareModelTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareDistill", "PareTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
-    ]
+    ] + mpiTargets
 )

@@ -14,6 +14,12 @@ nonisolated(unsafe) public var trainingInterruptRequested = false
 /// The training loop shared by fine-tuning and distillation: gradient accumulation to the
 /// global batch, AdamW with a warm-up + cosine schedule, global-norm clipping, validation,
 /// checkpoints (full state, atomic, best k kept), resume, and logging.
+///
+/// Data parallel when `communicator` has several ranks: rank r takes micro-batches
+/// r·(G/R) ..< (r+1)·(G/R) of every global batch G, gradients and loss sums are all-reduced
+/// before the (identical) optimizer step on every rank, and the loss is normalised by the
+/// whole global batch's target count — so the numbers do not depend on the number of ranks.
+/// Only rank 0 writes checkpoints and the final model; every rank resumes from the same one.
 public final class Trainer {
     public let model: LlamaModel
     public let tokenizer: Tokenizer?
@@ -31,6 +37,8 @@ public final class Trainer {
     /// Trainable tensors of the objective (zeroed, clipped, updated and checkpointed with the
     /// model; the micro-step adds into their gradients).
     public var auxiliary: [AuxiliaryParameter] = []
+    /// The job's processes (one by default).
+    public var communicator: Communicator = SingleProcess()
 
     public init(model: LlamaModel, tokenizer: Tokenizer?, config: TrainerConfig, train: BlendedSampleStream,
                 val: BlendedSampleStream?, output: String, log: MetricsLog, microStep: MicroStep? = nil) throws {
@@ -63,12 +71,14 @@ public final class Trainer {
         let acts = Activations(config: model.config, B: B, T: T, forTraining: false)
         var tokens = [Int32](repeating: 0, count: B * T), targets = tokens
         var sum = 0.0, count = 0
-        for k in 0..<config.valBatches {
+        for k in stride(from: communicator.rank, to: config.valBatches, by: communicator.size) {
             tokens.withUnsafeMutableBufferPointer { t in targets.withUnsafeMutableBufferPointer { val.batch(first: k * B, B: B, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
             let r = try tokens.withUnsafeBufferPointer { t in try targets.withUnsafeBufferPointer { try model.loss(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts) } }
             sum += r.sum; count += r.count
         }
-        return sum / Double(max(count, 1))
+        var totals = [sum, Double(count)]
+        try communicator.allReduceSum(&totals)
+        return totals[0] / max(totals[1], 1)
     }
 
     func logValidation(step: Int, _ v: Double) throws {
@@ -95,6 +105,11 @@ public final class Trainer {
             log.say("--resume: no checkpoint in \(checkpointRoot); starting from step 0")
         }
         let B = config.microBatchSize, T = config.seqLength, accum = config.accumulationSteps
+        let ranks = communicator.size, rank = communicator.rank
+        guard accum % ranks == 0 else {
+            throw TrainingError.invalidSettings("--global-batch-size (\(config.globalBatchSize)) must be a multiple of --micro-batch-size × ranks (\(B) × \(ranks)) so every rank takes the same share")
+        }
+        let localAccum = accum / ranks
         let acts = Activations(config: model.config, B: B, T: T)
         var tokens = [Int32](repeating: 0, count: B * T * accum), targets = tokens
         model.zeroGradients()
@@ -115,11 +130,25 @@ public final class Trainer {
             for a in auxiliary { a.zeroGradients() }
             var sum = 0.0
             var extra: [String: Double] = [:]
-            for m in 0..<accum {
+            for m in (rank * localAccum)..<((rank + 1) * localAccum) {
                 let r = try tokens.withUnsafeBufferPointer { t in try targets.withUnsafeBufferPointer {
                     try microStep(t.baseAddress! + m * B * T, $0.baseAddress! + m * B * T, acts, 1 / Float(max(count, 1))) } }
                 sum += r.sum
                 for (k, v) in r.extra { extra[k, default: 0] += v / Double(accum) }
+            }
+            var commSeconds = 0.0
+            if ranks > 1 {
+                // Sum gradients, loss sums, logged extras and the stop request over the ranks.
+                let c0 = communicator.communicationSeconds
+                try communicator.allReduceSum(model.grads!.pointer, count: model.grads!.count)
+                for a in auxiliary { try communicator.allReduceSum(a.grads.pointer, count: a.count) }
+                let keys = extra.keys.sorted()
+                var totals = [sum, trainingInterruptRequested ? 1 : 0] + keys.map { extra[$0]! }
+                try communicator.allReduceSum(&totals)
+                sum = totals[0]
+                if totals[1] > 0 { trainingInterruptRequested = true }
+                for (i, k) in keys.enumerated() { extra[k] = totals[2 + i] }
+                commSeconds = communicator.communicationSeconds - c0
             }
             let loss = sum / Double(max(count, 1))
             guard loss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the training loss", lastCheckpoint: lastCheckpoint) }
@@ -144,13 +173,15 @@ public final class Trainer {
             var values: [(String, Double)] = [("train/loss", loss), ("train/lr", lr), ("train/grad_norm", norm),
                                               ("train/tokens_per_second", Double(config.globalBatchSize * T) / dt)]
             values += extra.sorted { $0.key < $1.key }.map { ("train/" + $0.key, $0.value) }
+            if ranks > 1 { values.append(("train/allreduce_seconds", commSeconds)) }
             log.record(step: done, values)
             if done % max(config.logInterval, 1) == 0 || done == config.steps {
                 let elapsed = ProcessInfoLite.now() - runStart
                 let eta = elapsed / Double(done - startStep) * Double(config.steps - done)
                 let extras = extra.sorted { $0.key < $1.key }.map { String(format: " | %@ %.4f", $0.key, $0.value) }.joined()
-                log.say(String(format: "step %d/%d | loss %.4f%@ | lr %.3g | grad norm %.3f | %.0f tokens/s | ETA %@",
-                               done, config.steps, loss, extras, lr, norm, Double(config.globalBatchSize * T) / dt, formatDuration(eta)))
+                let comm = ranks > 1 ? String(format: " | all-reduce %.0f ms", commSeconds * 1000) : ""
+                log.say(String(format: "step %d/%d | loss %.4f%@ | lr %.3g | grad norm %.3f | %.0f tokens/s%@ | ETA %@",
+                               done, config.steps, loss, extras, lr, norm, Double(config.globalBatchSize * T) / dt, comm, formatDuration(eta)))
             }
             let validateNow = (config.valInterval > 0 && done % config.valInterval == 0) || done == config.steps
             if validateNow, let v = try validate() {
@@ -159,13 +190,15 @@ public final class Trainer {
             }
             let checkpointNow = (config.checkpointInterval > 0 && done % config.checkpointInterval == 0) || done == config.steps
                 || trainingInterruptRequested
-            if checkpointNow {
+            if checkpointNow && communicator.isRoot {
                 let info = CheckpointInfo(step: done, samplesConsumed: done * config.globalBatchSize, tokensSeen: tokensSeen,
                                           valLoss: validateNow ? lastValLoss : nil,
                                           elapsedSeconds: elapsedBefore + ProcessInfoLite.now() - runStart, trainer: config, model: model.config)
                 lastCheckpoint = try Checkpoint.save(model: model, optimizer: optimizer, auxiliary: auxiliary, info: info, root: checkpointRoot)
                 Checkpoint.prune(checkpointRoot, keepBest: config.saveTopK)
                 log.flush()
+            } else if checkpointNow {
+                lastCheckpoint = Checkpoint.folder(checkpointRoot, step: done)   // written by rank 0
             }
             if trainingInterruptRequested && done < config.steps {
                 throw TrainingError.interrupted(step: done, checkpoint: lastCheckpoint ?? checkpointRoot)
@@ -173,7 +206,7 @@ public final class Trainer {
         }
         log.flush()
         let final = output + "/model"
-        if saveFinalModel { try HFCheckpoint.save(model, tokenizer: tokenizer, to: final) }
+        if saveFinalModel && communicator.isRoot { try HFCheckpoint.save(model, tokenizer: tokenizer, to: final) }
         return final
     }
 }

@@ -53,7 +53,9 @@ struct Distill: ParsableCommand {
         let val = try training.dataVal.map { try training.stream($0, vocabulary: s.model.config.vocabSize) }
         try? FileManager.default.createDirectory(atPath: training.output, withIntermediateDirectories: true)
         let log: MetricsLog
-        do { log = try MetricsLog(directory: training.output) } catch let e as FormatError { throw fail("\(e)") }
+        let comm = try DataParallel.communicator()
+        do { log = comm.isRoot ? try MetricsLog(directory: training.output) : MetricsLog() } catch let e as FormatError { throw fail("\(e)") }
+        if comm.size > 1 { log.say("data parallel: \(comm.size) ranks × \(Parallel.threads) threads; each rank takes \(config.globalBatchSize / comm.size) of the \(config.globalBatchSize) sequences per step") }
         if let note = distiller.vocabularyNote { log.say("note: \(note)") }
         log.say("distill \(teacher) (\(t.model.parameterCount) parameters) → \(student) (\(s.model.parameterCount)); \(kind.rawValue), τ \(temperature), kd-ratio \(kdRatio); \(config.steps) steps × \(config.globalBatchSize) × \(config.seqLength) tokens; \(Parallel.threads) threads")
         if let inter {
@@ -64,6 +66,7 @@ struct Distill: ParsableCommand {
         let trainer = try Trainer(model: s.model, tokenizer: s.tokenizer, config: config, train: train, val: val,
                                   output: training.output, log: log, microStep: distiller.microStep())
         if let p = inter?.projection { trainer.auxiliary = [p] }
+        trainer.communicator = comm
         if let val { trainer.validationExtras = { [("kd_loss", try distiller.validationKD(val, batches: config.valBatches, microBatch: config.microBatchSize))] } }
         installInterruptHandler()
         let t0 = ProcessInfoLite.now()

@@ -24,10 +24,13 @@ struct Finetune: ParsableCommand {
         let val = try training.dataVal.map { try training.stream($0, vocabulary: vocab) }
         try? FileManager.default.createDirectory(atPath: training.output, withIntermediateDirectories: true)
         let log: MetricsLog
-        do { log = try MetricsLog(directory: training.output) } catch let e as FormatError { throw fail("\(e)") }
+        let comm = try DataParallel.communicator()
+        do { log = comm.isRoot ? try MetricsLog(directory: training.output) : MetricsLog() } catch let e as FormatError { throw fail("\(e)") }
+        if comm.size > 1 { log.say("data parallel: \(comm.size) ranks × \(Parallel.threads) threads; each rank takes \(config.globalBatchSize / comm.size) of the \(config.globalBatchSize) sequences per step") }
         log.say("finetune \(model): \(loaded.model.parameterCount) parameters; \(config.steps) steps × \(config.globalBatchSize) sequences × \(config.seqLength) tokens (\(config.accumulationSteps) micro-batches of \(config.microBatchSize)); \(Parallel.threads) threads")
         let trainer = try Trainer(model: loaded.model, tokenizer: loaded.tokenizer, config: config, train: train, val: val,
                                   output: training.output, log: log)
+        trainer.communicator = comm
         installInterruptHandler()
         let t0 = ProcessInfoLite.now()
         let final: String

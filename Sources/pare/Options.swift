@@ -7,7 +7,7 @@ struct ThreadOptions: ParsableArguments {
     var threads: Int?
 
     func apply() {
-        Parallel.configure(threads: threads ?? Parallel.defaultThreads())
+        Parallel.configure(threads: threads ?? DataParallel.defaultThreads)
     }
 }
 

@@ -7,4 +7,22 @@ struct Pare: ParsableCommand {
         abstract: "Prune and distill Llama models on the CPU (the Minitron recipe).",
         version: "0.1.0",
         subcommands: [Pipeline.self, Report.self, DataGroup.self, Finetune.self, Prune.self, Distill.self, Export.self, Convert.self, Generate.self, Eval.self, Bench.self])
+
+    /// ArgumentParser's main, plus the data-parallel ending: MPI is finalised after success,
+    /// and a failure on one rank stops the whole job.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            DataParallel.finish()
+        } catch {
+            if DataParallel.isParallel {
+                let message = fullMessage(for: error)
+                if !message.isEmpty { var err = StandardError(); print(message, to: &err) }
+                let code = exitCode(for: error).rawValue
+                DataParallel.abortJob(code: code == 0 ? 1 : code)
+            }
+            exit(withError: error)
+        }
+    }
 }
