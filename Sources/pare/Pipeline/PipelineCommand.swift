@@ -75,7 +75,10 @@ struct Pipeline: ParsableCommand {
         for s in students {
             let d = c.distill
             steps.append(Step(name: "distill-\(s)", args: ["distill", "--teacher", "\(ft)/model", "--student", "\(R)/students/\(s)", "--output", "\(R)/distill-\(s)",
-                                                           "--loss", d.loss, "--temperature", "\(d.temperature)", "--kd-ratio", "\(d.kdRatio)"] + train(d),
+                                                           "--loss", d.loss, "--temperature", "\(d.temperature)", "--kd-ratio", "\(d.kdRatio)"]
+                                + (d.topKLogits.map { ["--top-k-logits", "\($0)"] } ?? [])
+                                + (d.intermediateLoss.map { ["--intermediate-loss", $0] } ?? [])
+                                + (d.layerMap[s].map { ["--layer-map", $0] } ?? []) + train(d),
                               inputs: ["\(ft)/model", "\(R)/students/\(s)"], output: "\(R)/distill-\(s)/model/config.json"))
         }
         let models = [teacher, "\(ft)/model"] + students.flatMap { ["\(R)/students/\($0)", "\(R)/distill-\($0)/model"] }

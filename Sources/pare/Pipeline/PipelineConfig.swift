@@ -36,6 +36,9 @@ struct PipelineConfig: Decodable {
         var loss = "forward-kl"          // distillation only
         var temperature = 1.0            // distillation only
         var kdRatio = 1.0                // distillation only
+        var topKLogits: Int? = nil       // distillation only
+        var intermediateLoss: String? = nil   // distillation only: cosine | mse
+        var layerMap: [String: String] = [:]  // distillation only: student name (depth, width) → "S:T,…"
         init(steps: Int, lr: Double = 1e-4, minLR: Double = 1e-5, warmupSteps: Int = 2) {
             self.steps = steps; self.lr = lr; self.minLR = minLR; self.warmupSteps = warmupSteps
         }
@@ -130,7 +133,7 @@ extension PipelineConfig.TrainSettings {
     init(from d: Decoder) throws {
         let k = try StrictKeys(d, known: ["steps", "global_batch_size", "micro_batch_size", "seq_length", "lr", "min_lr", "warmup_steps",
                                           "weight_decay", "grad_clip", "val_interval", "val_batches", "checkpoint_interval",
-                                          "loss", "temperature", "kd_ratio"])
+                                          "loss", "temperature", "kd_ratio", "top_k_logits", "intermediate_loss", "layer_map"])
         self.init(steps: try k.value("steps", 20))
         globalBatchSize = try k.value("global_batch_size", globalBatchSize); microBatchSize = try k.value("micro_batch_size", microBatchSize)
         seqLength = try k.value("seq_length", seqLength); lr = try k.value("lr", lr); minLR = try k.value("min_lr", minLR)
@@ -138,6 +141,8 @@ extension PipelineConfig.TrainSettings {
         gradClip = try k.value("grad_clip", gradClip); valInterval = try k.value("val_interval", valInterval)
         valBatches = try k.value("val_batches", valBatches); checkpointInterval = try k.value("checkpoint_interval", checkpointInterval)
         loss = try k.value("loss", loss); temperature = try k.value("temperature", temperature); kdRatio = try k.value("kd_ratio", kdRatio)
+        topKLogits = try k.value("top_k_logits", topKLogits); intermediateLoss = try k.value("intermediate_loss", intermediateLoss)
+        layerMap = try k.value("layer_map", layerMap)
     }
 }
 extension PipelineConfig.PruneSettings {
