@@ -51,6 +51,12 @@ public final class MPICommunicator: Communicator {
         }
     }
 
+    public func barrier() throws {
+        let t0 = ProcessInfoLite.now()
+        defer { communicationSeconds += ProcessInfoLite.now() - t0 }
+        try check(MPI_Barrier(pare_mpi_comm_world()), "MPI_Barrier")
+    }
+
     /// Ends MPI; call once, after the last collective.
     public func finish() { MPI_Finalize() }
 

@@ -8,6 +8,8 @@ public protocol Communicator: AnyObject {
     func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws
     /// Sums doubles across ranks, in place.
     func allReduceSum(_ values: inout [Double]) throws
+    /// Waits until every rank arrives (e.g. until rank 0 has written a checkpoint).
+    func barrier() throws
     /// Seconds spent inside collectives so far (reported per step).
     var communicationSeconds: Double { get }
 }
@@ -23,5 +25,6 @@ public final class SingleProcess: Communicator {
     public var size: Int { 1 }
     public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {}
     public func allReduceSum(_ values: inout [Double]) throws {}
+    public func barrier() throws {}
     public var communicationSeconds: Double { 0 }
 }

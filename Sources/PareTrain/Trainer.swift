@@ -200,6 +200,8 @@ public final class Trainer {
             } else if checkpointNow {
                 lastCheckpoint = Checkpoint.folder(checkpointRoot, step: done)   // written by rank 0
             }
+            // No rank moves on (or stops) before rank 0 has finished writing the checkpoint.
+            if checkpointNow && ranks > 1 { try communicator.barrier() }
             if trainingInterruptRequested && done < config.steps {
                 throw TrainingError.interrupted(step: done, checkpoint: lastCheckpoint ?? checkpointRoot)
             }

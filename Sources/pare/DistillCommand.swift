@@ -72,7 +72,7 @@ struct Distill: ParsableCommand {
         let t0 = ProcessInfoLite.now()
         let final: String
         do { final = try trainer.run(resume: training.resume) }
-        catch let e as TrainingError { throw fail("\(e)") }
+        catch let e as TrainingError { throw trainingStopped(e) }
         catch let e as FormatError { throw fail("\(e)") }
         log.say(String(format: "done in %@; final student: %@", formatDuration(ProcessInfoLite.now() - t0), final))
     }

@@ -35,7 +35,7 @@ struct Finetune: ParsableCommand {
         let t0 = ProcessInfoLite.now()
         let final: String
         do { final = try trainer.run(resume: training.resume) }
-        catch let e as TrainingError { throw fail("\(e)") }
+        catch let e as TrainingError { throw trainingStopped(e) }
         catch let e as FormatError { throw fail("\(e)") }
         if let test = training.dataTest {
             if let v = try trainer.validate(on: try training.stream(test, vocabulary: vocab)) {

@@ -16,6 +16,10 @@ struct Pare: ParsableCommand {
             try command.run()
             DataParallel.finish()
         } catch {
+            if let e = error as? ExitCode, e.rawValue == 130 {   // interrupted on every rank, state saved
+                DataParallel.finish()
+                exit(withError: error)
+            }
             if DataParallel.isParallel {
                 let message = fullMessage(for: error)
                 if !message.isEmpty { var err = StandardError(); print(message, to: &err) }

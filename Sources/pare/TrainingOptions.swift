@@ -64,11 +64,27 @@ struct TrainingOptions: ParsableArguments {
 }
 
 /// Ctrl-C once: finish the step, save a checkpoint, stop. Twice: stop at once.
+/// The exit for a training error: an interruption (checkpoint saved) exits 130 like Ctrl-C,
+/// which also tells an MPI job that every rank stopped on purpose, together.
+func trainingStopped(_ e: TrainingError) -> ExitCode {
+    let code = fail("\(e)")
+    if case .interrupted = e { return ExitCode(130) }
+    return code
+}
+
+/// Ctrl-C (SIGINT) saves a checkpoint after the current step and stops; a second one quits
+/// at once. SIGUSR1 does the same once: mpirun forwards it to every rank (it does not forward
+/// SIGINT, on which it kills the job), so `kill -USR1 <mpirun pid>` stops an MPI job cleanly.
 func installInterruptHandler() {
     signal(SIGINT) { _ in
         if trainingInterruptRequested { _exit(130) }
         trainingInterruptRequested = true
         let msg = "\ninterrupt: saving a checkpoint after this step (Ctrl-C again to quit now)\n"
+        _ = msg.withCString { write(2, $0, strlen($0)) }
+    }
+    signal(SIGUSR1) { _ in
+        trainingInterruptRequested = true
+        let msg = "\nSIGUSR1: saving a checkpoint after this step, then stopping\n"
         _ = msg.withCString { write(2, $0, strlen($0)) }
     }
 }

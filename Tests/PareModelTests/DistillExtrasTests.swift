@@ -173,10 +173,7 @@ final class DistillExtrasTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let f = try Fixture("tiny-tied")
-        var rng = RNG(seed: 1)
-        let w = try IndexedDatasetWriter(prefix: dir + "/d", tokenType: .uint16)
-        for _ in 0..<30 { try w.add((0..<Int(8 + rng.next() % 30)).map { _ in Int32(rng.next() % 256) }) }
-        try w.finish()
+        try ResumeSetup.writeDataset(prefix: dir + "/d")
         func trainer(_ steps: Int, _ out: String) throws -> Trainer {
             var c = f.config
             c.hiddenSize = 48
@@ -184,10 +181,8 @@ final class DistillExtrasTests: XCTestCase {
             student.initializeRandom(seed: 5, std: 0.08)
             let inter = try IntermediateLoss(kind: .cosine, layerMap: [(1, 1)], student: c, teacher: f.config, rows: 32, seed: 7)
             let d = try Distiller(teacher: try f.model(), student: student, settings: KDSettings(), kdRatio: 1, microBatch: 2, seqLength: 16, intermediate: inter)
-            var tc = TrainerConfig(steps: steps, globalBatchSize: 4, microBatchSize: 2, seqLength: 16,
-                                   schedule: LRSchedule(lr: 2e-3, minLR: 2e-4, warmupSteps: 1, decaySteps: 6))
-            tc.valBatches = 0; tc.checkpointInterval = 3
-            let s = BlendedSampleStream(streams: [try GPTSampleStream(dataset: IndexedDataset(prefix: dir + "/d"), seqLength: 16, seed: 3)], weights: [1])
+            let tc = ResumeSetup.config(steps: steps)
+            let s = try ResumeSetup.stream(prefix: dir + "/d")
             let t = try Trainer(model: student, tokenizer: nil, config: tc, train: s, val: nil, output: out, log: MetricsLog(), microStep: d.microStep())
             t.auxiliary = [inter.projection!]
             return t

@@ -85,17 +85,12 @@ final class DistillTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let f = try Fixture("tiny-tied")
-        var rng = RNG(seed: 1)
-        let w = try IndexedDatasetWriter(prefix: dir + "/d", tokenType: .uint16)
-        for _ in 0..<30 { try w.add((0..<Int(8 + rng.next() % 30)).map { _ in Int32(rng.next() % 256) }) }
-        try w.finish()
+        try ResumeSetup.writeDataset(prefix: dir + "/d")
         func trainer(_ steps: Int, _ out: String) throws -> Trainer {
             let student = try DepthPruningShim.dropLastLayer(try f.model())
             let d = try Distiller(teacher: try f.model(), student: student, settings: KDSettings(), kdRatio: 1, microBatch: 2, seqLength: 16)
-            var c = TrainerConfig(steps: steps, globalBatchSize: 4, microBatchSize: 2, seqLength: 16,
-                                  schedule: LRSchedule(lr: 2e-3, minLR: 2e-4, warmupSteps: 1, decaySteps: 6))
-            c.valBatches = 0; c.checkpointInterval = 3
-            let s = BlendedSampleStream(streams: [try GPTSampleStream(dataset: IndexedDataset(prefix: dir + "/d"), seqLength: 16, seed: 3)], weights: [1])
+            let c = ResumeSetup.config(steps: steps)
+            let s = try ResumeSetup.stream(prefix: dir + "/d")
             return try Trainer(model: student, tokenizer: nil, config: c, train: s, val: nil, output: out, log: MetricsLog(), microStep: d.microStep())
         }
         let a = try trainer(6, dir + "/a"); try a.run(resume: false, saveFinalModel: false)
