@@ -19,7 +19,7 @@ ARGS=(--model "$T" --data-train "$DATA" --steps "$STEPS" --global-batch-size 8 -
 # Median tokens/s and all-reduce seconds over steps 3.. (the first two warm up).
 stats() { python3 - "$1" <<'PY'
 import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if '"train/loss"' in l]
+rows = [r for r in map(json.loads, open(sys.argv[1])) if "train/loss" in r]
 rows = [r for r in rows if r["step"] >= 3]
 tps = statistics.median(r["train/tokens_per_second"] for r in rows)
 ar = [r["train/allreduce_seconds"] for r in rows if "train/allreduce_seconds" in r]
