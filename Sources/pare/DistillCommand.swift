@@ -25,6 +25,7 @@ struct Distill: ParsableCommand {
 
     func run() throws {
         threads.apply()
+        let comm = try DataParallel.communicator()   // first: an MPI misconfiguration fails before any work
         guard let kind = KDLoss(rawValue: loss) else { throw fail("--loss must be forward-kl, reverse-kl, symmetric-kl or jsd") }
         let config = try training.trainerConfig()
         let t: PretrainedModel, s: PretrainedModel
@@ -53,7 +54,6 @@ struct Distill: ParsableCommand {
         let val = try training.dataVal.map { try training.stream($0, vocabulary: s.model.config.vocabSize) }
         try? FileManager.default.createDirectory(atPath: training.output, withIntermediateDirectories: true)
         let log: MetricsLog
-        let comm = try DataParallel.communicator()
         do { log = comm.isRoot ? try MetricsLog(directory: training.output) : MetricsLog() } catch let e as FormatError { throw fail("\(e)") }
         if comm.size > 1 { log.say("data parallel: \(comm.size) ranks × \(Parallel.threads) threads; each rank takes \(config.globalBatchSize / comm.size) of the \(config.globalBatchSize) sequences per step") }
         if let note = distiller.vocabularyNote { log.say("note: \(note)") }

@@ -16,6 +16,7 @@ struct Finetune: ParsableCommand {
 
     func run() throws {
         threads.apply()
+        let comm = try DataParallel.communicator()   // first: an MPI misconfiguration fails before any work
         let config = try training.trainerConfig()
         let loaded: PretrainedModel
         do { loaded = try PretrainedModel.load(model) } catch let e as FormatError { throw fail("\(e)") }
@@ -24,7 +25,6 @@ struct Finetune: ParsableCommand {
         let val = try training.dataVal.map { try training.stream($0, vocabulary: vocab) }
         try? FileManager.default.createDirectory(atPath: training.output, withIntermediateDirectories: true)
         let log: MetricsLog
-        let comm = try DataParallel.communicator()
         do { log = comm.isRoot ? try MetricsLog(directory: training.output) : MetricsLog() } catch let e as FormatError { throw fail("\(e)") }
         if comm.size > 1 { log.say("data parallel: \(comm.size) ranks × \(Parallel.threads) threads; each rank takes \(config.globalBatchSize / comm.size) of the \(config.globalBatchSize) sequences per step") }
         log.say("finetune \(model): \(loaded.model.parameterCount) parameters; \(config.steps) steps × \(config.globalBatchSize) sequences × \(config.seqLength) tokens (\(config.accumulationSteps) micro-batches of \(config.microBatchSize)); \(Parallel.threads) threads")
