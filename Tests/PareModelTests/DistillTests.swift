@@ -46,15 +46,7 @@ final class DistillTests: XCTestCase {
                 var grad = student0
                 _ = grad.withUnsafeMutableBufferPointer { zb in mask.withUnsafeBufferPointer {
                     kdLossForwardBackward(student: zb.baseAddress!, teacher: teacher, ldT: V, mask: $0.baseAddress!, N: N, V: V, settings: s, gradScale: 1) } }
-                var z = student0
-                var worst: Float = 0
-                for i in 0..<z.count {
-                    let old = z[i]
-                    z[i] = old + 1e-2; let up = value(z)
-                    z[i] = old - 1e-2; let down = value(z)
-                    z[i] = old
-                    worst = max(worst, abs(grad[i] - Float((up - down) / 2e-2)))
-                }
+                let worst = worstCentralDifference(at: student0, gradient: grad, value)
                 XCTAssertLessThan(worst, 2e-4, "\(loss) τ=\(tau): max |analytic − numeric| \(worst)")
             }
         }

@@ -38,3 +38,17 @@ public func assertClose(_ a: [Float], _ b: [Float], atol: Float, rtol: Float, _ 
 public func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
     zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
+
+/// The largest |analytic − numeric| over every entry of `x0`, the numeric gradient by central
+/// differences of `value` with step `h`.
+public func worstCentralDifference(at x0: [Float], gradient: [Float], h: Float = 1e-2, _ value: ([Float]) -> Double) -> Float {
+    var x = x0, worst: Float = 0
+    for i in 0..<x.count {
+        let old = x[i]
+        x[i] = old + h; let up = value(x)
+        x[i] = old - h; let down = value(x)
+        x[i] = old
+        worst = max(worst, abs(gradient[i] - Float((up - down) / Double(2 * h))))
+    }
+    return worst
+}
