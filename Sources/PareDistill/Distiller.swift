@@ -92,14 +92,15 @@ public final class Distiller {
     }
 
     /// Validation: mean KD of the student against the teacher on a stream's first batches.
-    public func validationKD(_ stream: BlendedSampleStream, batches: Int, microBatch B: Int) throws -> Double {
+    /// Under data parallelism each rank takes every size-th batch and the sums are all-reduced.
+    public func validationKD(_ stream: BlendedSampleStream, batches: Int, microBatch B: Int, communicator: Communicator = SingleProcess()) throws -> Double {
         let T = stream.seqLength, V = student.config.vocabSize
         guard V == vocab else { return .nan }   // KD over a vocabulary prefix is reported in training only
         let sActs = Activations(config: student.config, B: B, T: T, forTraining: false)
         var tokens = [Int32](repeating: 0, count: B * T), targets = tokens
         let studentLogits = FloatBuffer(count: sActs.lmChunk * V)
         var sum = 0.0, count = 0
-        for k in 0..<batches {
+        for k in stride(from: communicator.rank, to: batches, by: communicator.size) {
             tokens.withUnsafeMutableBufferPointer { t in targets.withUnsafeMutableBufferPointer { stream.batch(first: k * B, B: B, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
             try tokens.withUnsafeBufferPointer { t in
                 try teacher.forward(tokens: t.baseAddress!, acts: teacherActs)
@@ -118,7 +119,9 @@ public final class Distiller {
                 r0 += R
             }
         }
-        return sum / Double(max(count, 1))
+        var totals = [sum, Double(count)]
+        try communicator.allReduceSum(&totals)
+        return totals[0] / max(totals[1], 1)
     }
 }
 

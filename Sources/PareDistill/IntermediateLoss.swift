@@ -90,7 +90,10 @@ public final class IntermediateLoss {
             total += sum
             perLayer.append((s, t, d))
         }
-        let alpha = total > 1e-12 ? logitLoss / total : 0
+        // α = L_logits / L_is, with L_is floored at 1e-3 per token and layer: a mapped layer that
+        // already matches (e.g. an unpruned early layer) must not blow α up.
+        let tokens = Double(mask.lazy.filter { $0 }.count * layerMap.count)
+        let alpha = tokens > 0 ? logitLoss / max(total, 1e-3 * tokens) : 0
         let k = Float(alpha) * scale
         // Pass 2: scale and send the gradients back through P.
         for (s, _, d) in perLayer {

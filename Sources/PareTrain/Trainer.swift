@@ -110,6 +110,14 @@ public final class Trainer {
             throw TrainingError.invalidSettings("--global-batch-size (\(config.globalBatchSize)) must be a multiple of --micro-batch-size × ranks (\(B) × \(ranks)) so every rank takes the same share")
         }
         let localAccum = accum / ranks
+        if ranks > 1 {
+            // Every rank must start from the same state: each read its own checkpoints/ folder.
+            var start = [Double(startStep)]
+            try communicator.allReduceSum(&start)
+            guard start[0] == Double(startStep * ranks) else {
+                throw TrainingError.resumeMismatch("the ranks found different checkpoints in \(checkpointRoot) (rank \(rank) is at step \(startStep)); on several machines the --output folder must be shared (or copied to every machine) before --resume")
+            }
+        }
         let acts = Activations(config: model.config, B: B, T: T)
         var tokens = [Int32](repeating: 0, count: B * T * accum), targets = tokens
         model.zeroGradients()
@@ -137,6 +145,9 @@ public final class Trainer {
                 for (k, v) in r.extra { extra[k, default: 0] += v / Double(accum) }
             }
             var commSeconds = 0.0
+            // The stop request as every rank sees it: agreed in the all-reduce below, so no rank
+            // stops alone (a signal arriving after it counts at the next step).
+            var stop = trainingInterruptRequested
             if ranks > 1 {
                 // Sum gradients, loss sums, logged extras and the stop request over the ranks.
                 let c0 = communicator.communicationSeconds
@@ -146,7 +157,7 @@ public final class Trainer {
                 var totals = [sum, trainingInterruptRequested ? 1 : 0] + keys.map { extra[$0]! }
                 try communicator.allReduceSum(&totals)
                 sum = totals[0]
-                if totals[1] > 0 { trainingInterruptRequested = true }
+                stop = totals[1] > 0
                 for (i, k) in keys.enumerated() { extra[k] = totals[2 + i] }
                 commSeconds = communicator.communicationSeconds - c0
             }
@@ -189,7 +200,7 @@ public final class Trainer {
                 try logValidation(step: done, v)
             }
             let checkpointNow = (config.checkpointInterval > 0 && done % config.checkpointInterval == 0) || done == config.steps
-                || trainingInterruptRequested
+                || stop
             if checkpointNow && communicator.isRoot {
                 let info = CheckpointInfo(step: done, samplesConsumed: done * config.globalBatchSize, tokensSeen: tokensSeen,
                                           valLoss: validateNow ? lastValLoss : nil,
@@ -202,13 +213,29 @@ public final class Trainer {
             }
             // No rank moves on (or stops) before rank 0 has finished writing the checkpoint.
             if checkpointNow && ranks > 1 { try communicator.barrier() }
-            if trainingInterruptRequested && done < config.steps {
+            if ranks > 1 && checkpointNow { try checkIdenticalReplicas(step: done) }
+            if stop && done < config.steps {
                 throw TrainingError.interrupted(step: done, checkpoint: lastCheckpoint ?? checkpointRoot)
             }
         }
         log.flush()
         let final = output + "/model"
         if saveFinalModel && communicator.isRoot { try HFCheckpoint.save(model, tokenizer: tokenizer, to: final) }
+        if ranks > 1 { try communicator.barrier() }   // the model exists for every rank once run() returns
         return final
+    }
+
+    /// Data-parallel replicas must hold identical weights (they apply identical all-reduced
+    /// gradients); a cheap checksum, compared across ranks, catches any drift.
+    func checkIdenticalReplicas(step: Int) throws {
+        var sum = 0.0
+        let p = model.params.pointer
+        for i in 0..<model.params.count { sum += Double(p[i]) * Double(i % 7 + 1) }
+        var all = [sum]
+        try communicator.allReduceSum(&all)
+        let expected = sum * Double(communicator.size)
+        guard abs(all[0] - expected) <= 1e-9 * max(abs(expected), 1) else {
+            throw TrainingError.invalidSettings("step \(step): the ranks' weights differ (checksum \(sum) on rank \(communicator.rank)); the MPI all-reduce did not give every rank the same sums. Resume from the last checkpoint; if it repeats, report it with your Open MPI version")
+        }
     }
 }

@@ -26,6 +26,7 @@ struct Distill: ParsableCommand {
     func run() throws {
         threads.apply()
         let comm = try DataParallel.communicator()   // first: an MPI misconfiguration fails before any work
+        installInterruptHandler()
         guard let kind = KDLoss(rawValue: loss) else { throw fail("--loss must be forward-kl, reverse-kl, symmetric-kl or jsd") }
         let config = try training.trainerConfig()
         let t: PretrainedModel, s: PretrainedModel
@@ -67,8 +68,7 @@ struct Distill: ParsableCommand {
                                   output: training.output, log: log, microStep: distiller.microStep())
         if let p = inter?.projection { trainer.auxiliary = [p] }
         trainer.communicator = comm
-        if let val { trainer.validationExtras = { [("kd_loss", try distiller.validationKD(val, batches: config.valBatches, microBatch: config.microBatchSize))] } }
-        installInterruptHandler()
+        if let val { trainer.validationExtras = { [("kd_loss", try distiller.validationKD(val, batches: config.valBatches, microBatch: config.microBatchSize, communicator: comm))] } }
         let t0 = ProcessInfoLite.now()
         let final: String
         do { final = try trainer.run(resume: training.resume) }

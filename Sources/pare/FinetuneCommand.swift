@@ -17,6 +17,7 @@ struct Finetune: ParsableCommand {
     func run() throws {
         threads.apply()
         let comm = try DataParallel.communicator()   // first: an MPI misconfiguration fails before any work
+        installInterruptHandler()
         let config = try training.trainerConfig()
         let loaded: PretrainedModel
         do { loaded = try PretrainedModel.load(model) } catch let e as FormatError { throw fail("\(e)") }
@@ -31,7 +32,6 @@ struct Finetune: ParsableCommand {
         let trainer = try Trainer(model: loaded.model, tokenizer: loaded.tokenizer, config: config, train: train, val: val,
                                   output: training.output, log: log)
         trainer.communicator = comm
-        installInterruptHandler()
         let t0 = ProcessInfoLite.now()
         let final: String
         do { final = try trainer.run(resume: training.resume) }

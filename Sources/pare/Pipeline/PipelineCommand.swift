@@ -24,6 +24,9 @@ struct Pipeline: ParsableCommand {
     }
 
     func run() throws {
+        if DataParallel.launcherSize > 1 {
+            throw fail("run the pipeline as one process; under mpirun, run its training steps (pare finetune, pare distill) one by one")
+        }
         let c: PipelineConfig
         do { c = try PipelineConfig.load(config) } catch let e as PipelineError { throw fail(e.description) }
         let R = c.runDir
@@ -71,6 +74,12 @@ struct Pipeline: ParsableCommand {
             steps.append(Step(name: "prune-width", args: ["prune", "width", "--model", "\(ft)/model", "--output", "\(R)/students/width"] + sizes + calib,
                               inputs: ["\(ft)/model"], output: "\(R)/students/width/config.json"))
             students.append("width")
+        }
+        for key in c.distill.layerMap.keys.sorted() where !students.contains(key) {
+            throw fail("distill.layer_map: no student \"\(key)\" in this config (students: \(students.joined(separator: ", ")))")
+        }
+        if !c.distill.layerMap.isEmpty && c.distill.intermediateLoss == nil {
+            throw fail("distill.layer_map needs distill.intermediate_loss (cosine or mse)")
         }
         for s in students {
             let d = c.distill
