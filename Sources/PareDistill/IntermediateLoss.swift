@@ -26,8 +26,8 @@ public final class IntermediateLoss {
     let teacherCapture: HiddenStateCapture
     let CS: Int, CT: Int, N: Int
     let projected: FloatBuffer     // (N, C_T)  P·h_S for one layer
-    let dProjected: FloatBuffer    // (N, C_T)
-    var grads: [Int: FloatBuffer] = [:]   // student layer → d/d h_S (N, C_S)
+    let dOut: [FloatBuffer]        // per mapped pair: (N, C_T) d/d(P·h_S)
+    let grads: [Int: FloatBuffer]   // student layer → d/d h_S (N, C_S)
 
     public init(kind: IntermediateLossKind, layerMap: [(student: Int, teacher: Int)], student: LlamaConfig, teacher: LlamaConfig,
                 rows N: Int, seed: UInt64) throws {
@@ -42,8 +42,12 @@ public final class IntermediateLoss {
         studentCapture = HiddenStateCapture(layers: layerMap.map(\.student), numLayers: student.numHiddenLayers, width: CS, rows: N)
         teacherCapture = HiddenStateCapture(layers: layerMap.map(\.teacher), numLayers: teacher.numHiddenLayers, width: CT, rows: N)
         projected = FloatBuffer(count: CS == CT ? 0 : N * CT)
-        dProjected = FloatBuffer(count: CS == CT ? 0 : N * CT)
-        for s in layerMap.map(\.student) { grads[s] = FloatBuffer(count: N * CS) }
+        // Without a projection, d/d(h_S) is written straight into the layer's gradient.
+        var g: [Int: FloatBuffer] = [:]
+        for s in layerMap.map(\.student) { g[s] = FloatBuffer(count: N * student.hiddenSize) }
+        grads = g
+        let outWidth = teacher.hiddenSize
+        dOut = student.hiddenSize == outWidth ? layerMap.map { g[$0.student]! } : layerMap.map { _ in FloatBuffer(count: N * outWidth) }
         if CS != CT {
             // Variance-preserving random start (std 1/√C_S): norms of P·h_S ≈ norms of h_S.
             let p = AuxiliaryParameter(name: "intermediate_projection.weight", shape: [CT, CS])
@@ -71,10 +75,9 @@ public final class IntermediateLoss {
     /// written for the student's backward (`grads`) and added into P's gradient.
     /// `logitLoss` is the logit loss summed over the same tokens, which sets α.
     func lossAndGradients(mask: [Bool], logitLoss: Double, scale: Float) -> (sum: Double, alpha: Double) {
-        // Pass 1: the loss (and per-layer d/d(P·h_S) kept for pass 2 after α is known).
+        // Pass 1: the loss, and d/d(P·h_S) per mapped pair (scaled once α is known).
         var total = 0.0
-        var perLayer: [(s: Int, t: Int, dOut: [Float])] = []
-        for (s, t) in layerMap {
+        for ((s, t), d) in zip(layerMap, dOut) {
             let hS = studentCapture.state(s), hT = teacherCapture.state(t)
             let out: UnsafePointer<Float>
             if let P = projection {
@@ -85,40 +88,34 @@ public final class IntermediateLoss {
             } else {
                 out = hS
             }
-            var d = [Float](repeating: 0, count: N * CT)
-            let sum = d.withUnsafeMutableBufferPointer { stateLoss(out, hT, $0.baseAddress!, mask) }
-            total += sum
-            perLayer.append((s, t, d))
+            total += stateLoss(out, hT, d.pointer, mask)
         }
         // α = L_logits / L_is, with L_is floored at 1e-3 per token and layer: a mapped layer that
         // already matches (e.g. an unpruned early layer) must not blow α up.
         let tokens = Double(mask.lazy.filter { $0 }.count * layerMap.count)
         let alpha = tokens > 0 ? logitLoss / max(total, 1e-3 * tokens) : 0
         let k = Float(alpha) * scale
-        // Pass 2: scale and send the gradients back through P.
-        for (s, _, d) in perLayer {
-            let g = grads[s]!.pointer
-            if let P = projection {
-                for i in 0..<(N * CT) { dProjected.pointer[i] = d[i] * k }
-                // dh_S (N, C_S) = dOut (N, C_T) · P (C_T, C_S);  dP (C_T, C_S) += dOutᵀ · h_S
-                BLAS.sgemm(transA: false, transB: false, M: N, N: CS, K: CT, A: dProjected.pointer, lda: CT, B: P.values.pointer, ldb: CS,
-                           beta: 0, C: g, ldc: CS)
-                BLAS.sgemm(transA: true, transB: false, M: CT, N: CS, K: N, A: dProjected.pointer, lda: CT, B: studentCapture.state(s), ldb: CS,
-                           beta: 1, C: P.grads.pointer, ldc: CS)
-            } else {
-                for i in 0..<(N * CS) { g[i] = d[i] * k }
-            }
+        // Pass 2: scale, and send the gradients back through P.
+        for ((s, _), d) in zip(layerMap, dOut) {
+            PareCore.scale(d.pointer, by: k, count: d.count)
+            guard let P = projection else { continue }   // d is the layer's gradient already
+            // dh_S (N, C_S) = dOut (N, C_T) · P (C_T, C_S);  dP (C_T, C_S) += dOutᵀ · h_S
+            BLAS.sgemm(transA: false, transB: false, M: N, N: CS, K: CT, A: d.pointer, lda: CT, B: P.values.pointer, ldb: CS,
+                       beta: 0, C: grads[s]!.pointer, ldc: CS)
+            BLAS.sgemm(transA: true, transB: false, M: CT, N: CS, K: N, A: d.pointer, lda: CT, B: studentCapture.state(s), ldb: CS,
+                       beta: 1, C: P.grads.pointer, ldc: CS)
         }
         return (total, alpha)
     }
 
     /// Σ over unmasked rows of the per-token loss between `out` (N, C_T) and `target`; dOut
-    /// gets d(Σ)/d(out).
+    /// gets d(Σ)/d(out) (zero on masked rows).
     func stateLoss(_ out: UnsafePointer<Float>, _ target: UnsafePointer<Float>, _ dOut: UnsafeMutablePointer<Float>, _ mask: [Bool]) -> Double {
         var sum = 0.0
         let C = CT
-        for n in 0..<N where mask[n] {
+        for n in 0..<N {
             let u = out + n * C, v = target + n * C, du = dOut + n * C
+            guard mask[n] else { du.update(repeating: 0, count: C); continue }   // no loss, no gradient
             switch kind {
             case .cosine:
                 let uv = Double(dot(u, v, C)), uu = Double(dot(u, u, C)), vv = Double(dot(v, v, C))

@@ -57,7 +57,8 @@ public func kdLossForwardBackward(student: UnsafeMutablePointer<Float>, teacher:
     Parallel.forRange(N, costPerItem: V * 6) { r0, r1 in
         let (student, partial) = box.value
         let ls = UnsafeMutablePointer<Float>.allocate(capacity: V), lt = UnsafeMutablePointer<Float>.allocate(capacity: V)
-        defer { ls.deallocate(); lt.deallocate() }
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: V)   // JSD's ∂/∂p_S
+        defer { ls.deallocate(); lt.deallocate(); scratch.deallocate() }
         var top: [Int] = []
         for n in r0..<r1 {
             let zs = student + n * V, zt = teacher + n * ldT
@@ -81,7 +82,7 @@ public func kdLossForwardBackward(student: UnsafeMutablePointer<Float>, teacher:
             case .forwardKL, .reverseKL, .symmetricKL:
                 let wf: Float = s.loss == .forwardKL ? 1 : s.loss == .symmetricKL ? 0.5 : 0
                 loss = klDense(lt, ls, V, wf: wf, wr: 1 - wf, zs, k)
-            case .jsd: loss = jsdRow(lt, ls, top.isEmpty ? nil : top, V, s.jsdBeta, zs, k)
+            case .jsd: loss = jsdRow(lt, ls, V, s.jsdBeta, zs, k, scratch: scratch)
             }
             partial[n] = (loss, 1)
         }
@@ -138,9 +139,10 @@ func topIndices(_ z: UnsafePointer<Float>, _ V: Int, _ k: Int, _ out: inout [Int
     }
 }
 
-/// lt[j] = log of the teacher's distribution truncated to `top` and renormalised, for j in
-/// `top` (other entries are left untouched and never read).
+/// lt = log of the teacher's distribution truncated to `top` and renormalised: −∞ (p_T = 0)
+/// outside `top`.
 func truncatedLogSoftmax(_ z: UnsafePointer<Float>, _ V: Int, _ top: [Int], _ invT: Float, _ lt: UnsafeMutablePointer<Float>) {
+    lt.update(repeating: -.infinity, count: V)
     var m = -Float.infinity
     for j in top { m = max(m, z[j]) }
     var sum = 0.0
@@ -203,20 +205,15 @@ func forwardKLSparse(_ lt: UnsafePointer<Float>, _ ls: UnsafePointer<Float>, _ t
     return loss
 }
 
-/// Generalised JSD: β KL(p_T‖M) + (1 − β) KL(p_S‖M), M = β p_T + (1 − β) p_S. With `top`,
-/// p_T is zero outside it. ∂/∂p_S = (1 − β) log(p_S / M); through the softmax
-/// p_S (g − Σ p_S g).
-func jsdRow(_ lt: UnsafePointer<Float>, _ ls: UnsafePointer<Float>, _ top: [Int]?, _ V: Int, _ beta: Float,
-            _ z: UnsafeMutablePointer<Float>, _ k: Float?) -> Double {
+/// Generalised JSD: β KL(p_T‖M) + (1 − β) KL(p_S‖M), M = β p_T + (1 − β) p_S (p_T is zero
+/// where lt is −∞, as for a truncated teacher). ∂/∂p_S = (1 − β) log(p_S / M); through the
+/// softmax p_S (g − Σ p_S g). `scratch` holds V floats.
+func jsdRow(_ lt: UnsafePointer<Float>, _ ls: UnsafePointer<Float>, _ V: Int, _ beta: Float,
+            _ z: UnsafeMutablePointer<Float>, _ k: Float?, scratch gq: UnsafeMutablePointer<Float>) -> Double {
     let b = Double(beta)
-    var inTop = [Bool]()
-    if let top { inTop = [Bool](repeating: false, count: V); for j in top { inTop[j] = true } }
     var loss = 0.0, dot = 0.0
-    let gq = UnsafeMutablePointer<Float>.allocate(capacity: V)
-    defer { gq.deallocate() }
     for j in 0..<V {
-        let hasT = top == nil || inTop[j]
-        let pt = hasT ? Double(expf(lt[j])) : 0, ps = Double(expf(ls[j]))
+        let pt = Double(expf(lt[j])), ps = Double(expf(ls[j]))
         let logM = log(max(b * pt + (1 - b) * ps, 1e-300))
         if pt > 0 { loss += b * pt * (Double(lt[j]) - logM) }
         if ps > 0 { loss += (1 - b) * ps * (Double(ls[j]) - logM) }

@@ -11,11 +11,6 @@ public final class MPICommunicator: Communicator {
     public private(set) var communicationSeconds = 0.0
     let bucketFloats: Int
 
-    /// Whether this process was started by an MPI launcher (so MPI should be initialised).
-    public static var launchedByMPI: Bool {
-        ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].contains { getenvString($0) != nil }
-    }
-
     public init(bucketFloats: Int = 16 << 20) throws {
         var provided: Int32 = 0
         // Collectives are called from the main thread only; the worker pool never calls MPI.

@@ -34,5 +34,7 @@ public final class AdamW {
     public func restore(step: Int) { self.step = step }
 }
 
-/// Global L2 norm of a gradient buffer.
-public func gradientNorm(_ g: FloatBuffer) -> Double { sumOfSquares(g.pointer, count: g.count).squareRoot() }
+/// Global L2 norm of gradient buffers taken together.
+public func gradientNorm(_ gs: [FloatBuffer]) -> Double {
+    gs.reduce(0.0) { $0 + sumOfSquares($1.pointer, count: $1.count) }.squareRoot()
+}

@@ -151,8 +151,7 @@ public final class Trainer {
             if ranks > 1 {
                 // Sum gradients, loss sums, logged extras and the stop request over the ranks.
                 let c0 = communicator.communicationSeconds
-                try communicator.allReduceSum(model.grads!.pointer, count: model.grads!.count)
-                for a in auxiliary { try communicator.allReduceSum(a.grads.pointer, count: a.count) }
+                for g in [model.grads!] + auxiliary.map(\.grads) { try communicator.allReduceSum(g.pointer, count: g.count) }
                 let keys = extra.keys.sorted()
                 var totals = [sum, trainingInterruptRequested ? 1 : 0] + keys.map { extra[$0]! }
                 try communicator.allReduceSum(&totals)
@@ -163,8 +162,8 @@ public final class Trainer {
             }
             let loss = sum / Double(max(count, 1))
             guard loss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the training loss", lastCheckpoint: lastCheckpoint) }
-            let norm = (auxiliary.reduce(sumOfSquares(model.grads!.pointer, count: model.grads!.count)) {
-                $0 + sumOfSquares($1.grads.pointer, count: $1.count) }).squareRoot()
+            let allGrads = [model.grads!] + auxiliary.map(\.grads)
+            let norm = gradientNorm(allGrads)
             guard norm.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", lastCheckpoint: lastCheckpoint) }
             // Exploding: far beyond every recent step's norm (and not tiny in absolute terms).
             if recentNorms.count >= 5, norm > 10, norm > 100 * (recentNorms.max() ?? norm) {
@@ -173,8 +172,7 @@ public final class Trainer {
             recentNorms.append(norm); if recentNorms.count > 20 { recentNorms.removeFirst() }
             if config.gradClip > 0 && norm > config.gradClip {
                 let k = Float(config.gradClip / (norm + 1e-6))
-                PareCore.scale(model.grads!.pointer, by: k, count: model.grads!.count)
-                for a in auxiliary { PareCore.scale(a.grads.pointer, by: k, count: a.count) }
+                for g in allGrads { PareCore.scale(g.pointer, by: k, count: g.count) }
             }
             optimizer.update(model, auxiliary: auxiliary, lr: Float(lr))
             losses.append(loss)

@@ -16,7 +16,8 @@ enum DataParallel {
     nonisolated(unsafe) private static var mpi: MPICommunicator?
     #endif
 
-    /// Ranks started by a launcher, from its environment (before MPI is initialised).
+    /// Ranks started by a launcher, from its environment (before MPI is initialised). One rank
+    /// (or no launcher) runs as a single process, without MPI.
     static var launcherSize: Int {
         for key in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"] { if let s = getenvString(key), let n = Int(s) { return n } }
         return 1
@@ -28,17 +29,15 @@ enum DataParallel {
     /// The communicator for training commands; initialises MPI on first use under mpirun.
     static func communicator() throws -> Communicator {
         if let c = shared { return c }
-        #if PARE_MPI
-        if MPICommunicator.launchedByMPI {
+        if launcherSize > 1 {
+            #if PARE_MPI
             do { mpi = try MPICommunicator() } catch { throw fail("\(error)") }
             shared = mpi
             return mpi!
-        }
-        #else
-        if launcherSize > 1 {
+            #else
             throw fail("started by mpirun with \(launcherSize) ranks, but this pare was built without MPI; build it with `apt-get install -y libopenmpi-dev openmpi-bin && PARE_MPI=1 swift build -c release` (every rank would otherwise train the whole job alone)")
+            #endif
         }
-        #endif
         shared = SingleProcess()
         return shared!
     }

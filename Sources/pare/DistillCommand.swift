@@ -53,10 +53,7 @@ struct Distill: ParsableCommand {
         } catch let e as DistillError { throw fail("\(e)") }
         let train = try training.stream(training.dataTrain, vocabulary: s.model.config.vocabSize)
         let val = try training.dataVal.map { try training.stream($0, vocabulary: s.model.config.vocabSize) }
-        try? FileManager.default.createDirectory(atPath: training.output, withIntermediateDirectories: true)
-        let log: MetricsLog
-        do { log = comm.isRoot ? try MetricsLog(directory: training.output) : MetricsLog() } catch let e as FormatError { throw fail("\(e)") }
-        if comm.size > 1 { log.say("data parallel: \(comm.size) ranks × \(Parallel.threads) threads; each rank takes \(config.globalBatchSize / comm.size) of the \(config.globalBatchSize) sequences per step") }
+        let log = try training.openLog(comm, config)
         if let note = distiller.vocabularyNote { log.say("note: \(note)") }
         log.say("distill \(teacher) (\(t.model.parameterCount) parameters) → \(student) (\(s.model.parameterCount)); \(kind.rawValue), τ \(temperature), kd-ratio \(kdRatio); \(config.steps) steps × \(config.globalBatchSize) × \(config.seqLength) tokens; \(Parallel.threads) threads")
         if let inter {
@@ -70,10 +67,7 @@ struct Distill: ParsableCommand {
         trainer.communicator = comm
         if let val { trainer.validationExtras = { [("kd_loss", try distiller.validationKD(val, batches: config.valBatches, microBatch: config.microBatchSize, communicator: comm))] } }
         let t0 = ProcessInfoLite.now()
-        let final: String
-        do { final = try trainer.run(resume: training.resume) }
-        catch let e as TrainingError { throw trainingStopped(e) }
-        catch let e as FormatError { throw fail("\(e)") }
+        let final = try training.run(trainer)
         log.say(String(format: "done in %@; final student: %@", formatDuration(ProcessInfoLite.now() - t0), final))
     }
 }

@@ -24,19 +24,13 @@ struct Finetune: ParsableCommand {
         let vocab = loaded.model.config.vocabSize
         let train = try training.stream(training.dataTrain, vocabulary: vocab)
         let val = try training.dataVal.map { try training.stream($0, vocabulary: vocab) }
-        try? FileManager.default.createDirectory(atPath: training.output, withIntermediateDirectories: true)
-        let log: MetricsLog
-        do { log = comm.isRoot ? try MetricsLog(directory: training.output) : MetricsLog() } catch let e as FormatError { throw fail("\(e)") }
-        if comm.size > 1 { log.say("data parallel: \(comm.size) ranks × \(Parallel.threads) threads; each rank takes \(config.globalBatchSize / comm.size) of the \(config.globalBatchSize) sequences per step") }
+        let log = try training.openLog(comm, config)
         log.say("finetune \(model): \(loaded.model.parameterCount) parameters; \(config.steps) steps × \(config.globalBatchSize) sequences × \(config.seqLength) tokens (\(config.accumulationSteps) micro-batches of \(config.microBatchSize)); \(Parallel.threads) threads")
         let trainer = try Trainer(model: loaded.model, tokenizer: loaded.tokenizer, config: config, train: train, val: val,
                                   output: training.output, log: log)
         trainer.communicator = comm
         let t0 = ProcessInfoLite.now()
-        let final: String
-        do { final = try trainer.run(resume: training.resume) }
-        catch let e as TrainingError { throw trainingStopped(e) }
-        catch let e as FormatError { throw fail("\(e)") }
+        let final = try training.run(trainer)
         if let test = training.dataTest {
             if let v = try trainer.validate(on: try training.stream(test, vocabulary: vocab)) {
                 log.record(step: config.steps, [("test/loss", v), ("test/ppl", exp(v))])

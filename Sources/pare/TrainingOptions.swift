@@ -40,6 +40,22 @@ struct TrainingOptions: ParsableArguments {
         return c
     }
 
+    /// The run's log: TensorBoard, metrics.jsonl and the console on rank 0; other ranks log nothing.
+    func openLog(_ comm: Communicator, _ config: TrainerConfig) throws -> MetricsLog {
+        try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let log: MetricsLog
+        do { log = comm.isRoot ? try MetricsLog(directory: output) : MetricsLog() } catch let e as FormatError { throw fail("\(e)") }
+        if comm.size > 1 { log.say("data parallel: \(comm.size) ranks × \(Parallel.threads) threads; each rank takes \(config.globalBatchSize / comm.size) of the \(config.globalBatchSize) sequences per step") }
+        return log
+    }
+
+    /// Runs a trainer to the end (resuming when --resume is set); its errors become CLI exits.
+    func run(_ trainer: Trainer) throws -> String {
+        do { return try trainer.run(resume: resume) }
+        catch let e as TrainingError { throw trainingStopped(e) }
+        catch let e as FormatError { throw fail("\(e)") }
+    }
+
     /// "A" or "0.7 A 0.3 B" → a blended sample stream.
     func stream(_ spec: String, vocabulary: Int) throws -> BlendedSampleStream {
         let parts = spec.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
