@@ -60,7 +60,10 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func workerLoop(_ w: Int) {
-        var seen = epoch.load(ordering: .acquiring)
+        // Epoch 0 is the pool's start: a job may be posted before this thread first runs, and
+        // loading the epoch here instead would take that job as already seen (the caller then
+        // waits forever for its acknowledgement).
+        var seen = 0
         while true {
             var spins = 0
             var e = epoch.load(ordering: .acquiring)

@@ -158,4 +158,26 @@ final class WorkerPoolTests: XCTestCase {
         }
         XCTAssertEqual(out, [Int](repeating: 300, count: 64))
     }
+
+    /// A job posted the moment a pool is created (before its worker thread has started) must
+    /// still run: a worker that took the already-bumped epoch as "seen" left the caller
+    /// waiting forever. New pools come from switching the thread count; a watchdog turns a
+    /// hang into a failure.
+    func testJobPostedBeforeWorkersStartIsNotMissed() {
+        let done = DispatchSemaphore(value: 0)
+        let counter = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        defer { counter.deallocate() }
+        let box = UncheckedBox(counter)
+        Thread {
+            for _ in 0..<500 {
+                Parallel.configure(threads: 1)
+                Parallel.configure(threads: 2)   // a fresh pool
+                box.value.update(repeating: 0, count: 2)
+                Parallel.forRange(2, costPerItem: 1 << 20) { s, e in for i in s..<e { box.value[i] += 1 } }
+            }
+            done.signal()
+        }.start()
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "a parallel region on a fresh pool never finished")
+        Parallel.configure(threads: 2)
+    }
 }
