@@ -2,8 +2,8 @@
 import PackageDescription
 import Foundation
 
-// Kernels are the hot path: tune them for this machine's ISA (AVX2 + FMA + F16C; see
-// SWIFT_NOTES.md) and optimise them even in debug builds, where unoptimised SIMD code runs
+// Kernels are the hot path: tune them for this machine's ISA (AVX2 + FMA + F16C, as
+// measured in the project notes) and optimise them even in debug builds, where unoptimised SIMD code runs
 // hundreds of times slower and would make the test suite crawl.
 var kernelFlags: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 #if arch(x86_64)
@@ -15,9 +15,8 @@ kernelFlags.append(.unsafeFlags(["-target-cpu", "haswell"]))
 // default build and tests need no MPI.
 let withMPI = ProcessInfo.processInfo.environment["PARE_MPI"] == "1"
 var pareDependencies: [Target.Dependency] = [
-    "PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareDistill",
+    "PareCore", "PareFormats", "PareModel", "PareTrain", "PareDistill", "PareRecipes",
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
-    .product(name: "Yams", package: "Yams"),
 ]
 var mpiTargets: [Target] = []
 if withMPI {
@@ -39,6 +38,7 @@ let package = Package(
         .library(name: "PareTrain", targets: ["PareTrain"]),
         .library(name: "ParePrune", targets: ["ParePrune"]),
         .library(name: "PareDistill", targets: ["PareDistill"]),
+        .library(name: "PareRecipes", targets: ["PareRecipes"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -53,23 +53,32 @@ let package = Package(
             name: "PareCore",
             dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
             swiftSettings: kernelFlags),
+        // Dependencies point one way: Core ← Formats ← Model ← Train / Prune ← Distill ← Recipes ← pare
+        // (Distill builds on Train's loop; Tests/PareRecipesTests/DependencyGraphTests checks it).
         .target(name: "PareFormats", dependencies: ["PareCore"]),
         .target(name: "PareModel", dependencies: ["PareCore", "PareFormats"], swiftSettings: kernelFlags),
-        .target(name: "PareTrain", dependencies: ["PareCore", "PareModel"], swiftSettings: kernelFlags),
+        .target(name: "PareTrain", dependencies: ["PareCore", "PareFormats", "PareModel"], swiftSettings: kernelFlags),
+        .target(name: "ParePrune", dependencies: ["PareCore", "PareFormats", "PareModel"], swiftSettings: kernelFlags),
         .target(name: "PareDistill", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"], swiftSettings: kernelFlags),
-        .target(name: "ParePrune", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"], swiftSettings: kernelFlags),
+        .target(
+            name: "PareRecipes",
+            dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareDistill", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "pare", dependencies: pareDependencies,
             swiftSettings: withMPI ? [.define("PARE_MPI")] : []),
-        // Helpers the test targets share (assets, tolerance checks); not part of any product.
-        .target(name: "PareTestSupport", path: "Tests/PareTestSupport"),
+        // Helpers the test targets share (assets, tolerance checks, the PyTorch fixtures); not part of any product.
+        .target(
+            name: "PareTestSupport", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain"], path: "Tests/PareTestSupport",
+            resources: [.copy("Fixtures")]),
+        // One test target per library.
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore", "PareTestSupport"], swiftSettings: kernelFlags),
         .testTarget(
             name: "PareFormatsTests", dependencies: ["PareCore", "PareFormats", "PareTestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
+        .testTarget(name: "PareModelTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "PareTestSupport"], swiftSettings: kernelFlags),
         .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "PareTestSupport"], swiftSettings: kernelFlags),
-        .testTarget(
-            name: "PareModelTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareDistill", "PareTestSupport"],
-            resources: [.copy("Fixtures")], swiftSettings: kernelFlags),
+        .testTarget(name: "ParePruneTests", dependencies: ["PareCore", "PareFormats", "PareModel", "ParePrune", "PareTestSupport"], swiftSettings: kernelFlags),
+        .testTarget(name: "PareDistillTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "PareDistill", "PareTestSupport"], swiftSettings: kernelFlags),
+        .testTarget(name: "PareRecipesTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareRecipes", "PareTestSupport"]),
     ] + mpiTargets
 )

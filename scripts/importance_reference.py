@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """NumPy reference for Pare's Minitron importance scores, from PyTorch activations.
 
-Loads the tiny fixture model (Tests/PareModelTests/Fixtures/tiny-llama3.safetensors, written
+Loads the tiny fixture model (Tests/PareTestSupport/Fixtures/tiny-llama3.safetensors, written
 by make_reference.py) into transformers' LlamaForCausalLM, runs fixed calibration tokens
 (3 × 16) through it with forward hooks, and computes with NumPy, for activations a (B, S, W):
 m_b = mean_s |a_{b,s,:}|; l2 = sqrt(Σ_b m_b²), mean = Σ_b m_b / B, variance = Σ m_b²/B − mean².
@@ -10,7 +10,7 @@ m_b = mean_s |a_{b,s,:}|; l2 = sqrt(Σ_b m_b²), mean = Σ_b m_b / B, variance =
   hidden       outputs of input_layernorm and post_attention_layernorm, l2 per site, summed
   layer_cosine mean over tokens of 1 − cos(hidden entering a layer, hidden leaving it)
   block_cosine the same for blocks of 2 layers (here: the whole 2-layer model)
-Writes Tests/PareModelTests/Fixtures/importance-tiny.safetensors.
+Writes Tests/PareTestSupport/Fixtures/importance-tiny.safetensors.
 
   /tmp/pare-ref/bin/python scripts/importance_reference.py
 """
@@ -22,7 +22,7 @@ from safetensors import safe_open
 from transformers import LlamaConfig, LlamaForCausalLM
 
 HERE = os.path.dirname(__file__)
-FIX = os.path.join(HERE, "..", "Tests", "PareModelTests", "Fixtures")
+FIX = os.path.join(HERE, "..", "Tests", "PareTestSupport", "Fixtures")
 src = os.path.join(FIX, "tiny-llama3.safetensors")
 with safe_open(src, "np") as f:
     cfg = json.loads(f.metadata()["config"])

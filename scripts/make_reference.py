@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the PyTorch reference fixtures that PareModelTests compare against.
+"""Writes the PyTorch reference fixtures that the model tests compare against.
 
 For each variant of a tiny LlamaForCausalLM (deterministic weights), one safetensors file:
   param.<hf name>   every parameter
@@ -17,7 +17,7 @@ import torch
 from safetensors.numpy import save_file
 from transformers import LlamaConfig, LlamaForCausalLM
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "PareModelTests", "Fixtures")
+OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "PareTestSupport", "Fixtures")
 B, T = 2, 16
 ADAMW = dict(lr=1e-3, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1, steps=5)
 

@@ -4,7 +4,7 @@
 The teacher is the bundled SmolLM2-135M-Instruct.Q4_1.gguf, dequantized to fp32 by transformers'
 own GGUF loader, so every number here is "what PyTorch/transformers says", independent of Pare.
 
-  logits        [--out Tests/PareModelTests/Fixtures/smollm2-capital-logits.safetensors]
+  logits        [--out Tests/PareTestSupport/Fixtures/smollm2-capital-logits.safetensors]
                 fp32 logits at all 5 positions of "The capital of France is" (< 1.1 MB fixture)
   perplexity    [--seq 512] [--max-windows N]
                 loss/perplexity on the last 5% of the Wikipedia summaries (held-out split)
@@ -387,7 +387,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("logits")
-    s.add_argument("--out", default="Tests/PareModelTests/Fixtures/smollm2-capital-logits.safetensors")
+    s.add_argument("--out", default="Tests/PareTestSupport/Fixtures/smollm2-capital-logits.safetensors")
     s = sub.add_parser("perplexity")
     s.add_argument("--seq", type=int, default=512)
     s.add_argument("--max-windows", type=int, default=None)

@@ -1,4 +1,5 @@
 import PareCore
+import PareFormats
 import PareModel
 import PareTrain
 
@@ -8,7 +9,7 @@ import PareTrain
 /// measured even when it is not trained on. With an intermediate-state loss, α · L_is is added
 /// (α = L_logits / L_is); the logged `loss` stays the logit objective so runs with and
 /// without it compare, and is_loss / is_alpha are logged beside it.
-public final class Distiller {
+public final class Distiller: TrainingObjective {
     public let teacher: LlamaModel
     public let student: LlamaModel
     public let settings: KDSettings
@@ -26,7 +27,7 @@ public final class Distiller {
         teacherActs = Activations(config: teacher.config, B: B, T: T, forTraining: false)
         teacherLogits = FloatBuffer(count: teacherActs.lmChunk * teacher.config.vocabSize)
         vocab = min(teacher.config.vocabSize, student.config.vocabSize)
-        guard kdRatio >= 0 && kdRatio <= 1 else { throw DistillError.invalid("--kd-ratio must be between 0 and 1") }
+        guard kdRatio >= 0 && kdRatio <= 1 else { throw DistillError.invalid("\(SettingName.ref("kd_ratio")) must be between 0 and 1") }
         if let p = settings.problem(vocabulary: vocab) { throw DistillError.invalid(p) }
     }
 
@@ -36,45 +37,53 @@ public final class Distiller {
             : "teacher vocabulary \(teacher.config.vocabSize) and student \(student.config.vocabSize) differ: distilling over the first \(vocab) tokens"
     }
 
-    /// A Trainer micro-step. Extra logged values: kd_loss and lm_loss (means over the batch).
-    public func microStep() -> MicroStep {
-        { [self] tokens, targets, acts, lossScale in
-            try teacher.forward(tokens: tokens, acts: teacherActs, observer: intermediate?.teacherCapture)
-            intermediate?.teacherCapture.finish(teacherActs)
-            let V = student.config.vocabSize, VT = teacher.config.vocabSize
-            var kdSum = 0.0, lmSum = 0.0, count = 0
-            var mask = [Bool](repeating: true, count: acts.N)
-            for i in 0..<acts.N { mask[i] = targets[i] != ignoreIndex }
-            if ceScratch.count < acts.lmChunk * V { ceScratch = FloatBuffer(count: acts.lmChunk * V) }
-            let ce = ceScratch.pointer
-            var isSum = 0.0, alpha = 0.0
-            let ratio = Double(kdRatio)
-            try student.forwardBackward(tokens: tokens, acts: acts, observer: intermediate?.studentCapture, chunkLoss: { r0, R, logits in
-                teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
-                // LM loss (and its gradient when mixed in) on a copy of the student logits.
-                ce.update(from: logits, count: R * V)
-                let r = crossEntropyForwardBackward(logits: ce, losses: nil, targets: targets + r0, N: R, V: V,
-                                                    gradScale: kdRatio < 1 ? (1 - kdRatio) * lossScale : nil)
-                lmSum += r.sum; count += r.count
-                let kd: (sum: Double, count: Int)
-                if V == vocab {
-                    kd = mask.withUnsafeBufferPointer { kdLossForwardBackward(student: logits, teacher: teacherLogits.pointer, ldT: VT, mask: $0.baseAddress! + r0, N: R, V: V, settings: settings, gradScale: kdRatio * lossScale) }
-                } else {
-                    kd = distillPrefix(logits, R: R, V: V, VT: VT, mask: Array(mask[r0..<(r0 + R)]), lossScale: lossScale)
-                }
-                kdSum += kd.sum
-                if kdRatio < 1 { accumulate(logits, ce, count: R * V) }
-            }, hiddenGradients: intermediate.map { inter in {
-                inter.studentCapture.finish(acts)
-                (isSum, alpha) = inter.lossAndGradients(mask: mask, logitLoss: ratio * kdSum + (1 - ratio) * lmSum, scale: lossScale)
-                return inter.hiddenGradients()
-            } })
-            let loss = Double(kdRatio) * kdSum + Double(1 - kdRatio) * lmSum
-            let n = Double(max(count, 1))
-            var extra = [("kd_loss", kdSum / n), ("lm_loss", lmSum / n)]
-            if intermediate != nil { extra += [("is_loss", isSum / n), ("is_alpha", alpha)] }
-            return (loss, count, extra)
-        }
+    /// The projection of the intermediate-state loss, when there is one: registered with the
+    /// trainer by construction, so it is trained and checkpointed.
+    public var auxiliaryParameters: [AuxiliaryParameter] { intermediate?.projection.map { [$0] } ?? [] }
+
+    /// Validation KD beside val/loss.
+    public func validationExtras(_ val: BlendedSampleStream, batches: Int, microBatch: Int, communicator: Communicator) throws -> [(String, Double)] {
+        [("kd_loss", try validationKD(val, batches: batches, microBatch: microBatch, communicator: communicator))]
+    }
+
+    /// One micro-batch of distillation. Extra logged values: kd_loss and lm_loss (means over the batch).
+    public func microStep(tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, acts: Activations, lossScale: Float) throws
+        -> (sum: Double, count: Int, extra: [(String, Double)]) {
+        try teacher.forward(tokens: tokens, acts: teacherActs, observer: intermediate?.teacherCapture)
+        intermediate?.teacherCapture.finish(teacherActs)
+        let V = student.config.vocabSize, VT = teacher.config.vocabSize
+        var kdSum = 0.0, lmSum = 0.0, count = 0
+        var mask = [Bool](repeating: true, count: acts.N)
+        for i in 0..<acts.N { mask[i] = targets[i] != ignoreIndex }
+        if ceScratch.count < acts.lmChunk * V { ceScratch = FloatBuffer(count: acts.lmChunk * V) }
+        let ce = ceScratch.pointer
+        var isSum = 0.0, alpha = 0.0
+        let ratio = Double(kdRatio)
+        try student.forwardBackward(tokens: tokens, acts: acts, observer: intermediate?.studentCapture, chunkLoss: { r0, R, logits in
+            teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
+            // LM loss (and its gradient when mixed in) on a copy of the student logits.
+            ce.update(from: logits, count: R * V)
+            let r = crossEntropyForwardBackward(logits: ce, losses: nil, targets: targets + r0, N: R, V: V,
+                                                gradScale: kdRatio < 1 ? (1 - kdRatio) * lossScale : nil)
+            lmSum += r.sum; count += r.count
+            let kd: (sum: Double, count: Int)
+            if V == vocab {
+                kd = mask.withUnsafeBufferPointer { kdLossForwardBackward(student: logits, teacher: teacherLogits.pointer, ldT: VT, mask: $0.baseAddress! + r0, N: R, V: V, settings: settings, gradScale: kdRatio * lossScale) }
+            } else {
+                kd = distillPrefix(logits, R: R, V: V, VT: VT, mask: Array(mask[r0..<(r0 + R)]), lossScale: lossScale)
+            }
+            kdSum += kd.sum
+            if kdRatio < 1 { accumulate(logits, ce, count: R * V) }
+        }, hiddenGradients: intermediate.map { inter in {
+            inter.studentCapture.finish(acts)
+            (isSum, alpha) = inter.lossAndGradients(mask: mask, logitLoss: ratio * kdSum + (1 - ratio) * lmSum, scale: lossScale)
+            return inter.hiddenGradients()
+        } })
+        let loss = Double(kdRatio) * kdSum + Double(1 - kdRatio) * lmSum
+        let n = Double(max(count, 1))
+        var extra = [("kd_loss", kdSum / n), ("lm_loss", lmSum / n)]
+        if intermediate != nil { extra += [("is_loss", isSum / n), ("is_alpha", alpha)] }
+        return (loss, count, extra)
     }
 
     /// Different vocabulary sizes: KD over the first `vocab` entries; the student's extra
@@ -106,26 +115,17 @@ public final class Distiller {
                 try teacher.forward(tokens: t.baseAddress!, acts: teacherActs)
                 try student.forward(tokens: t.baseAddress!, acts: sActs)
             }
-            var r0 = 0
-            while r0 < sActs.N {
-                let R = min(sActs.lmChunk, sActs.N - r0)
+            student.forEachLogitChunk(acts: sActs, into: studentLogits.pointer) { r0, R, logits in
                 teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
-                student.headLogits(acts: sActs, row: r0, count: R, into: studentLogits.pointer)
                 let mask = (r0..<(r0 + R)).map { targets[$0] != ignoreIndex }
                 let r = mask.withUnsafeBufferPointer {
-                    kdLossForwardBackward(student: studentLogits.pointer, teacher: teacherLogits.pointer, ldT: teacher.config.vocabSize,
+                    kdLossForwardBackward(student: logits, teacher: teacherLogits.pointer, ldT: teacher.config.vocabSize,
                                           mask: $0.baseAddress!, N: R, V: vocab, settings: settings, gradScale: nil) }
                 sum += r.sum; count += r.count
-                r0 += R
             }
         }
         var totals = [sum, Double(count)]
         try communicator.allReduceSum(&totals)
         return totals[0] / max(totals[1], 1)
     }
-}
-
-public enum DistillError: Error, CustomStringConvertible {
-    case invalid(String)
-    public var description: String { switch self { case .invalid(let m): return m } }
 }

@@ -31,12 +31,12 @@ public final class IntermediateLoss {
 
     public init(kind: IntermediateLossKind, layerMap: [(student: Int, teacher: Int)], student: LlamaConfig, teacher: LlamaConfig,
                 rows N: Int, seed: UInt64) throws {
-        guard !layerMap.isEmpty else { throw DistillError.invalid("--layer-map is empty") }
+        guard !layerMap.isEmpty else { throw DistillError.invalid("\(SettingName.ref("layer_map")) is empty") }
         for (s, t) in layerMap {
-            guard s >= 0, s < student.numHiddenLayers else { throw DistillError.invalid("--layer-map: student layer \(s) does not exist (the student has layers 0…\(student.numHiddenLayers - 1))") }
-            guard t >= 0, t < teacher.numHiddenLayers else { throw DistillError.invalid("--layer-map: teacher layer \(t) does not exist (the teacher has layers 0…\(teacher.numHiddenLayers - 1))") }
+            guard s >= 0, s < student.numHiddenLayers else { throw DistillError.invalid("\(SettingName.ref("layer_map")): student layer \(s) does not exist (the student has layers 0…\(student.numHiddenLayers - 1))") }
+            guard t >= 0, t < teacher.numHiddenLayers else { throw DistillError.invalid("\(SettingName.ref("layer_map")): teacher layer \(t) does not exist (the teacher has layers 0…\(teacher.numHiddenLayers - 1))") }
         }
-        guard Set(layerMap.map(\.student)).count == layerMap.count else { throw DistillError.invalid("--layer-map maps a student layer twice") }
+        guard Set(layerMap.map(\.student)).count == layerMap.count else { throw DistillError.invalid("\(SettingName.ref("layer_map")) maps a student layer twice") }
         self.kind = kind; self.layerMap = layerMap; self.N = N
         CS = student.hiddenSize; CT = teacher.hiddenSize
         studentCapture = HiddenStateCapture(layers: layerMap.map(\.student), numLayers: student.numHiddenLayers, width: CS, rows: N)
@@ -65,7 +65,7 @@ public final class IntermediateLoss {
         try text.split(separator: ",").map { pair in
             let parts = pair.split(separator: ":").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard parts.count == 2, let s = parts[0], let t = parts[1] else {
-                throw DistillError.invalid("--layer-map: '\(pair)' is not STUDENT:TEACHER (0-based layer numbers, e.g. 14:29)")
+                throw DistillError.invalid("\(SettingName.ref("layer_map")): '\(pair)' is not STUDENT:TEACHER (0-based layer numbers, e.g. 14:29)")
             }
             return (s, t)
         }

@@ -29,12 +29,12 @@ public struct KDSettings: Sendable {
 
     /// Why these settings cannot be used, or nil.
     public func problem(vocabulary V: Int) -> String? {
-        if !(temperature > 0) { return "--temperature must be positive" }
-        if !(jsdBeta > 0 && jsdBeta < 1) { return "--jsd-beta must be between 0 and 1" }
+        if !(temperature > 0) { return "\(SettingName.ref("temperature")) must be positive" }
+        if !(jsdBeta > 0 && jsdBeta < 1) { return "\(SettingName.ref("jsd_beta")) must be between 0 and 1" }
         if let k = topK {
-            if k < 1 || k > V { return "--top-k-logits must be between 1 and the vocabulary size (\(V))" }
+            if k < 1 || k > V { return "\(SettingName.ref("top_k_logits")) must be between 1 and the vocabulary size (\(V))" }
             if loss == .reverseKL || loss == .symmetricKL {
-                return "--top-k-logits works with forward-kl and jsd only: \(loss.rawValue) needs the teacher's full distribution"
+                return "\(SettingName.ref("top_k_logits")) works with forward-kl and jsd only: \(loss.rawValue) needs the teacher's full distribution"
             }
         }
         return nil
@@ -67,13 +67,13 @@ public func kdLossForwardBackward(student: UnsafeMutablePointer<Float>, teacher:
                 if gradScale != nil { zs.update(repeating: 0, count: V) }
                 continue
             }
-            logSoftmaxScaled(zs, V, 1 / s.temperature, ls)
+            logSoftmaxRow(out: ls, zs, V, scale: 1 / s.temperature)
             if let k = s.topK, k < V {
                 topIndices(zt, V, k, &top)
                 truncatedLogSoftmax(zt, V, top, 1 / s.temperature, lt)
             } else {
                 top.removeAll(keepingCapacity: true)
-                logSoftmaxScaled(zt, V, 1 / s.temperature, lt)
+                logSoftmaxRow(out: lt, zt, V, scale: 1 / s.temperature)
             }
             let k = gradScale.map { $0 / s.temperature }
             let loss: Double
@@ -90,27 +90,6 @@ public func kdLossForwardBackward(student: UnsafeMutablePointer<Float>, teacher:
     var sum = 0.0, count = 0
     for n in 0..<N { sum += partial[n].0; count += partial[n].1 }
     return (sum, count)
-}
-
-/// out = log softmax(z · invT), Float, SIMD.
-@inline(__always)
-func logSoftmaxScaled(_ z: UnsafePointer<Float>, _ V: Int, _ invT: Float, _ out: UnsafeMutablePointer<Float>) {
-    var mv = F8(repeating: -.infinity)
-    var j = 0
-    while j + 8 <= V { mv = max8(mv, load8(z + j)); j += 8 }
-    var m = mv.max()
-    while j < V { m = max(m, z[j]); j += 1 }
-    let mm = F8(repeating: m), it = F8(repeating: invT)
-    var sv = F8()
-    j = 0
-    while j + 8 <= V { sv += exp8((load8(z + j) - mm) * it); j += 8 }
-    var sum = Double(sv.sum())
-    while j < V { sum += Double(expf((z[j] - m) * invT)); j += 1 }
-    let lse = m * invT + Float(log(sum))
-    let lv = F8(repeating: lse)
-    j = 0
-    while j + 8 <= V { store8(load8(z + j) * it - lv, out + j); j += 8 }
-    while j < V { out[j] = z[j] * invT - lse; j += 1 }
 }
 
 /// Indices of the k largest entries of z (ties broken by lower index), via a min-heap.

@@ -1,4 +1,5 @@
 import Foundation
+import PareCore
 
 /// One text field per line of a JSONL file; a malformed line is an error naming the line.
 public enum JSONLText {
@@ -13,7 +14,7 @@ public enum JSONLText {
                 throw FormatError.corrupt(path: path, message: "line \(i + 1) is not a JSON object")
             }
             guard let text = obj[key] as? String else {
-                throw FormatError.corrupt(path: path, message: "line \(i + 1) has no string field \"\(key)\" (choose the field with --json-key)")
+                throw FormatError.corrupt(path: path, message: "line \(i + 1) has no string field \"\(key)\" (choose the field with \(SettingName.ref("json_key")))")
             }
             out.append(text)
         }

@@ -14,22 +14,6 @@ public struct SafetensorsTensorInfo: Sendable, Equatable {
     public var count: Int { shape.reduce(1, *) }
 }
 
-public enum FormatError: Error, CustomStringConvertible {
-    case io(path: String, message: String)
-    case corrupt(path: String, message: String)
-    case unsupported(path: String, message: String)
-    case missingTensor(path: String, name: String)
-
-    public var description: String {
-        switch self {
-        case let .io(p, m): return "\(p): \(m)"
-        case let .corrupt(p, m): return "\(p): corrupt or truncated file: \(m). Re-download or re-export it."
-        case let .unsupported(p, m): return "\(p): \(m)"
-        case let .missingTensor(p, n): return "\(p): no tensor named \"\(n)\""
-        }
-    }
-}
-
 /// A safetensors file, memory-mapped: `u64 N`, N bytes of JSON header, then the data buffer.
 /// Every offset is validated against the file size before any read.
 public final class SafetensorsFile {

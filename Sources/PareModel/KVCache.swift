@@ -15,18 +15,9 @@ public final class KVCache {
         values = (0..<c.numHiddenLayers).map { _ in FloatBuffer(count: n) }
     }
 
-    public func reset() { length = 0 }
     func advance(_ n: Int) { length += n }
 }
 
-public enum DecodeError: Error, CustomStringConvertible {
-    case cacheFull(needed: Int, capacity: Int)
-    public var description: String {
-        switch self {
-        case let .cacheFull(n, cap): return "the KV cache holds \(cap) tokens but \(n) are needed; raise the context size"
-        }
-    }
-}
 
 extension LlamaModel {
     /// Runs `tokens` (batch 1) after the cached prefix, appends their keys and values to the
@@ -46,24 +37,13 @@ extension LlamaModel {
         try tokens.withUnsafeBufferPointer {
             try embeddingForward(out: x, tokens: $0.baseAddress!, table: P + layout.embed, N: Tq, C: C, V: c.vocabSize)
         }
-        for (l, w) in layout.layers.enumerated() {
+        for l in 0..<c.numHiddenLayers {
             let k = cache.keys[l].pointer, v = cache.values[l].pointer
-            rmsnormForward(out: ln, rstd: rstd, inp: x, weight: P + w.inputNorm, N: Tq, C: C, eps: eps)
-            matmulForward(out: q, inp: ln, weight: P + w.q, bias: w.qBias.map { P + $0 }, N: Tq, I: C, O: HD)
-            matmulForward(out: k + past * KVD, inp: ln, weight: P + w.k, bias: w.kBias.map { P + $0 }, N: Tq, I: C, O: KVD)
-            matmulForward(out: v + past * KVD, inp: ln, weight: P + w.v, bias: w.vBias.map { P + $0 }, N: Tq, I: C, O: KVD)
-            ropeForward(x: q, table: rope, N: Tq, T: Tq, pos0: past, nHeads: H, D: D)
-            ropeForward(x: k + past * KVD, table: rope, N: Tq, T: Tq, pos0: past, nHeads: KV, D: D)
-            attentionForward(out: att, q: q, k: k, v: v, shape: shape)
-            // o_proj into ln (free now), then the residual.
-            matmulForward(out: ln, inp: att, weight: P + w.o, bias: w.oBias.map { P + $0 }, N: Tq, I: HD, O: C)
-            residualForward(out: x, a: x, b: ln, count: Tq * C)
-            rmsnormForward(out: ln, rstd: rstd, inp: x, weight: P + w.postNorm, N: Tq, C: C, eps: eps)
-            matmulForward(out: gate, inp: ln, weight: P + w.gate, bias: w.gateBias.map { P + $0 }, N: Tq, I: C, O: F)
-            matmulForward(out: up, inp: ln, weight: P + w.up, bias: w.upBias.map { P + $0 }, N: Tq, I: C, O: F)
-            swigluForward(out: gate, gate: gate, up: up, count: Tq * F)
-            matmulForward(out: ln, inp: gate, weight: P + w.down, bias: w.downBias.map { P + $0 }, N: Tq, I: F, O: C)
-            residualForward(out: x, a: x, b: ln, count: Tq * C)
+            decoderLayerForward(l, DecoderLayerBuffers(
+                residIn: x, residMid: x, residOut: x, ln: ln, rstd1: rstd, rstd2: rstd, q: q,
+                kNew: k + past * KVD, vNew: v + past * KVD, kAll: k, vAll: v,
+                att: att, attnOut: ln, gate: gate, up: up, h: gate, mlpOut: ln),
+                shape: shape, pos0: past, observer: nil)
         }
         cache.advance(Tq)
         let rows = allLogits ? Tq : 1

@@ -99,6 +99,21 @@ extension LlamaModel {
                       N: R, I: config.hiddenSize, O: config.vocabSize)
     }
 
+    /// The LM head over the last forward pass, `lmChunk` rows at a time: `body(r0, R, logits)`
+    /// receives the logits (R, V) of rows [r0, r0 + R), in `into` (lmChunk × V floats) or the
+    /// activations' own buffer. The one chunk loop of training, evaluation and distillation.
+    public func forEachLogitChunk(acts a: Activations, into buffer: UnsafeMutablePointer<Float>? = nil,
+                                  _ body: (_ row: Int, _ count: Int, _ logits: UnsafeMutablePointer<Float>) throws -> Void) rethrows {
+        let logits = buffer ?? a.p(a.logits)
+        var r0 = 0
+        while r0 < a.N {
+            let R = min(a.lmChunk, a.N - r0)
+            headLogits(acts: a, row: r0, count: R, into: logits)
+            try body(r0, R, logits)
+            r0 += R
+        }
+    }
+
     /// Forward, a caller-defined loss on the logits `lmChunk` rows at a time, then backward,
     /// adding into `grads`. `chunkLoss(r0, R, logits)` receives the student's logits (R, V)
     /// and must overwrite them with d(loss)/d(logits); gradients flow from there.
@@ -109,14 +124,9 @@ extension LlamaModel {
                                 hiddenGradients: (() throws -> [Int: UnsafePointer<Float>])? = nil) throws {
         guard let g = grads else { preconditionFailure("call zeroGradients() before forwardBackward") }
         try forward(tokens: tokens, acts: a, observer: observer)
-        var r0 = 0
-        while r0 < a.N {
-            let R = min(a.lmChunk, a.N - r0)
-            let logits = a.p(a.logits)
-            headLogits(acts: a, row: r0, count: R, into: logits)
+        try forEachLogitChunk(acts: a) { r0, R, logits in
             try chunkLoss(r0, R, logits)
             headBackward(acts: a, row: r0, count: R, dlogits: logits, grads: g)
-            r0 += R
         }
         backward(tokens: tokens, acts: a, grads: g, hiddenGrads: try hiddenGradients?() ?? [:])
     }

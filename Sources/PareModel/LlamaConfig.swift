@@ -130,14 +130,3 @@ public enum TokenIds: Codable, Equatable, Sendable {
     }
     public var ids: [Int] { switch self { case .one(let v): [v]; case .many(let v): v } }
 }
-
-public enum ModelError: Error, CustomStringConvertible, Equatable {
-    case invalidConfig(String)
-    case shapeMismatch(String)
-    public var description: String {
-        switch self {
-        case .invalidConfig(let m): return "invalid model config: \(m)"
-        case .shapeMismatch(let m): return "shape mismatch: \(m)"
-        }
-    }
-}

@@ -46,9 +46,6 @@ public final class LlamaModel {
         return g
     }
 
-    /// Frees the gradient buffer (inference only needs parameters).
-    public func dropGradients() { grads = nil }
-
     /// A view of one named parameter.
     public func parameter(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
         layout.entry(name).map { .init(start: params.pointer + $0.offset, count: $0.count) }

@@ -20,10 +20,11 @@ public struct Sampler {
             for i in 1..<logits.count where logits[i] > logits[best] { best = i }
             return Int32(best)
         }
-        let m = logits.max() ?? 0
-        var probs = logits.map { expf(($0 - m) / temperature) }
-        let total = probs.reduce(0, +)
-        for i in probs.indices { probs[i] /= total }
+        var probs = [Float](repeating: 0, count: logits.count)
+        logits.withUnsafeBufferPointer { z in probs.withUnsafeMutableBufferPointer { p in
+            logSoftmaxRow(out: p.baseAddress!, z.baseAddress!, z.count, scale: 1 / temperature)
+            for i in 0..<z.count { p[i] = expf(p[i]) }
+        } }
         var order = Array(probs.indices)
         if topP < 1 {
             order.sort { probs[$0] > probs[$1] }

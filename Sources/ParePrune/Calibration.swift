@@ -1,6 +1,6 @@
 import PareCore
 import PareModel
-import PareTrain
+import PareFormats
 
 /// Runs calibration forward passes: `samples` sequences of `seqLength` tokens from a sample
 /// stream (samples 0..<samples, so the set is the same every run), `batch` at a time.

@@ -162,8 +162,3 @@ public struct ImportanceScores: Codable, Sendable {
         catch { throw PruneError.invalid("\(path) is not an importance.json written by pare prune (\(error))") }
     }
 }
-
-public enum PruneError: Error, CustomStringConvertible {
-    case invalid(String)
-    public var description: String { switch self { case .invalid(let m): return m } }
-}

@@ -24,16 +24,16 @@ public struct WidthPlan: Sendable {
             let G = numQueryGroups ?? c.numKeyValueHeads
             let H = numAttentionHeads ?? (c.numAttentionHeads / c.numKeyValueHeads * G)
             func bad(_ m: String) -> PruneError { .invalid(m) }
-            guard C > 0 && C <= c.hiddenSize else { throw bad("--hidden-size \(C) must be between 1 and the model's \(c.hiddenSize)") }
-            guard F > 0 && F <= c.intermediateSize else { throw bad("--ffn-hidden-size \(F) must be between 1 and the model's \(c.intermediateSize)") }
-            guard G > 0 && G <= c.numKeyValueHeads else { throw bad("--num-query-groups \(G) must be between 1 and the model's \(c.numKeyValueHeads)") }
-            guard H > 0 && H <= c.numAttentionHeads else { throw bad("--num-attention-heads \(H) must be between 1 and the model's \(c.numAttentionHeads)") }
-            guard H % G == 0 else { throw bad("--num-attention-heads \(H) must be divisible by --num-query-groups \(G) (every group keeps the same number of query heads)") }
+            guard C > 0 && C <= c.hiddenSize else { throw bad("\(SettingName.ref("hidden_size")) \(C) must be between 1 and the model's \(c.hiddenSize)") }
+            guard F > 0 && F <= c.intermediateSize else { throw bad("\(SettingName.ref("ffn_hidden_size")) \(F) must be between 1 and the model's \(c.intermediateSize)") }
+            guard G > 0 && G <= c.numKeyValueHeads else { throw bad("\(SettingName.ref("num_query_groups")) \(G) must be between 1 and the model's \(c.numKeyValueHeads)") }
+            guard H > 0 && H <= c.numAttentionHeads else { throw bad("\(SettingName.ref("num_attention_heads")) \(H) must be between 1 and the model's \(c.numAttentionHeads)") }
+            guard H % G == 0 else { throw bad("\(SettingName.ref("num_attention_heads")) \(H) must be divisible by \(SettingName.ref("num_query_groups")) \(G) (every group keeps the same number of query heads)") }
             guard H / G <= c.numAttentionHeads / c.numKeyValueHeads else {
                 throw bad("\(H) heads in \(G) groups means \(H / G) per group, more than the model's \(c.numAttentionHeads / c.numKeyValueHeads)")
             }
-            if C != c.hiddenSize, C % sizeMultiple != 0 { throw bad("--hidden-size \(C) is not a multiple of \(sizeMultiple) (change --size-multiple to allow it)") }
-            if F != c.intermediateSize, F % sizeMultiple != 0 { throw bad("--ffn-hidden-size \(F) is not a multiple of \(sizeMultiple) (change --size-multiple to allow it)") }
+            if C != c.hiddenSize, C % sizeMultiple != 0 { throw bad("\(SettingName.ref("hidden_size")) \(C) is not a multiple of \(sizeMultiple) (change \(SettingName.ref("size_multiple")) to allow it)") }
+            if F != c.intermediateSize, F % sizeMultiple != 0 { throw bad("\(SettingName.ref("ffn_hidden_size")) \(F) is not a multiple of \(sizeMultiple) (change \(SettingName.ref("size_multiple")) to allow it)") }
             return (C, F, H, G)
         }
     }

@@ -77,7 +77,7 @@ public enum Checkpoint {
         }
         for a in auxiliary {
             guard f.tensors["aux.param." + a.name] != nil else {
-                throw TrainingError.resumeMismatch("\(path) has no \(a.name) (it was written without the intermediate-state loss); use the original settings or a new --output")
+                throw TrainingError.resumeMismatch("\(path) has no \(a.name) (it was written without the intermediate-state loss); use the original settings or a new \(SettingName.ref("output"))")
             }
             for (prefix, buf) in [("aux.param.", a.values), ("aux.adam_m.", a.m), ("aux.adam_v.", a.v)] {
                 try f.read(prefix + a.name, into: UnsafeMutableBufferPointer(start: buf.pointer, count: a.count))

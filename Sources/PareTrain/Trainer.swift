@@ -3,10 +3,21 @@ import PareCore
 import PareFormats
 import PareModel
 
-/// One micro-batch of a training objective: forward and backward over tokens/targets (B, T),
-/// gradients added into the model's buffer with d(loss)/d(Σ) scaled by `lossScale`.
-/// Returns Σ loss over non-ignored targets and their count, plus extra named losses to log.
-public typealias MicroStep = (_ tokens: UnsafePointer<Int32>, _ targets: UnsafePointer<Int32>, _ acts: Activations, _ lossScale: Float) throws -> (sum: Double, count: Int, extra: [(String, Double)])
+/// What a training run minimises, when it is more than the model's own LM loss (distillation).
+/// Its trainable tensors are registered with the trainer by construction.
+public protocol TrainingObjective: AnyObject {
+    /// One micro-batch: forward and backward over tokens/targets (B, T), gradients added into
+    /// the model's (and the auxiliary parameters') buffers with d(loss)/d(Σ) scaled by
+    /// `lossScale`. Returns Σ loss over non-ignored targets and their count, plus extra named
+    /// losses to log.
+    func microStep(tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, acts: Activations, lossScale: Float) throws
+        -> (sum: Double, count: Int, extra: [(String, Double)])
+    /// Trainable tensors that belong to the objective, not the model (zeroed, clipped, updated
+    /// and checkpointed with it).
+    var auxiliaryParameters: [AuxiliaryParameter] { get }
+    /// Extra validation numbers logged beside val/loss, over the first `batches` micro-batches.
+    func validationExtras(_ val: BlendedSampleStream, batches: Int, microBatch: Int, communicator: Communicator) throws -> [(String, Double)]
+}
 
 /// Set by SIGINT: the trainer saves a checkpoint after the current step and stops.
 nonisolated(unsafe) public var trainingInterruptRequested = false
@@ -28,34 +39,38 @@ public final class Trainer {
     public let val: BlendedSampleStream?
     public let output: String
     public let log: MetricsLog
-    let microStep: MicroStep
+    let objective: TrainingObjective?
     public let optimizer: AdamW
     public private(set) var losses: [Double] = []     // train loss per step (this process)
     public private(set) var lastValLoss: Double?
-    /// Extra validation numbers logged with val/loss (distillation adds val/kd_loss).
-    public var validationExtras: (() throws -> [(String, Double)])?
     /// Trainable tensors of the objective (zeroed, clipped, updated and checkpointed with the
     /// model; the micro-step adds into their gradients).
-    public var auxiliary: [AuxiliaryParameter] = []
+    public let auxiliary: [AuxiliaryParameter]
     /// The job's processes (one by default).
     public var communicator: Communicator = SingleProcess()
 
     public init(model: LlamaModel, tokenizer: Tokenizer?, config: TrainerConfig, train: BlendedSampleStream,
-                val: BlendedSampleStream?, output: String, log: MetricsLog, microStep: MicroStep? = nil) throws {
+                val: BlendedSampleStream?, output: String, log: MetricsLog, objective: TrainingObjective? = nil) throws {
         try config.validate()
         guard train.seqLength == config.seqLength else { preconditionFailure("sample stream and config disagree on seq length") }
         self.model = model; self.tokenizer = tokenizer; self.config = config
         self.train = train; self.val = val; self.output = output; self.log = log
-        self.microStep = microStep ?? { tokens, targets, acts, scale in
-            let r = try model.forwardBackward(tokens: tokens, targets: targets, acts: acts, lossScale: scale)
-            return (r.sum, r.count, [])
-        }
+        self.objective = objective
+        auxiliary = objective?.auxiliaryParameters ?? []
         optimizer = AdamW(parameterCount: model.parameterCount,
                           hyper: AdamWHyper(lr: Float(config.schedule.lr), beta1: Float(config.beta1), beta2: Float(config.beta2),
                                             eps: Float(config.eps), weightDecay: Float(config.weightDecay)))
     }
 
     var checkpointRoot: String { output + "/checkpoints" }
+
+    /// The objective's micro-step, or the model's own LM loss.
+    func microStep(tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, acts: Activations, lossScale: Float) throws
+        -> (sum: Double, count: Int, extra: [(String, Double)]) {
+        if let objective { return try objective.microStep(tokens: tokens, targets: targets, acts: acts, lossScale: lossScale) }
+        let r = try model.forwardBackward(tokens: tokens, targets: targets, acts: acts, lossScale: lossScale)
+        return (r.sum, r.count, [])
+    }
 
     /// Validation loss over the first `valBatches` micro-batches of the validation stream
     /// (the same samples every time, so values are comparable across steps).
@@ -82,7 +97,7 @@ public final class Trainer {
     }
 
     func logValidation(step: Int, _ v: Double) throws {
-        let extras = try validationExtras?() ?? []
+        let extras = try val.map { try objective?.validationExtras($0, batches: config.valBatches, microBatch: config.microBatchSize, communicator: communicator) ?? [] } ?? []
         log.record(step: step, [("val/loss", v), ("val/ppl", exp(v))] + extras.map { ("val/" + $0.0, $0.1) })
         log.say(String(format: "step %d: val loss %.4f (ppl %.2f)", step, v, exp(v)) + extras.map { String(format: ", val %@ %.4f", $0.0, $0.1) }.joined())
     }
@@ -95,19 +110,19 @@ public final class Trainer {
         var lastCheckpoint: String? = nil
         if resume, let newest = Checkpoint.list(checkpointRoot).last {
             guard newest.info.trainer.resumeKey() == config.resumeKey() else {
-                throw TrainingError.resumeMismatch("\(newest.path) was written with different settings (batch, sequence length, learning-rate schedule, optimizer or seed); use the original settings or a new --output")
+                throw TrainingError.resumeMismatch("\(newest.path) was written with different settings (batch, sequence length, learning-rate schedule, optimizer or seed); use the original settings or a new \(SettingName.ref("output"))")
             }
             let info = try Checkpoint.load(newest.path, into: model, optimizer: optimizer, auxiliary: auxiliary)
             startStep = info.step; tokensSeen = info.tokensSeen; elapsedBefore = info.elapsedSeconds
             lastValLoss = info.valLoss; lastCheckpoint = newest.path
             log.say("resumed from \(newest.path) at step \(startStep)")
         } else if resume {
-            log.say("--resume: no checkpoint in \(checkpointRoot); starting from step 0")
+            log.say("resume: no checkpoint in \(checkpointRoot); starting from step 0")
         }
         let B = config.microBatchSize, T = config.seqLength, accum = config.accumulationSteps
         let ranks = communicator.size, rank = communicator.rank
         guard accum % ranks == 0 else {
-            throw TrainingError.invalidSettings("--global-batch-size (\(config.globalBatchSize)) must be a multiple of --micro-batch-size × ranks (\(B) × \(ranks)) so every rank takes the same share")
+            throw TrainingError.invalidSetting(key: "global_batch_size", "(\(config.globalBatchSize)) must be a multiple of \(SettingName.ref("micro_batch_size")) × ranks (\(B) × \(ranks)) so every rank takes the same share")
         }
         let localAccum = accum / ranks
         if ranks > 1 {
@@ -115,7 +130,7 @@ public final class Trainer {
             var start = [Double(startStep)]
             try communicator.allReduceSum(&start)
             guard start[0] == Double(startStep * ranks) else {
-                throw TrainingError.resumeMismatch("the ranks found different checkpoints in \(checkpointRoot) (rank \(rank) is at step \(startStep)); on several machines the --output folder must be shared (or copied to every machine) before --resume")
+                throw TrainingError.resumeMismatch("the ranks found different checkpoints in \(checkpointRoot) (rank \(rank) is at step \(startStep)); on several machines the \(SettingName.ref("output")) folder must be shared (or copied to every machine) before resuming")
             }
         }
         let acts = Activations(config: model.config, B: B, T: T)
@@ -140,7 +155,7 @@ public final class Trainer {
             var extra: [String: Double] = [:]
             for m in (rank * localAccum)..<((rank + 1) * localAccum) {
                 let r = try tokens.withUnsafeBufferPointer { t in try targets.withUnsafeBufferPointer {
-                    try microStep(t.baseAddress! + m * B * T, $0.baseAddress! + m * B * T, acts, 1 / Float(max(count, 1))) } }
+                    try microStep(tokens: t.baseAddress! + m * B * T, targets: $0.baseAddress! + m * B * T, acts: acts, lossScale: 1 / Float(max(count, 1))) } }
                 sum += r.sum
                 for (k, v) in r.extra { extra[k, default: 0] += v / Double(accum) }
             }

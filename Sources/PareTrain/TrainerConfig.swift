@@ -26,17 +26,24 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
 
     public var accumulationSteps: Int { globalBatchSize / microBatchSize }
 
+    /// Checks every setting; an error names the setting by its key (`steps`, `min_lr`, …),
+    /// which the caller shows as a flag or a YAML path.
     public func validate() throws {
-        func bad(_ m: String) -> TrainingError { .invalidSettings(m) }
-        guard steps > 0 else { throw bad("--steps must be positive") }
-        guard microBatchSize > 0, globalBatchSize > 0, globalBatchSize % microBatchSize == 0 else {
-            throw bad("--global-batch-size (\(globalBatchSize)) must be a positive multiple of --micro-batch-size (\(microBatchSize))")
+        func bad(_ key: String, _ m: String) -> TrainingError { .invalidSetting(key: key, m) }
+        guard steps > 0 else { throw bad("steps", "must be positive, not \(steps)") }
+        guard microBatchSize > 0 else { throw bad("micro_batch_size", "must be positive, not \(microBatchSize)") }
+        guard globalBatchSize > 0, globalBatchSize % microBatchSize == 0 else {
+            throw bad("global_batch_size", "(\(globalBatchSize)) must be a positive multiple of \(TrainingError.ref("micro_batch_size")) (\(microBatchSize))")
         }
-        guard seqLength > 1 else { throw bad("--seq-length must be at least 2") }
-        guard schedule.lr > 0, schedule.minLR >= 0, schedule.minLR <= schedule.lr else { throw bad("need 0 ≤ --min-lr ≤ --lr and --lr > 0") }
-        guard schedule.warmupSteps >= 0, schedule.decaySteps >= schedule.warmupSteps else { throw bad("--warmup-steps must be ≥ 0 and ≤ the decay steps") }
-        guard gradClip >= 0, weightDecay >= 0 else { throw bad("--grad-clip and --weight-decay must be ≥ 0") }
-        guard saveTopK >= 1 else { throw bad("--save-top-k must be at least 1") }
+        guard seqLength > 1 else { throw bad("seq_length", "must be at least 2, not \(seqLength)") }
+        guard schedule.lr > 0, schedule.lr.isFinite else { throw bad("lr", "must be positive, not \(schedule.lr)") }
+        guard schedule.minLR >= 0, schedule.minLR <= schedule.lr else { throw bad("min_lr", "must be in 0...\(TrainingError.ref("lr")) (\(schedule.lr)), not \(schedule.minLR)") }
+        guard schedule.warmupSteps >= 0, schedule.decaySteps >= schedule.warmupSteps else {
+            throw bad("warmup_steps", "must be ≥ 0 and ≤ the decay steps (\(schedule.decaySteps)), not \(schedule.warmupSteps)")
+        }
+        guard gradClip >= 0 else { throw bad("grad_clip", "must be ≥ 0, not \(gradClip)") }
+        guard weightDecay >= 0 else { throw bad("weight_decay", "must be ≥ 0, not \(weightDecay)") }
+        guard saveTopK >= 1 else { throw bad("save_top_k", "must be at least 1, not \(saveTopK)") }
     }
 
     /// The settings that must match when resuming.
@@ -47,22 +54,3 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
     }
 }
 
-public enum TrainingError: Error, CustomStringConvertible {
-    case invalidSettings(String)
-    case nonFinite(step: Int, what: String, lastCheckpoint: String?)
-    case exploding(step: Int, norm: Double, lastCheckpoint: String?)
-    case resumeMismatch(String)
-    case interrupted(step: Int, checkpoint: String)
-
-    public var description: String {
-        switch self {
-        case .invalidSettings(let m): return m
-        case let .nonFinite(s, w, c):
-            return "step \(s): \(w) is not finite (NaN or inf); training stopped. " + (c.map { "The last good checkpoint is \($0); resume with --resume and a lower --lr." } ?? "No checkpoint was written yet; lower --lr and start again.")
-        case let .exploding(s, n, c):
-            return "step \(s): gradient norm \(n) exploded; training stopped. " + (c.map { "The last good checkpoint is \($0); resume with --resume and a lower --lr." } ?? "Lower --lr and start again.")
-        case .resumeMismatch(let m): return "cannot resume: \(m)"
-        case let .interrupted(s, c): return "interrupted after step \(s); state saved in \(c). Run the same command with --resume to continue."
-        }
-    }
-}

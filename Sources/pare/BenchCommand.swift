@@ -1,4 +1,5 @@
 import ArgumentParser
+import PareRecipes
 import Foundation
 import PareCore
 import PareModel
@@ -74,7 +75,7 @@ struct BenchTrain: ParsableCommand {
         } ?? [(1024, 1024, 1024)]
         let peak = measureSgemmPeak(shapes: peakShapes).map(\.gflops).max() ?? 0
         let m: LlamaModel
-        do { m = try ModelSpec.load(model, seed: seed) } catch { throw fail("\(error)") }
+        do { m = try ModelSource.load(model, seed: seed) } catch { throw fail("\(error)") }
         let c = m.config
         var rng = RNG(seed: seed &+ 1)
         let tokens = (0..<N).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) }

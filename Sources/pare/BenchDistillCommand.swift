@@ -1,4 +1,5 @@
 import ArgumentParser
+import PareRecipes
 import Foundation
 import PareCore
 import PareDistill
@@ -23,7 +24,7 @@ struct BenchDistill: ParsableCommand {
     func run() throws {
         threads.apply()
         let t: LlamaModel
-        do { t = try ModelSpec.load(teacher, seed: 0) } catch { throw fail("\(error)") }
+        do { t = try ModelSource.load(teacher, seed: 0) } catch { throw fail("\(error)") }
         var sc = t.config
         guard studentLayers >= 1 && studentLayers <= sc.numHiddenLayers else { throw fail("--student-layers must be between 1 and \(sc.numHiddenLayers)") }
         sc.numHiddenLayers = studentLayers
@@ -38,7 +39,6 @@ struct BenchDistill: ParsableCommand {
             return try IntermediateLoss(kind: k, layerMap: [(studentLayers - 1, t.config.numHiddenLayers - 1)], student: sc, teacher: t.config, rows: N, seed: 3)
         }
         let d = try Distiller(teacher: t, student: s, settings: KDSettings(), kdRatio: 1, microBatch: batch, seqLength: seq, intermediate: inter)
-        let step = d.microStep()
         let acts = Activations(config: sc, B: batch, T: seq)
         let opt = AdamW(parameterCount: s.parameterCount, hyper: AdamWHyper(lr: 1e-4))
         print("distill \(teacher) (\(t.parameterCount) parameters, \(t.config.numHiddenLayers) layers) → \(studentLayers)-layer student (\(s.parameterCount)), forward KL, batch \(batch) × seq \(seq), \(Parallel.threads) threads, \(BLAS.description)")
@@ -46,7 +46,7 @@ struct BenchDistill: ParsableCommand {
         for k in 0..<(warmup + steps) {
             let t0 = ProcessInfoLite.now()
             s.zeroGradients()
-            let r = try tokens.withUnsafeBufferPointer { tk in try targets.withUnsafeBufferPointer { try step(tk.baseAddress!, $0.baseAddress!, acts, 1 / Float(N)) } }
+            let r = try tokens.withUnsafeBufferPointer { tk in try targets.withUnsafeBufferPointer { try d.microStep(tokens: tk.baseAddress!, targets: $0.baseAddress!, acts: acts, lossScale: 1 / Float(N)) } }
             opt.update(s, lr: 1e-4)
             let dt = ProcessInfoLite.now() - t0
             if k >= warmup { times.append(dt) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PareRecipes
 import Foundation
 import PareCore
 import PareFormats
@@ -17,7 +18,7 @@ struct BenchTokenizer: ParsableCommand {
         let docs: [String]
         let tok: Tokenizer
         do {
-            docs = try loadCorpus(corpus)
+            docs = try BundledAssets.documents(corpus)
             if model.hasSuffix(".gguf") { tok = try Tokenizer(gguf: GGUFFile(path: model)) } else { tok = try Tokenizer(directory: model) }
         } catch let e as FormatError { throw fail("\(e)") }
         let bytes = docs.reduce(0) { $0 + $1.utf8.count }

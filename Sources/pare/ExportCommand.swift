@@ -1,8 +1,5 @@
 import ArgumentParser
-import Foundation
-import PareCore
-import PareFormats
-import PareModel
+import PareRecipes
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Export a model to other formats.", subcommands: [ExportGGUF.self])
@@ -14,17 +11,12 @@ struct ExportGGUF: ParsableCommand {
 
     @Option(help: "The model: a Hugging Face directory (or a .gguf to re-quantise).") var model: String
     @Option(help: "Output .gguf file.") var output: String
-    @Option(help: "Tensor type: f32, f16, q8_0 or q4_0 (norms stay f32).") var type = "f16"
+    @Option(help: "Tensor type: f32, f16, q8_0 or q4_0; norms stay f32 (default \(ExportJob().type)).") var type: String?
 
     func run() throws {
-        guard let tt = GGUFExport.TensorType(rawValue: type.lowercased()) else { throw fail("--type must be f32, f16, q8_0 or q4_0, not \(type)") }
-        let t0 = ProcessInfoLite.now()
-        do {
-            let m = try PretrainedModel.load(model)
-            let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
-            try GGUFExport.write(m.model, tokenizer: m.tokenizer, type: tt, name: name, to: output)
-        } catch let e as FormatError { throw fail("\(e)") }
-        let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-        print(String(format: "wrote %@ (%@, %.1f MB) in %.1f s", output, tt.rawValue, Double(size) / 1e6, ProcessInfoLite.now() - t0))
+        var job = ExportJob()
+        job.model = model; job.output = output
+        if let v = type { job.type = v }
+        try runJob { try job.run(progress: .console) }
     }
 }

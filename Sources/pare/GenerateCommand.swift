@@ -1,4 +1,5 @@
 import ArgumentParser
+import PareRecipes
 import Foundation
 import PareCore
 import PareFormats

@@ -6,7 +6,7 @@ struct Pare: ParsableCommand {
         commandName: "pare",
         abstract: "Prune and distill Llama models on the CPU (the Minitron recipe).",
         version: "0.1.0",
-        subcommands: [Pipeline.self, Report.self, DataGroup.self, Finetune.self, Prune.self, Distill.self, Export.self, Convert.self, Generate.self, Eval.self, Bench.self])
+        subcommands: [PipelineCommand.self, Report.self, DataGroup.self, Finetune.self, Prune.self, Distill.self, Export.self, Convert.self, Generate.self, Eval.self, Bench.self])
 
     /// ArgumentParser's main, plus the data-parallel ending: MPI is finalised after success,
     /// and a failure on one rank stops the whole job.

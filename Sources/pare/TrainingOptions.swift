@@ -1,91 +1,64 @@
 import ArgumentParser
 import Foundation
 import PareCore
-import PareFormats
+import PareRecipes
 import PareTrain
 
-/// The training knobs `pare finetune` and `pare distill` share.
+/// The training flags `pare finetune` and `pare distill` share: the keys of TrainSettings,
+/// kebab-cased. An absent flag keeps the job's default (shown in the help).
 struct TrainingOptions: ParsableArguments {
+    static let d = TrainSettings()
     @Option(help: "Training data: an indexed-dataset prefix, or weighted prefixes \"0.7 A 0.3 B\" (NeMo's data_prefix).") var dataTrain: String
     @Option(help: "Validation data prefix(es).") var dataVal: String?
     @Option(help: "Test data prefix(es), evaluated once at the end.") var dataTest: String?
     @Option(help: "Output folder: checkpoints/, tensorboard/, metrics.jsonl, model/.") var output: String
-    @Option(help: "Optimizer steps.") var steps = 30
-    @Option(help: "Sequences per optimizer step (micro-batches are accumulated).") var globalBatchSize = 8
-    @Option(help: "Sequences per forward/backward pass.") var microBatchSize = 4
-    @Option(help: "Tokens per sequence.") var seqLength = 256
-    @Option(help: "Peak learning rate.") var lr = 1e-4
-    @Option(help: "Final learning rate of the cosine decay.") var minLr = 1e-5
-    @Option(help: "Linear warm-up steps.") var warmupSteps = 2
+    @Option(help: "Optimizer steps (default \(d.steps)).") var steps: Int?
+    @Option(help: "Sequences per optimizer step; micro-batches are accumulated (default \(d.globalBatchSize)).") var globalBatchSize: Int?
+    @Option(help: "Sequences per forward/backward pass (default \(d.microBatchSize)).") var microBatchSize: Int?
+    @Option(help: "Tokens per sequence (default \(d.seqLength)).") var seqLength: Int?
+    @Option(help: "Peak learning rate (default \(d.lr)).") var lr: Double?
+    @Option(help: "Final learning rate of the cosine decay (default \(d.minLr)).") var minLr: Double?
+    @Option(help: "Linear warm-up steps (default \(d.warmupSteps)).") var warmupSteps: Int?
     @Option(help: "Steps over which the LR decays (default: --steps). Keep it fixed across --resume runs that extend --steps.") var lrDecaySteps: Int?
-    @Option(help: "Learning-rate schedule: cosine or constant.") var lrSchedule = "cosine"
-    @Option(help: "AdamW weight decay (not applied to norms and biases).") var weightDecay = 0.1
-    @Option(help: "Clip the global gradient norm to this (0: off).") var gradClip = 1.0
-    @Option(help: "Print a progress line every N steps.") var logInterval = 1
-    @Option(help: "Validate every N steps (0: at the start and the end only).") var valInterval = 0
-    @Option(help: "Micro-batches per validation.") var valBatches = 8
-    @Option(help: "Keep the K checkpoints with the lowest validation loss (and always the newest).") var saveTopK = 1
-    @Option(help: "Save the full training state every N steps (0: at the end only).") var checkpointInterval = 0
-    @Option(help: "Seed for data order.") var seed: UInt64 = 1234
+    @Option(help: "Learning-rate schedule: cosine or constant (default \(d.lrSchedule)).") var lrSchedule: String?
+    @Option(help: "AdamW weight decay, not applied to norms and biases (default \(d.weightDecay)).") var weightDecay: Double?
+    @Option(help: "Clip the global gradient norm to this; 0: off (default \(d.gradClip)).") var gradClip: Double?
+    @Option(help: "Print a progress line every N steps (default \(d.logInterval)).") var logInterval: Int?
+    @Option(help: "Validate every N steps; 0: at the start and the end only (default \(d.valInterval)).") var valInterval: Int?
+    @Option(help: "Micro-batches per validation (default \(d.valBatches)).") var valBatches: Int?
+    @Option(help: "Keep the K checkpoints with the lowest validation loss, and always the newest (default \(d.saveTopK)).") var saveTopK: Int?
+    @Option(help: "Save the full training state every N steps; 0: at the end only (default \(d.checkpointInterval)).") var checkpointInterval: Int?
+    @Option(help: "Seed for data order (default \(d.seed)).") var seed: UInt64?
     @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
 
-    func trainerConfig() throws -> TrainerConfig {
-        guard let kind = LRSchedule.Kind(rawValue: lrSchedule) else { throw fail("--lr-schedule must be cosine or constant") }
-        var c = TrainerConfig(steps: steps, globalBatchSize: globalBatchSize, microBatchSize: microBatchSize, seqLength: seqLength,
-                              schedule: LRSchedule(kind: kind, lr: lr, minLR: minLr, warmupSteps: warmupSteps, decaySteps: lrDecaySteps ?? steps))
-        c.weightDecay = weightDecay; c.gradClip = gradClip; c.seed = seed
-        c.logInterval = logInterval; c.valInterval = valInterval; c.valBatches = valBatches
-        c.saveTopK = saveTopK; c.checkpointInterval = checkpointInterval
-        do { try c.validate() } catch let e as TrainingError { throw fail("\(e)") }
-        return c
-    }
-
-    /// The run's log: TensorBoard, metrics.jsonl and the console on rank 0; other ranks log nothing.
-    func openLog(_ comm: Communicator, _ config: TrainerConfig) throws -> MetricsLog {
-        try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let log: MetricsLog
-        do { log = comm.isRoot ? try MetricsLog(directory: output) : MetricsLog() } catch let e as FormatError { throw fail("\(e)") }
-        if comm.size > 1 { log.say("data parallel: \(comm.size) ranks × \(Parallel.threads) threads; each rank takes \(config.globalBatchSize / comm.size) of the \(config.globalBatchSize) sequences per step") }
-        return log
-    }
-
-    /// Runs a trainer to the end (resuming when --resume is set); its errors become CLI exits.
-    func run(_ trainer: Trainer) throws -> String {
-        do { return try trainer.run(resume: resume) }
-        catch let e as TrainingError { throw trainingStopped(e) }
-        catch let e as FormatError { throw fail("\(e)") }
-    }
-
-    /// "A" or "0.7 A 0.3 B" → a blended sample stream.
-    func stream(_ spec: String, vocabulary: Int) throws -> BlendedSampleStream {
-        let parts = spec.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
-        var pairs: [(Double, String)] = []
-        if parts.count == 1 { pairs = [(1, parts[0])] } else {
-            guard parts.count % 2 == 0 else { throw fail("data \"\(spec)\": give one prefix, or weight/prefix pairs") }
-            for i in stride(from: 0, to: parts.count, by: 2) {
-                guard let w = Double(parts[i]), w > 0 else { throw fail("data \"\(spec)\": \"\(parts[i])\" is not a positive weight") }
-                pairs.append((w, parts[i + 1]))
-            }
-        }
-        var streams: [GPTSampleStream] = []
-        for (_, prefix) in pairs {
-            let p = FileManager.default.fileExists(atPath: prefix + ".idx") ? prefix : prefix + "_text_document"
-            do {
-                let ds = try IndexedDataset(prefix: p)
-                streams.append(try GPTSampleStream(dataset: ds, seqLength: seqLength, seed: seed))
-            } catch let e as FormatError { throw fail("\(e)") }
-        }
-        return BlendedSampleStream(streams: streams, weights: pairs.map(\.0))
+    var settings: TrainSettings {
+        var t = TrainSettings()
+        t.dataTrain = dataTrain; t.dataVal = dataVal; t.dataTest = dataTest; t.output = output
+        if let v = steps { t.steps = v }; if let v = globalBatchSize { t.globalBatchSize = v }
+        if let v = microBatchSize { t.microBatchSize = v }; if let v = seqLength { t.seqLength = v }
+        if let v = lr { t.lr = v }; if let v = minLr { t.minLr = v }; if let v = warmupSteps { t.warmupSteps = v }
+        t.lrDecaySteps = lrDecaySteps; if let v = lrSchedule { t.lrSchedule = v }
+        if let v = weightDecay { t.weightDecay = v }; if let v = gradClip { t.gradClip = v }
+        if let v = logInterval { t.logInterval = v }; if let v = valInterval { t.valInterval = v }
+        if let v = valBatches { t.valBatches = v }; if let v = saveTopK { t.saveTopK = v }
+        if let v = checkpointInterval { t.checkpointInterval = v }; if let v = seed { t.seed = v }
+        t.resume = resume
+        return t
     }
 }
 
-/// Ctrl-C once: finish the step, save a checkpoint, stop. Twice: stop at once.
-/// The exit for a training error: an interruption (checkpoint saved) exits 130 like Ctrl-C,
-/// which also tells an MPI job that every rank stopped on purpose, together.
-func trainingStopped(_ e: TrainingError) -> ExitCode {
-    let code = fail("\(e)")
-    if case .interrupted = e { return ExitCode(130) }
-    return code
+/// Runs a job's body; its errors become CLI exits whose messages name flags. A training
+/// interruption (checkpoint saved) exits 130 like Ctrl-C, which also tells an MPI job that
+/// every rank stopped on purpose, together.
+@discardableResult
+func runJob<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() }
+    catch let e as ExitCode { throw e }
+    catch {
+        let code = fail(RecipeError.message(error, naming: SettingName.flag))
+        if case TrainingError.interrupted = error { throw ExitCode(130) }
+        throw code
+    }
 }
 
 /// Ctrl-C (SIGINT) saves a checkpoint after the current step and stops; a second one quits

@@ -7,20 +7,6 @@ func randomArray(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
     return (0..<n).map { _ in rng.normal() * scale }
 }
 
-/// Central finite differences of a scalar function over every element of `x`,
-/// computed in Double around Float inputs.
-func numericGradient(_ x: inout [Float], eps: Float = 1e-2, _ f: ([Float]) -> Double) -> [Float] {
-    var g = [Float](repeating: 0, count: x.count)
-    for i in 0..<x.count {
-        let old = x[i]
-        x[i] = old + eps; let up = f(x)
-        x[i] = old - eps; let down = f(x)
-        x[i] = old
-        g[i] = Float((up - down) / Double(2 * eps))
-    }
-    return g
-}
-
 /// Σ r·y in Double: a scalar loss whose gradient with respect to y is r.
 func project(_ y: [Float], _ r: [Float]) -> Double {
     var s: Double = 0

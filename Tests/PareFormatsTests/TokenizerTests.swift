@@ -86,4 +86,18 @@ final class TokenizerTests: XCTestCase {
         }
         print("tokenizer corpus: \(ref.count - mismatches)/\(ref.count) documents identical to HF tokenizers")
     }
+
+    /// The tokenize workers: any worker count gives the single encoder's ids, in order.
+    func testParallelEncoderMatchesOneEncoderForAnyWorkerCount() throws {
+        let t = try teacherTokenizer()
+        let docs = Array(try Corpus.documents(path: try Assets.corpus).prefix(600)) + ["", "x"]
+        var one = TokenEncoder(t)
+        let want = docs.map { one.encode($0) }
+        for workers in [1, 2, 3, 7] {
+            var enc = ParallelEncoder(t, workers: workers)
+            XCTAssertEqual(enc.encode(Array(docs[0..<250])) + enc.encode(Array(docs[250...])), want, "\(workers) workers")
+        }
+        var enc = ParallelEncoder(t, workers: 4)
+        XCTAssertEqual(enc.encode([]), [])
+    }
 }

@@ -22,7 +22,7 @@ final class TeacherTests: XCTestCase {
         XCTAssertEqual(last[7042], 17.3713, accuracy: 1e-3)
         XCTAssertEqual(last[260], 14.8886, accuracy: 1e-3, "\" the\"")
         print("teacher: \" Paris\" logit \(last[7042]), \" the\" \(last[260])")
-        if let url = Bundle.module.url(forResource: "smollm2-capital-logits", withExtension: "safetensors", subdirectory: "Fixtures") {
+        if let url = try? Fixture.url("smollm2-capital-logits", "safetensors") {
             let ref = try SafetensorsFile(path: url.path).floats("logits")
             assertClose(logits, ref, atol: 1e-3, rtol: 0, "teacher logits vs transformers")
             print("teacher logits vs transformers: max |diff| \(maxAbsDiff(logits, ref))")

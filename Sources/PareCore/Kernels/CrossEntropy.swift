@@ -45,23 +45,6 @@ public func crossEntropyForwardBackward(
     return (sum, count)
 }
 
-/// log Σ exp(row) over V entries, max-shifted.
-@inlinable
-public func logSumExpRow(_ row: UnsafePointer<Float>, _ V: Int) -> Float {
-    var mv = F8(repeating: -.infinity)
-    var j = 0
-    while j + 8 <= V { mv = max8(mv, load8(row + j)); j += 8 }
-    var m = mv.max()
-    while j < V { m = max(m, row[j]); j += 1 }
-    var sv = F8()
-    let mm = F8(repeating: m)
-    j = 0
-    while j + 8 <= V { sv += exp8(load8(row + j) - mm); j += 8 }
-    var s = sv.sum()
-    while j < V { s += expf(row[j] - m); j += 1 }
-    return m + logf(s)
-}
-
 /// Naive twin in Double.
 public func crossEntropyForwardBackwardNaive(
     logits: UnsafeMutablePointer<Float>, losses: UnsafeMutablePointer<Float>?, targets: UnsafePointer<Int32>,

@@ -1,14 +1,5 @@
 // Token embedding lookup. N tokens, C channels, table (V, C).
 
-public enum KernelError: Error, CustomStringConvertible {
-    case tokenOutOfRange(token: Int32, index: Int, vocab: Int)
-    public var description: String {
-        switch self {
-        case let .tokenOutOfRange(t, i, v):
-            return "token id \(t) at position \(i) is outside the vocabulary (0..<\(v)); the data was tokenized for another model"
-        }
-    }
-}
 
 /// out (N, C) = table[tokens]. Throws on an id outside the table rather than reading past it.
 public func embeddingForward(out: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Int32>, table: UnsafePointer<Float>, N: Int, C: Int, V: Int) throws {

@@ -17,8 +17,6 @@ public final class GGUFFile {
     public let path: String
     public let version: UInt32
     public let metadata: [String: GGUFValue]
-    /// Metadata keys in file order (for faithful dumps).
-    public let metadataKeys: [String]
     public let tensors: [String: GGUFTensorInfo]
     public let tensorNames: [String]     // file order
     public let alignment: Int
@@ -48,15 +46,12 @@ public final class GGUFFile {
             throw c.corrupt("header claims \(kvCount) metadata entries and \(tensorCount) tensors, more than the file can hold")
         }
         var metadata: [String: GGUFValue] = [:]
-        var keys: [String] = []
         for _ in 0..<Int(kvCount) {
             let key = try c.readString("metadata key")
             let type = try c.read(UInt32.self, "type of \(key)")
             metadata[key] = try GGUFFile.readValue(&c, type: type, key: key, depth: 0)
-            keys.append(key)
         }
         self.metadata = metadata
-        metadataKeys = keys
         let align = metadata["general.alignment"]?.int ?? 32
         guard align > 0, align & (align - 1) == 0 else { throw FormatError.corrupt(path: path, message: "general.alignment \(align) is not a power of two") }
         alignment = align
@@ -133,11 +128,6 @@ public final class GGUFFile {
     public func info(_ name: String) throws -> GGUFTensorInfo {
         guard let t = tensors[name] else { throw FormatError.missingTensor(path: path, name: name) }
         return t
-    }
-
-    /// Raw bytes of a tensor (bounds were checked at open).
-    public func rawData(_ info: GGUFTensorInfo) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: file.base + dataStart + info.offset, count: info.byteCount)
     }
 
     /// The tensor as fp32 into `out` (exactly `count` elements), in ggml order (ne[0] fastest),

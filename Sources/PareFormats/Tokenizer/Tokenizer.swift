@@ -1,14 +1,3 @@
-public enum TokenizerError: Error, CustomStringConvertible {
-    case invalid(String)
-    case unsupported(String)
-    public var description: String {
-        switch self {
-        case .invalid(let m): return "invalid tokenizer: \(m)"
-        case .unsupported(let m): return "unsupported tokenizer: \(m)"
-        }
-    }
-}
-
 /// Which pre-tokenizer the vocabulary was trained with.
 public enum PreTokenizerKind: String, Sendable {
     /// Digits split one by one, then GPT-2's pattern (SmolLM2; GGUF `pre` = "smollm").
@@ -91,7 +80,6 @@ public final class Tokenizer: Sendable {
     }
 
     public func isSpecial(_ id: Int32) -> Bool { addedById[id]?.special ?? false }
-    public func id(of token: String) -> Int32? { model.vocab[token] ?? addedTokens.first { $0.content == token }?.id }
 }
 
 /// Encodes text with a cache of pieces already seen (one per thread).

@@ -10,11 +10,11 @@ import PareTrain
 final class DistillTests: XCTestCase {
     override func setUp() { Parallel.configure(threads: 2) }
 
-    func run(_ step: MicroStep, _ model: LlamaModel, _ f: Fixture, lmChunk: Int = 256) throws -> (Double, [Float]) {
+    func run(_ step: TrainingObjective, _ model: LlamaModel, _ f: Fixture, lmChunk: Int = 256) throws -> (Double, [Float]) {
         model.zeroGradients()
         let acts = Activations(config: model.config, B: f.B, T: f.T, lmChunk: lmChunk)
         let count = f.targets.filter { $0 != ignoreIndex }.count
-        let r = try f.tokens.withUnsafeBufferPointer { t in try f.targets.withUnsafeBufferPointer { try step(t.baseAddress!, $0.baseAddress!, acts, 1 / Float(count)) } }
+        let r = try f.tokens.withUnsafeBufferPointer { t in try f.targets.withUnsafeBufferPointer { try step.microStep(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts, lossScale: 1 / Float(count)) } }
         return (r.sum / Double(r.count), model.grads!.toArray())
     }
 
@@ -22,7 +22,7 @@ final class DistillTests: XCTestCase {
         let f = try Fixture("tiny-llama3")
         for loss in KDLoss.allCases {
             let d = try Distiller(teacher: try f.model(), student: try f.model(), settings: KDSettings(loss: loss, temperature: 2), kdRatio: 1, microBatch: f.B, seqLength: f.T)
-            let (l, g) = try run(d.microStep(), d.student, f)
+            let (l, g) = try run(d, d.student, f)
             XCTAssertEqual(l, 0, accuracy: 1e-7, "\(loss)")
             XCTAssertLessThan(g.map(abs).max()!, 1e-6, "\(loss): gradient should vanish")
         }
@@ -58,13 +58,13 @@ final class DistillTests: XCTestCase {
         let student = try LlamaModel(config: f.config)
         student.initializeRandom(seed: 9, std: 0.08)
         let d = try Distiller(teacher: teacher, student: student, settings: KDSettings(), kdRatio: 0.7, microBatch: f.B, seqLength: f.T)
-        let (l1, g1) = try run(d.microStep(), student, f, lmChunk: 7)
-        let (l2, g2) = try run(d.microStep(), student, f, lmChunk: f.B * f.T)
+        let (l1, g1) = try run(d, student, f, lmChunk: 7)
+        let (l2, g2) = try run(d, student, f, lmChunk: f.B * f.T)
         XCTAssertEqual(l1, l2, accuracy: 1e-7 * abs(l1))
         assertClose(g1, g2, atol: 1e-7, rtol: 1e-5, "chunked vs unchunked gradient")
         // kd-ratio 0 is plain cross-entropy training.
         let ce = try Distiller(teacher: teacher, student: student, settings: KDSettings(), kdRatio: 0, microBatch: f.B, seqLength: f.T)
-        let (l3, g3) = try run(ce.microStep(), student, f)
+        let (l3, g3) = try run(ce, student, f)
         student.zeroGradients()
         let acts = Activations(config: f.config, B: f.B, T: f.T)
         let r = try f.tokens.withUnsafeBufferPointer { t in try f.targets.withUnsafeBufferPointer { try student.forwardBackward(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts) } }
@@ -83,7 +83,7 @@ final class DistillTests: XCTestCase {
             let d = try Distiller(teacher: try f.model(), student: student, settings: KDSettings(), kdRatio: 1, microBatch: 2, seqLength: 16)
             let c = ResumeSetup.config(steps: steps)
             let s = try ResumeSetup.stream(prefix: dir + "/d")
-            return try Trainer(model: student, tokenizer: nil, config: c, train: s, val: nil, output: out, log: MetricsLog(), microStep: d.microStep())
+            return try Trainer(model: student, tokenizer: nil, config: c, train: s, val: nil, output: out, log: MetricsLog(), objective: d)
         }
         let a = try trainer(6, dir + "/a"); try a.run(resume: false, saveFinalModel: false)
         let b1 = try trainer(3, dir + "/b"); try b1.run(resume: false, saveFinalModel: false)

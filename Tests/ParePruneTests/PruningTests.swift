@@ -52,7 +52,7 @@ final class PruningTests: XCTestCase {
     func testImportanceScoresMatchNumPyReference() throws {
         let f = try Fixture("tiny-llama3")
         let m = try f.model()
-        let url = try XCTUnwrap(Bundle.module.url(forResource: "importance-tiny", withExtension: "safetensors", subdirectory: "Fixtures"))
+        let url = try Fixture.url("importance-tiny", "safetensors")
         let ref = try SafetensorsFile(path: url.path)
         let ids = try ref.int32s("input_ids")
         let B = 3, T = ids.count / 3

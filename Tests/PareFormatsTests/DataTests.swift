@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 import PareCore
 import PareFormats
-import PareTrain
 
 final class DataTests: XCTestCase {
     let dir = NSTemporaryDirectory() + "pare-data-\(getpid())"

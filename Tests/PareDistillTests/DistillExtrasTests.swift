@@ -95,7 +95,7 @@ final class DistillExtrasTests: XCTestCase {
         d.intermediate?.projection?.grads.pointer.update(repeating: 0, count: d.intermediate!.projection!.count)
         let acts = Activations(config: d.student.config, B: f.B, T: f.T)
         let count = f.targets.filter { $0 != ignoreIndex }.count
-        let r = try f.tokens.withUnsafeBufferPointer { t in try f.targets.withUnsafeBufferPointer { try d.microStep()(t.baseAddress!, $0.baseAddress!, acts, 1 / Float(count)) } }
+        let r = try f.tokens.withUnsafeBufferPointer { t in try f.targets.withUnsafeBufferPointer { try d.microStep(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts, lossScale: 1 / Float(count)) } }
         let extra = Dictionary(uniqueKeysWithValues: r.extra)
         return (r.sum / Double(r.count), extra["is_loss"] ?? 0, extra["is_alpha"] ?? 0)
     }
@@ -176,8 +176,7 @@ final class DistillExtrasTests: XCTestCase {
             let d = try Distiller(teacher: try f.model(), student: student, settings: KDSettings(), kdRatio: 1, microBatch: 2, seqLength: 16, intermediate: inter)
             let tc = ResumeSetup.config(steps: steps)
             let s = try ResumeSetup.stream(prefix: dir + "/d")
-            let t = try Trainer(model: student, tokenizer: nil, config: tc, train: s, val: nil, output: out, log: MetricsLog(), microStep: d.microStep())
-            t.auxiliary = [inter.projection!]
+            let t = try Trainer(model: student, tokenizer: nil, config: tc, train: s, val: nil, output: out, log: MetricsLog(), objective: d)
             return t
         }
         let a = try trainer(6, dir + "/a"); try a.run(resume: false, saveFinalModel: false)
@@ -189,5 +188,24 @@ final class DistillExtrasTests: XCTestCase {
         // The projection moved: it is trained.
         let fresh = try IntermediateLoss(kind: .cosine, layerMap: [(1, 1)], student: b2.model.config, teacher: f.config, rows: 32, seed: 7)
         XCTAssertFalse(memcmp(fresh.projection!.values.pointer, b2.auxiliary[0].values.pointer, 4 * fresh.projection!.count) == 0)
+    }
+
+    /// The projection is part of the objective: a trainer built on it trains and checkpoints
+    /// it without the caller registering anything.
+    func testTrainerRegistersTheProjectionByConstruction() throws {
+        let f = try Fixture("tiny-tied")
+        var c = f.config
+        c.hiddenSize = 48
+        let student = try LlamaModel(config: c)
+        let inter = try IntermediateLoss(kind: .mse, layerMap: [(1, 1)], student: c, teacher: f.config, rows: 32, seed: 7)
+        let d = try Distiller(teacher: try f.model(), student: student, settings: KDSettings(), kdRatio: 1, microBatch: 2, seqLength: 16, intermediate: inter)
+        let dir = NSTemporaryDirectory() + "pare-distill-aux-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try ResumeSetup.writeDataset(prefix: dir + "/d")
+        let t = try Trainer(model: student, tokenizer: nil, config: ResumeSetup.config(steps: 1), train: try ResumeSetup.stream(prefix: dir + "/d"),
+                            val: nil, output: dir + "/run", log: MetricsLog(), objective: d)
+        XCTAssertEqual(t.auxiliary.count, 1)
+        XCTAssertTrue(t.auxiliary[0] === inter.projection!)
     }
 }

@@ -1,14 +1,18 @@
-import ArgumentParser
 import Foundation
 import PareFormats
 
-struct Report: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Write RUN_DIR/report.md: the comparison table and SVG plots of a pipeline run.")
+/// `report`: RUN_DIR/report.md, the comparison table and SVG plots of a pipeline run, read
+/// from its eval-val.json, eval-test.json and the training runs' metrics.jsonl.
+public struct ReportJob: Codable, Equatable {
+    public var runDir = ""
 
-    @Argument(help: "A pipeline run folder (run_dir of the config).") var runDir: String
+    public init(runDir: String) { self.runDir = runDir }
+    enum CodingKeys: String, CodingKey { case runDir = "run_dir" }
 
-    func run() throws {
+    /// Writes report.md and the plots; returns the report's Markdown. `generated` is the date
+    /// line (fixed in tests).
+    @discardableResult
+    public func run(progress: Progress, generated: String = Date().description) throws -> String {
         let R = runDir
         func json(_ p: String) -> [[String: Any]] {
             ((try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: p)))) as? [[String: Any]]) ?? []
@@ -22,7 +26,7 @@ struct Report: ParsableCommand {
             }
         }
         let val = json("\(R)/eval-val.json"), test = json("\(R)/eval-test.json")
-        guard !val.isEmpty else { throw fail("\(R)/eval-val.json is missing: run the pipeline's eval steps first") }
+        guard !val.isEmpty else { throw RecipeError.failed("\(R)/eval-val.json is missing: run the pipeline's eval steps first") }
         try? FileManager.default.createDirectory(atPath: "\(R)/plots", withIntermediateDirectories: true)
         let students = ["depth", "width"].filter { FileManager.default.fileExists(atPath: "\(R)/distill-\($0)/metrics.jsonl") }
         let plots: [(String, SVGPlot)] = [
@@ -46,7 +50,7 @@ struct Report: ParsableCommand {
             }
             return path
         }
-        var md = "# Pare pipeline report\n\nRun folder: `\(R)`. Generated \(Date()).\n\n## Comparison\n\n"
+        var md = "# Pare pipeline report\n\nRun folder: `\(R)`. Generated \(generated).\n\n## Comparison\n\n"
         md += "| model | parameters | layers | hidden | val loss | val ppl | test loss | test ppl | prefill tokens/s | decode tokens/s |\n"
         md += "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
         for v in val {
@@ -74,6 +78,7 @@ struct Report: ParsableCommand {
         md += "\n## Distillation (the seed's Figures 5–8)\n\n![student validation loss](plots/distill-val-loss.svg)\n\n![validation KD](plots/distill-val-kd.svg)\n\n![training KD](plots/distill-train-loss.svg)\n"
         md += "\n## Teacher correction\n\n![teacher fine-tune](plots/finetune-val-loss.svg)\n"
         try AtomicFileWriter.write(Data(md.utf8), to: "\(R)/report.md")
-        print("wrote \(R)/report.md and \(plots.count) plots in \(R)/plots")
+        progress.say("wrote \(R)/report.md and \(plots.count) plots in \(R)/plots")
+        return md
     }
 }

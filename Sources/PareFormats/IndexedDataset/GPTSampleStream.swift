@@ -1,5 +1,4 @@
 import PareCore
-import PareFormats
 
 /// Training samples from an indexed dataset, the way Megatron's GPTDataset builds them:
 /// documents (each already ending in EOD when tokenized with --append-eod) are concatenated
@@ -23,7 +22,7 @@ public final class GPTSampleStream {
         self.seed = seed
         samplesPerEpoch = max(0, (dataset.tokenCount - 1) / seqLength)
         guard samplesPerEpoch > 0 else {
-            throw FormatError.corrupt(path: dataset.prefix, message: "\(dataset.tokenCount) tokens cannot fill one sample of \(seqLength + 1) tokens; use a shorter --seq-length or more data")
+            throw FormatError.corrupt(path: dataset.prefix, message: "\(dataset.tokenCount) tokens cannot fill one sample of \(seqLength + 1) tokens; use a shorter \(SettingName.ref("seq_length")) or more data")
         }
     }
 

@@ -1,0 +1,61 @@
+import PareCore
+
+/// Where one decoder layer reads and writes; every buffer is row-major with N = B·Tq rows.
+/// The training forward gives each its own place (backward needs them). Decoding reuses
+/// scratch: resid in/mid/out are one stream x, attnOut and mlpOut are the norm buffer, h is
+/// gate, and keys and values go straight into the cache. Aliasing is safe because every
+/// kernel below reads a buffer before the one that overwrites it, and the residual adds are
+/// elementwise (a + b = b + a bit for bit).
+struct DecoderLayerBuffers {
+    var residIn: UnsafeMutablePointer<Float>    // (N, C) residual stream entering the layer
+    var residMid: UnsafeMutablePointer<Float>   // (N, C) after the attention residual
+    var residOut: UnsafeMutablePointer<Float>   // (N, C) leaving the layer
+    var ln: UnsafeMutablePointer<Float>         // (N, C) norm output
+    var rstd1: UnsafeMutablePointer<Float>      // (N)
+    var rstd2: UnsafeMutablePointer<Float>      // (N)
+    var q: UnsafeMutablePointer<Float>          // (N, H·D), rotated in place
+    var kNew: UnsafeMutablePointer<Float>       // (N, KV·D) this call's keys (rotated) ...
+    var vNew: UnsafeMutablePointer<Float>       // (N, KV·D) ... and values
+    var kAll: UnsafeMutablePointer<Float>       // (B·Tk, KV·D) every key attention reads (= kNew without a cache)
+    var vAll: UnsafeMutablePointer<Float>       // (B·Tk, KV·D)
+    var att: UnsafeMutablePointer<Float>        // (N, H·D) attention output, input of o_proj
+    var attnOut: UnsafeMutablePointer<Float>    // (N, C) o_proj output
+    var gate: UnsafeMutablePointer<Float>       // (N, F)
+    var up: UnsafeMutablePointer<Float>         // (N, F)
+    var h: UnsafeMutablePointer<Float>          // (N, F) silu(gate)·up, input of down_proj
+    var mlpOut: UnsafeMutablePointer<Float>     // (N, C) down_proj output
+}
+
+extension LlamaModel {
+    /// The decoder layer body, the one implementation for training, evaluation and decoding:
+    ///   resid_mid = resid_in + o_proj(attn(rope(q), rope(k), v))      over input_layernorm(resid_in)
+    ///   resid_out = resid_mid + down(silu(gate(x)) · up(x))            over post_attention_layernorm(resid_mid)
+    /// `shape` gives B, Tq (this call's positions, starting at `pos0`) and Tk (all positions).
+    func decoderLayerForward(_ l: Int, _ b: DecoderLayerBuffers, shape: AttentionShape, pos0: Int, observer: ForwardObserver?) {
+        let c = config, w = layout.layers[l], P = params.pointer
+        let N = shape.B * shape.Tq, C = c.hiddenSize, F = c.intermediateSize
+        let H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim
+        let HD = H * D, KVD = KV * D, eps = Float(c.rmsNormEps)
+        let (B, T) = (shape.B, shape.Tq)
+        rmsnormForward(out: b.ln, rstd: b.rstd1, inp: b.residIn, weight: P + w.inputNorm, N: N, C: C, eps: eps)
+        observer?.observe(.inputNorm, layer: l, values: b.ln, B: B, T: T, width: C)
+        matmulForward(out: b.q, inp: b.ln, weight: P + w.q, bias: w.qBias.map { P + $0 }, N: N, I: C, O: HD)
+        matmulForward(out: b.kNew, inp: b.ln, weight: P + w.k, bias: w.kBias.map { P + $0 }, N: N, I: C, O: KVD)
+        matmulForward(out: b.vNew, inp: b.ln, weight: P + w.v, bias: w.vBias.map { P + $0 }, N: N, I: C, O: KVD)
+        ropeForward(x: b.q, table: rope, N: N, T: T, pos0: pos0, nHeads: H, D: D)
+        ropeForward(x: b.kNew, table: rope, N: N, T: T, pos0: pos0, nHeads: KV, D: D)
+        attentionForward(out: b.att, q: b.q, k: b.kAll, v: b.vAll, shape: shape)
+        observer?.observe(.attentionOutput, layer: l, values: b.att, B: B, T: T, width: HD)
+        matmulForward(out: b.attnOut, inp: b.att, weight: P + w.o, bias: w.oBias.map { P + $0 }, N: N, I: HD, O: C)
+        residualForward(out: b.residMid, a: b.attnOut, b: b.residIn, count: N * C)
+        rmsnormForward(out: b.ln, rstd: b.rstd2, inp: b.residMid, weight: P + w.postNorm, N: N, C: C, eps: eps)
+        observer?.observe(.postNorm, layer: l, values: b.ln, B: B, T: T, width: C)
+        matmulForward(out: b.gate, inp: b.ln, weight: P + w.gate, bias: w.gateBias.map { P + $0 }, N: N, I: C, O: F)
+        matmulForward(out: b.up, inp: b.ln, weight: P + w.up, bias: w.upBias.map { P + $0 }, N: N, I: C, O: F)
+        swigluForward(out: b.h, gate: b.gate, up: b.up, count: N * F)
+        observer?.observe(.mlpGate, layer: l, values: b.gate, B: B, T: T, width: F)
+        observer?.observe(.mlpHidden, layer: l, values: b.h, B: B, T: T, width: F)
+        matmulForward(out: b.mlpOut, inp: b.h, weight: P + w.down, bias: w.downBias.map { P + $0 }, N: N, I: F, O: C)
+        residualForward(out: b.residOut, a: b.mlpOut, b: b.residMid, count: N * C)
+    }
+}

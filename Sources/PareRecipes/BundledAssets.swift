@@ -1,0 +1,27 @@
+import Foundation
+import PareFormats
+
+/// The assets scripts/setup installs (PyPI wheels, SHA-256 checked) and the names that refer
+/// to them in configs and on the command line.
+public enum BundledAssets {
+    /// The cache folder: PARE_CACHE, else ~/.cache/pare.
+    public static var cache: String { ProcessInfo.processInfo.environment["PARE_CACHE"] ?? (NSHomeDirectory() + "/.cache/pare") }
+
+    /// `smollm2-135m`: the default teacher.
+    public static let teacherName = "smollm2-135m"
+    public static var teacher: String { cache + "/SmolLM2-135M-Instruct.Q4_1.gguf" }
+
+    /// `wiki-summaries`: the default corpus.
+    public static let corpusName = "wiki-summaries"
+    public static var corpus: String { cache + "/summaries_en-us.json" }
+
+    /// A model argument with the bundled name resolved to its file.
+    public static func model(_ spec: String) -> String { spec == teacherName ? teacher : spec }
+}
+
+extension BundledAssets {
+    /// The documents of a corpus argument: `wiki-summaries`, or a JSONL file with a "text" field.
+    public static func documents(_ spec: String) throws -> [String] {
+        spec == corpusName ? try PareFormats.Corpus.documents(path: corpus) : try PareFormats.JSONLText.read(path: spec, key: "text")
+    }
+}

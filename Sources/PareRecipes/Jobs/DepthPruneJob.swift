@@ -1,0 +1,89 @@
+import Foundation
+import PareCore
+import PareFormats
+import PareModel
+import ParePrune
+
+/// `prune depth`: drops whole layers, named ones or the least important by a calibration
+/// metric. Output: a Hugging Face directory (and importance.json when measured).
+public struct DepthPruneJob: Codable, Equatable {
+    public var model = ""
+    public var output = ""
+    public var dropLayers: String? = nil        // 0-based as in model.layers.N: "15-29" or "3,5,7-9"
+    public var numLayers: Int? = nil            // layers to keep; the others are chosen by `metric`
+    public var metric = "cosine"                // cosine | loss
+    public var contiguous = false               // drop one contiguous block (the best) instead of single layers
+    public var calibration = CalibrationSettings()
+
+    public init() {}
+    static let ownKeys = ["model", "output", "drop_layers", "num_layers", "metric", "contiguous"]
+    public static var keys: [String] { ownKeys + CalibrationSettings.keys }
+
+    public init(from decoder: Decoder) throws {
+        let f = try StrictFields(decoder, known: DepthPruneJob.keys)
+        try f.read("model", &model); try f.read("output", &output); try f.read("drop_layers", &dropLayers)
+        try f.read("num_layers", &numLayers); try f.read("metric", &metric); try f.read("contiguous", &contiguous)
+        calibration = try CalibrationSettings(f)
+    }
+    public func encode(to encoder: Encoder) throws {
+        try calibration.encode(to: encoder)
+        var c = encoder.container(keyedBy: AnyKey.self)
+        try c.encode(model, forKey: AnyKey("model")); try c.encode(output, forKey: AnyKey("output"))
+        try c.encodeIfPresent(dropLayers, forKey: AnyKey("drop_layers")); try c.encodeIfPresent(numLayers, forKey: AnyKey("num_layers"))
+        try c.encode(metric, forKey: AnyKey("metric")); try c.encode(contiguous, forKey: AnyKey("contiguous"))
+    }
+
+    public func validate() throws {
+        guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: a .gguf file or a Hugging Face directory") }
+        guard !output.isEmpty else { throw RecipeError.invalid("output", "is required: the student's Hugging Face directory") }
+        guard DepthMetric(rawValue: metric) != nil else { throw RecipeError.invalid("metric", "must be cosine or loss, not \"\(metric)\"") }
+        guard (dropLayers == nil) != (numLayers == nil) else {
+            throw RecipeError.invalid("drop_layers", "or \(SettingName.ref("num_layers")): give exactly one of them")
+        }
+        if let spec = dropLayers { _ = try DepthPruning.parseLayers(spec) }
+        if numLayers != nil { try calibration.validate() }
+    }
+
+    /// Prunes and writes the student; returns the dropped layers.
+    @discardableResult
+    public func run(progress: Progress) throws -> Set<Int> {
+        try validate()
+        let loaded = try PretrainedModel.load(model)
+        let m = loaded.model, L = m.config.numHiddenLayers
+        var drop: Set<Int>
+        if let spec = dropLayers {
+            drop = try DepthPruning.parseLayers(spec)
+            guard drop.allSatisfy({ $0 < L }) else { throw RecipeError.invalid("drop_layers", "names layers beyond the model's \(L) (0...\(L - 1))") }
+            guard drop.count < L else { throw RecipeError.invalid("drop_layers", "would drop all \(L) layers") }
+        } else {
+            let keep = numLayers!
+            guard keep >= 1 && keep < L else { throw RecipeError.invalid("num_layers", "must be between 1 and \(L - 1) (the model has \(L))") }
+            let cal = try calibration.calibration("to measure which layers to drop (or give \(SettingName.ref("drop_layers")))")
+            let metric = DepthMetric(rawValue: self.metric)!
+            let sel = try DepthSelection.measure(m, keep: keep, metric: metric, contiguous: contiguous, calibration: cal,
+                                                 progress: progress.counter("calibration", unit: "sequences"))
+            drop = sel.drop
+            report(sel, layers: L, progress)
+            try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try sel.scores.write(to: output + "/importance.json")
+        }
+        progress.say("dropping layers \(drop.sorted())")
+        let student = try DepthPruning.prune(m, drop: drop)
+        try saveStudent(student, tokenizer: loaded.tokenizer, before: m.parameterCount, to: output, progress)
+        return drop
+    }
+
+    /// The score table: every layer, and every block when contiguous.
+    func report(_ sel: DepthSelection, layers L: Int, _ progress: Progress) {
+        let s = sel.scores, isLoss = sel.metric == .loss
+        progress.say(String(format: "calibration: %d tokens, base loss %.4f", s.calibrationTokens, s.baseLoss ?? .nan))
+        progress.say("layer | 1 − cos(in, out)" + (isLoss ? " | loss without it" : "") + " | dropped")
+        for l in 0..<L {
+            progress.say(String(format: "%5d | %.5f", l, s.layerCosine[l]) + (isLoss ? String(format: " | %.4f", s.layerLoss![l]) : "") + (sel.drop.contains(l) ? " | yes" : " |"))
+        }
+        if sel.contiguous, let bs = s.blockScores(sel.metric) {
+            progress.say("block of \(sel.drop.count) starting at | \(isLoss ? "loss without it" : "1 − cos(in, out)")")
+            for (i, v) in bs.enumerated() { progress.say(String(format: "%5d | %.5f", i, v)) }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import PareCore
+import PareFormats
+import PareModel
+
+/// `eval`: loss and perplexity of one or more models on held-out text, optionally with prefill
+/// and decode speed. Documents are tokenized without special tokens, joined with EOS, and cut
+/// into non-overlapping windows of seq_length + 1 tokens.
+public struct EvalJob: Codable, Equatable {
+    public var model: [String] = []              // .gguf files or Hugging Face directories
+    public var corpus = BundledAssets.corpusName // wiki-summaries or a JSONL file with a "text" field
+    public var data: String? = nil               // an indexed dataset instead: all its documents in order
+    public var tailFraction = 0.05               // with `corpus`: evaluate on the last fraction of documents
+    public var seqLength = 512                   // tokens per window
+    public var batch = 4                         // windows per forward pass
+    public var maxWindows: Int? = nil            // at most this many windows
+    public var speed = false                     // also time prefill (128 tokens) and decode (32 tokens) at batch 1
+    public var json: String? = nil               // write the results as JSON to this file
+
+    public init() {}
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case model, corpus, data, tailFraction = "tail_fraction", seqLength = "seq_length", batch, maxWindows = "max_windows", speed, json
+    }
+    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+    public init(from decoder: Decoder) throws {
+        let f = try StrictFields(decoder, known: EvalJob.keys)
+        try f.read("model", &model); try f.read("corpus", &corpus); try f.read("data", &data)
+        try f.read("tail_fraction", &tailFraction); try f.read("seq_length", &seqLength); try f.read("batch", &batch)
+        try f.read("max_windows", &maxWindows); try f.read("speed", &speed); try f.read("json", &json)
+    }
+
+    public func validate() throws {
+        guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: at least one .gguf file or Hugging Face directory") }
+        guard tailFraction > 0 && tailFraction <= 1 else { throw RecipeError.invalid("tail_fraction", "must be in (0, 1], not \(tailFraction)") }
+        guard seqLength > 0 else { throw RecipeError.invalid("seq_length", "must be positive, not \(seqLength)") }
+        guard batch > 0 else { throw RecipeError.invalid("batch", "must be positive, not \(batch)") }
+    }
+
+    /// One row per model: the keys the report reads (model, parameters, layers, hidden_size,
+    /// tokens, loss, perplexity, and with `speed` prefill/decode tokens per second).
+    @discardableResult
+    public func run(progress: Progress) throws -> [[String: Any]] {
+        try validate()
+        var docs: [String] = []
+        var dataStream: [Int32]? = nil
+        if let d = data {
+            let ds = try IndexedDataset(prefix: DataPrefix.resolve(d))
+            dataStream = (0..<ds.sequenceCount).flatMap { ds.sequence($0) }
+        } else {
+            docs = try BundledAssets.documents(corpus)
+        }
+        let seq = seqLength
+        progress.say("model | documents | tokens | windows | loss | perplexity | seconds" + (speed ? " | prefill tokens/s | decode tokens/s" : ""))
+        var results: [[String: Any]] = []
+        for path in model {
+            let m = try PretrainedModel.load(path)
+            guard let eos = m.tokenizer.eosTokenId else { throw RecipeError.failed("\(path): the tokenizer has no EOS token to separate documents") }
+            let (stream, n) = dataStream.map { ($0, -1) } ?? CorpusSlice.tailStream(documents: docs, fraction: tailFraction, tokenizer: m.tokenizer, eos: eos)
+            let t0 = ProcessInfoLite.now()
+            let r = try m.model.evaluate(stream: stream, seq: seq, batch: batch, maxWindows: maxWindows) { done, total in
+                let el = ProcessInfoLite.now() - t0
+                progress.status(String(format: "  %d/%d windows, %.0f tokens/s, ETA %.0f s", done, total,
+                                       Double(done * seq) / el, el / Double(done) * Double(total - done)))
+            }
+            progress.endStatus()
+            var row: [String: Any] = ["model": path, "parameters": m.model.parameterCount, "layers": m.model.config.numHiddenLayers,
+                                      "hidden_size": m.model.config.hiddenSize, "tokens": r.tokens, "loss": r.meanLoss, "perplexity": r.perplexity]
+            var line = String(format: "%@ | %@ | %d | %d | %.4f | %.3f | %.1f", path, n < 0 ? "all" : String(n), r.tokens, r.windows, r.meanLoss, r.perplexity,
+                              ProcessInfoLite.now() - t0)
+            if speed {
+                let prompt = Array(stream.prefix(128))
+                var sampler = Sampler()
+                _ = try m.model.generate(prompt: Array(prompt.prefix(8)), maxNewTokens: 4, sampler: &sampler)   // warm-up
+                let (_, st) = try m.model.generate(prompt: prompt, maxNewTokens: 32, sampler: &sampler)
+                row["prefill_tokens_per_second"] = st.prefillTokensPerSecond
+                row["decode_tokens_per_second"] = st.decodeTokensPerSecond
+                line += String(format: " | %.0f | %.1f", st.prefillTokensPerSecond, st.decodeTokensPerSecond)
+            }
+            progress.say(line)
+            results.append(row)
+        }
+        if let json {
+            do { try AtomicFileWriter.write(try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys]), to: json) }
+            catch { throw RecipeError.failed("cannot write \(json): \(error)") }
+        }
+        return results
+    }
+}

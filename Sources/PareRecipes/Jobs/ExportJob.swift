@@ -1,0 +1,36 @@
+import Foundation
+import PareCore
+import PareFormats
+import PareModel
+
+/// `export gguf`: a GGUF file that llama.cpp loads and runs.
+public struct ExportJob: Codable, Equatable {
+    public var model = ""        // a Hugging Face directory (or a .gguf to re-quantise)
+    public var output = ""       // the .gguf file
+    public var type = "f16"      // f32 | f16 | q8_0 | q4_0 (norms stay f32)
+
+    public init() {}
+    enum CodingKeys: String, CodingKey, CaseIterable { case model, output, type }
+    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+    public init(from decoder: Decoder) throws {
+        let f = try StrictFields(decoder, known: ExportJob.keys)
+        try f.read("model", &model); try f.read("output", &output); try f.read("type", &type)
+    }
+
+    public func validate() throws {
+        guard !model.isEmpty else { throw RecipeError.invalid("model", "is required") }
+        guard !output.isEmpty else { throw RecipeError.invalid("output", "is required: the .gguf file to write") }
+        guard GGUFExport.TensorType(rawValue: type.lowercased()) != nil else { throw RecipeError.invalid("type", "must be f32, f16, q8_0 or q4_0, not \(type)") }
+    }
+
+    public func run(progress: Progress) throws {
+        try validate()
+        let tt = GGUFExport.TensorType(rawValue: type.lowercased())!
+        let t0 = ProcessInfoLite.now()
+        let m = try PretrainedModel.load(model)
+        let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+        try GGUFExport.write(m.model, tokenizer: m.tokenizer, type: tt, name: name, to: output)
+        let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+        progress.say(String(format: "wrote %@ (%@, %.1f MB) in %.1f s", output, tt.rawValue, Double(size) / 1e6, ProcessInfoLite.now() - t0))
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import PareCore
+import PareFormats
+import PareModel
+import PareTrain
+
+/// `finetune`: continued training of a model on a corpus (the recipe's teacher correction).
+/// Writes OUTPUT/checkpoints (resumable), tensorboard/, metrics.jsonl and the final model.
+public struct FinetuneJob: Codable, Equatable {
+    public var model = ""                 // a .gguf file or a Hugging Face directory
+    public var train = TrainSettings()
+
+    public init() {}
+    public static var keys: [String] { ["model"] + TrainSettings.keys }
+
+    public init(from decoder: Decoder) throws {
+        let f = try StrictFields(decoder, known: FinetuneJob.keys)
+        try f.read("model", &model)
+        train = try TrainSettings(f)
+    }
+    public func encode(to encoder: Encoder) throws {
+        try train.encode(to: encoder)
+        var c = encoder.container(keyedBy: AnyKey.self)
+        try c.encode(model, forKey: AnyKey("model"))
+    }
+
+    public func validate() throws {
+        guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: a .gguf file or a Hugging Face directory") }
+        try train.validate()
+    }
+
+    /// Trains to the end (resuming with `resume`) and returns the final model's directory.
+    @discardableResult
+    public func run(progress: Progress, communicator comm: Communicator = SingleProcess()) throws -> String {
+        try validate()
+        let config = try train.trainerConfig()
+        let loaded = try PretrainedModel.load(model)
+        let trainStream = try train.stream("data_train", train.dataTrain)
+        let val = try train.dataVal.map { try train.stream("data_val", $0) }
+        let log = try train.openLog(comm, config)
+        log.say("finetune \(model): \(loaded.model.parameterCount) parameters; \(config.steps) steps × \(config.globalBatchSize) sequences × \(config.seqLength) tokens (\(config.accumulationSteps) micro-batches of \(config.microBatchSize)); \(Parallel.threads) threads")
+        let trainer = try Trainer(model: loaded.model, tokenizer: loaded.tokenizer, config: config, train: trainStream, val: val,
+                                  output: train.output, log: log)
+        trainer.communicator = comm
+        let t0 = ProcessInfoLite.now()
+        let final = try trainer.run(resume: train.resume)
+        if let test = train.dataTest, let v = try trainer.validate(on: try train.stream("data_test", test)) {
+            log.record(step: config.steps, [("test/loss", v), ("test/ppl", exp(v))])
+            log.say(String(format: "test loss %.4f (ppl %.2f)", v, exp(v)))
+        }
+        log.say(String(format: "done in %@; final model: %@", formatDuration(ProcessInfoLite.now() - t0), final))
+        return final
+    }
+}

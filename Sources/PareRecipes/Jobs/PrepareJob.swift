@@ -1,0 +1,60 @@
+import Foundation
+import PareFormats
+
+/// `data prepare`: splits a corpus into train/val/test JSONL (one document per line, field
+/// "text"). The split is a stable hash of each document, the same on every run.
+public struct PrepareJob: Codable, Equatable {
+    public var source = BundledAssets.corpusName   // wiki-summaries, a .jsonl, a text file or a folder of them
+    public var output = ""                         // folder for train.jsonl, val.jsonl, test.jsonl
+    public var valFraction = 0.025
+    public var testFraction = 0.025
+    public var seed: UInt64 = 1234                 // seed of the split's hash
+    public var jsonKey = "text"                    // field holding the text in JSONL input
+
+    public init() {}
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case source, output, valFraction = "val_fraction", testFraction = "test_fraction", seed, jsonKey = "json_key"
+    }
+    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+    public init(from decoder: Decoder) throws {
+        let f = try StrictFields(decoder, known: PrepareJob.keys)
+        try f.read("source", &source); try f.read("output", &output); try f.read("val_fraction", &valFraction)
+        try f.read("test_fraction", &testFraction); try f.read("seed", &seed); try f.read("json_key", &jsonKey)
+    }
+
+    /// The files the split is made from (for fingerprints).
+    public var inputs: [String] { source == BundledAssets.corpusName ? [BundledAssets.corpus] : [source] }
+
+    public func validate() throws {
+        guard !output.isEmpty else { throw RecipeError.invalid("output", "is required: the folder for the splits") }
+        guard valFraction >= 0, valFraction < 1 else { throw RecipeError.invalid("val_fraction", "must be in [0, 1), not \(valFraction)") }
+        guard testFraction >= 0, valFraction + testFraction < 1 else {
+            throw RecipeError.invalid("test_fraction", "must be ≥ 0 and leave documents for training (with val_fraction \(valFraction)), not \(testFraction)")
+        }
+    }
+
+    /// Writes the three splits; returns their document counts.
+    @discardableResult
+    public func run(progress: Progress) throws -> [String: Int] {
+        try validate()
+        let docs = try TextSources.documents(source, jsonKey: jsonKey, cache: BundledAssets.cache)
+        guard !docs.isEmpty else { throw RecipeError.invalid("source", "\(source) holds no documents") }
+        do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
+        catch { throw RecipeError.failed("cannot create \(output): \(error.localizedDescription)") }
+        var parts: [DocumentSplit.Part: [String]] = [:]
+        for d in docs where !d.isEmpty {
+            parts[DocumentSplit.part(of: d, valFraction: valFraction, testFraction: testFraction, seed: seed), default: []].append(d)
+        }
+        progress.say("split | documents | bytes | file")
+        var counts: [String: Int] = [:]
+        for p in DocumentSplit.Part.allCases {
+            let list = parts[p] ?? []
+            let text = list.map { TextSources.jsonLine($0) }.joined(separator: "\n") + (list.isEmpty ? "" : "\n")
+            let path = output + "/\(p.rawValue).jsonl"
+            try AtomicFileWriter.write(Data(text.utf8), to: path)
+            progress.say("\(p.rawValue) | \(list.count) | \(list.reduce(0) { $0 + $1.utf8.count }) | \(path)")
+            counts[p.rawValue] = list.count
+        }
+        return counts
+    }
+}

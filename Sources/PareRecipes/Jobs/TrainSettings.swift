@@ -1,0 +1,97 @@
+import Foundation
+import PareCore
+import PareFormats
+import PareTrain
+
+/// The training settings `finetune` and `distill` share; the keys are the YAML keys (and,
+/// kebab-cased, the CLI flags). Every default is written here once.
+public struct TrainSettings: Codable, Equatable {
+    public var dataTrain = ""                 // an indexed-dataset prefix, or "0.7 A 0.3 B" (NeMo's data_prefix)
+    public var dataVal: String? = nil
+    public var dataTest: String? = nil
+    public var output = ""                    // checkpoints/, tensorboard/, metrics.jsonl, model/
+    public var steps = 30
+    public var globalBatchSize = 8
+    public var microBatchSize = 4
+    public var seqLength = 256
+    public var lr = 1e-4
+    public var minLr = 1e-5
+    public var warmupSteps = 2
+    public var lrDecaySteps: Int? = nil       // default: steps (keep it fixed when a resumed run extends steps)
+    public var lrSchedule = "cosine"          // cosine | constant
+    public var weightDecay = 0.1
+    public var gradClip = 1.0
+    public var logInterval = 1
+    public var valInterval = 0                // 0: at the start and the end only
+    public var valBatches = 8
+    public var saveTopK = 1
+    public var checkpointInterval = 0         // 0: at the end only
+    public var seed: UInt64 = 1234
+    public var resume = false
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case dataTrain = "data_train", dataVal = "data_val", dataTest = "data_test", output, steps
+        case globalBatchSize = "global_batch_size", microBatchSize = "micro_batch_size", seqLength = "seq_length"
+        case lr, minLr = "min_lr", warmupSteps = "warmup_steps", lrDecaySteps = "lr_decay_steps", lrSchedule = "lr_schedule"
+        case weightDecay = "weight_decay", gradClip = "grad_clip", logInterval = "log_interval", valInterval = "val_interval"
+        case valBatches = "val_batches", saveTopK = "save_top_k", checkpointInterval = "checkpoint_interval", seed, resume
+    }
+    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    public init(from decoder: Decoder) throws { try self.init(StrictFields(decoder, known: TrainSettings.keys)) }
+
+    init(_ f: StrictFields) throws {
+        try f.read("data_train", &dataTrain); try f.read("data_val", &dataVal); try f.read("data_test", &dataTest)
+        try f.read("output", &output); try f.read("steps", &steps); try f.read("global_batch_size", &globalBatchSize)
+        try f.read("micro_batch_size", &microBatchSize); try f.read("seq_length", &seqLength); try f.read("lr", &lr)
+        try f.read("min_lr", &minLr); try f.read("warmup_steps", &warmupSteps); try f.read("lr_decay_steps", &lrDecaySteps)
+        try f.read("lr_schedule", &lrSchedule); try f.read("weight_decay", &weightDecay); try f.read("grad_clip", &gradClip)
+        try f.read("log_interval", &logInterval); try f.read("val_interval", &valInterval); try f.read("val_batches", &valBatches)
+        try f.read("save_top_k", &saveTopK); try f.read("checkpoint_interval", &checkpointInterval); try f.read("seed", &seed)
+        try f.read("resume", &resume)
+    }
+
+    /// The trainer's configuration; an out-of-range value is a RecipeError naming its key.
+    public func trainerConfig() throws -> TrainerConfig {
+        guard let kind = LRSchedule.Kind(rawValue: lrSchedule) else { throw RecipeError.invalid("lr_schedule", "must be cosine or constant, not \"\(lrSchedule)\"") }
+        var c = TrainerConfig(steps: steps, globalBatchSize: globalBatchSize, microBatchSize: microBatchSize, seqLength: seqLength,
+                              schedule: LRSchedule(kind: kind, lr: lr, minLR: minLr, warmupSteps: warmupSteps, decaySteps: lrDecaySteps ?? steps))
+        c.weightDecay = weightDecay; c.gradClip = gradClip; c.seed = seed
+        c.logInterval = logInterval; c.valInterval = valInterval; c.valBatches = valBatches
+        c.saveTopK = saveTopK; c.checkpointInterval = checkpointInterval
+        try c.validate()
+        return c
+    }
+
+    /// Checks the settings without touching any file.
+    public func validate() throws {
+        guard !dataTrain.isEmpty else { throw RecipeError.invalid("data_train", "is required: an indexed-dataset prefix from pare data tokenize") }
+        guard !output.isEmpty else { throw RecipeError.invalid("output", "is required: the run folder") }
+        for (key, spec) in [("data_train", dataTrain), ("data_val", dataVal), ("data_test", dataTest)] {
+            guard let spec else { continue }
+            do { _ = try DataPrefix(spec) } catch let e as DataPrefixError { throw RecipeError.invalid(key, e.rawMessage) }
+        }
+        guard logInterval >= 1 else { throw RecipeError.invalid("log_interval", "must be at least 1, not \(logInterval)") }
+        guard valInterval >= 0, valBatches >= 0, checkpointInterval >= 0 else {
+            throw RecipeError.invalid(valInterval < 0 ? "val_interval" : valBatches < 0 ? "val_batches" : "checkpoint_interval", "must be ≥ 0")
+        }
+        _ = try trainerConfig()
+    }
+
+    /// The blended sample stream of a data spec (train, val or test).
+    func stream(_ key: String, _ spec: String) throws -> BlendedSampleStream {
+        let prefix: DataPrefix
+        do { prefix = try DataPrefix(spec) } catch let e as DataPrefixError { throw RecipeError.invalid(key, e.rawMessage) }
+        return try prefix.stream(seqLength: seqLength, seed: seed)
+    }
+
+    /// The run's log: TensorBoard, metrics.jsonl and the console on rank 0; other ranks log nothing.
+    func openLog(_ comm: Communicator, _ config: TrainerConfig) throws -> MetricsLog {
+        try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let log = comm.isRoot ? try MetricsLog(directory: output) : MetricsLog()
+        if comm.size > 1 { log.say("data parallel: \(comm.size) ranks × \(Parallel.threads) threads; each rank takes \(config.globalBatchSize / comm.size) of the \(config.globalBatchSize) sequences per step") }
+        return log
+    }
+}

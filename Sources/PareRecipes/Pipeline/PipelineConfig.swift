@@ -1,0 +1,149 @@
+import Foundation
+import Yams
+
+/// `pare pipeline CONFIG.yaml`: the recipe's jobs with their settings. Each section holds the
+/// keys of its job (finetune: the keys of `pare finetune`, …) except those the pipeline wires
+/// itself (models, data and output paths, resume); defaults are the jobs' own. A key the
+/// section does not know, or a value of the wrong type, is an error that names its YAML path.
+public struct PipelineConfig {
+    public var runDir = "runs/pipeline"
+    public var teacher = BundledAssets.teacherName   // the bundled GGUF, or a .gguf / Hugging Face directory
+    public var threads: Int? = nil
+    public var prepare = PrepareJob()                 // data:
+    public var tokenize = TokenizeJob()               // data: (append_eod, workers)
+    public var finetune = FinetuneJob()
+    public var calibration = CalibrationSettings()    // prune: (shared by depth and width)
+    public var depth: DepthPruneJob? = DepthPruneJob()   // prune.depth: (enabled: false → nil)
+    public var width: WidthPruneJob? = WidthPruneJob()
+    public var distill = DistillJob()
+    public var layerMap: [String: String] = [:]       // distill.layer_map: student name → "S:T,…"
+    public var eval = EvalJob()
+
+    public init() {}
+
+    /// What each section may set: its job's keys less the wired ones, plus the section's own.
+    static let sections: [String: [String]] = [
+        "data": PrepareJob.keys.filter { $0 != "output" } + ["append_eod", "workers"],
+        "finetune": FinetuneJob.keys.filter { !wiredTrainKeys.contains($0) && $0 != "model" },
+        "prune": CalibrationSettings.keys.filter { $0 != "calibration_data" } + ["depth", "width"],
+        "prune.depth": ["enabled"] + DepthPruneJob.ownKeys.filter { $0 != "model" && $0 != "output" },
+        "prune.width": ["enabled"] + WidthPruneJob.ownKeys.filter { $0 != "model" && $0 != "output" },
+        "distill": DistillJob.keys.filter { !wiredTrainKeys.contains($0) && $0 != "teacher" && $0 != "student" },
+        "eval": EvalJob.keys.filter { !["model", "data", "json"].contains($0) },   // speed: on the test split
+    ]
+    static let wiredTrainKeys: Set<String> = ["data_train", "data_val", "data_test", "output", "resume"]
+    static let topKeys = ["run_dir", "teacher", "threads", "data", "finetune", "prune", "distill", "eval"]
+
+    /// The name a job's setting has in this file (`distill.layer_map`), or nil when the
+    /// pipeline wires it.
+    public static func yamlPath(section: String, key: String) -> String? {
+        sections[section]?.contains(key) == true ? "\(section).\(key)" : nil
+    }
+
+    public static func load(_ path: String) throws -> PipelineConfig {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw RecipeError.failed("cannot read \(path)") }
+        do { return try parse(text) } catch let e as RecipeError { throw RecipeError.failed("\(path): \(e.rawMessage)") }
+    }
+
+    public static func parse(_ text: String) throws -> PipelineConfig {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch { throw RecipeError.failed("not valid YAML: \(error)") }
+        guard let root else { throw RecipeError.failed("the file is empty; see configs/smollm2-wiki.yaml for the keys") }
+        let top = try mapping(root, "", topKeys)
+        var c = PipelineConfig()
+        if let v = top["run_dir"] { c.runDir = try scalar(v, "run_dir") }
+        if let v = top["teacher"] { c.teacher = try scalar(v, "teacher") }
+        if let v = top["threads"] { c.threads = try scalar(v, "threads") as Int }
+        if let data = top["data"] {
+            let m = try mapping(data, "data", sections["data"]!)
+            c.prepare = try decode(PrepareJob.self, m, "data", drop: ["append_eod", "workers"])
+            c.tokenize = try decode(TokenizeJob.self, m, "data", keep: ["append_eod", "workers"])
+        }
+        if let ft = top["finetune"] { c.finetune = try decode(FinetuneJob.self, try mapping(ft, "finetune", sections["finetune"]!), "finetune") }
+        if let prune = top["prune"] {
+            let m = try mapping(prune, "prune", sections["prune"]!)
+            c.calibration = try decode(CalibrationSettings.self, m, "prune", drop: ["depth", "width"])
+            c.depth = try subsection(m["depth"], "prune.depth", DepthPruneJob.self)
+            c.width = try subsection(m["width"], "prune.width", WidthPruneJob.self)
+        }
+        if let d = top["distill"] {
+            let m = try mapping(d, "distill", sections["distill"]!)
+            if let lm = m["layer_map"] {
+                let per = try mapping(lm, "distill.layer_map", ["depth", "width"])
+                for (k, v) in per { c.layerMap[k.string ?? ""] = try scalar(v, "distill.layer_map.\(k.string ?? "")") }
+            }
+            c.distill = try decode(DistillJob.self, m, "distill", drop: ["layer_map"])
+        }
+        if let e = top["eval"] { c.eval = try decode(EvalJob.self, try mapping(e, "eval", sections["eval"]!), "eval") }
+        return c
+    }
+
+    /// A prune subsection; `enabled: false` turns the student off.
+    static func subsection<J: Decodable>(_ node: Node?, _ path: String, _ type: J.Type) throws -> J? {
+        guard let node else { return try decode(J.self, Node.Mapping([]), path) }
+        let m = try mapping(node, path, sections[path]!)
+        if let e = m["enabled"], try scalar(e, path + ".enabled") as Bool == false { return nil }
+        return try decode(J.self, m, path, drop: ["enabled"])
+    }
+
+    /// The node as a mapping whose keys are all in `known`.
+    static func mapping(_ node: Node, _ path: String, _ known: [String]) throws -> Node.Mapping {
+        guard let m = node.mapping else {
+            throw RecipeError.failed("\(path.isEmpty ? "the file" : path)\(where_(node)): expected a mapping of keys (\(known.joined(separator: ", ")))")
+        }
+        for k in m.keys {
+            let name = k.string ?? "\(k)"
+            guard known.contains(name) else {
+                let close = known.filter { editDistance($0, name) <= 2 }
+                throw RecipeError.failed("unknown key \"\(path.isEmpty ? name : path + "." + name)\"\(where_(k))"
+                                         + (close.isEmpty ? "" : " (did you mean \(close.joined(separator: " or "))?)")
+                                         + "; known here: \(known.joined(separator: ", "))")
+            }
+        }
+        return m
+    }
+
+    /// A job from the mapping's keys (all, or those in `keep`, less `drop`).
+    static func decode<J: Decodable>(_ type: J.Type, _ m: Node.Mapping, _ path: String, keep: Set<String>? = nil, drop: Set<String> = []) throws -> J {
+        let pairs = m.filter { p in let k = p.key.string ?? ""; return (keep?.contains(k) ?? true) && !drop.contains(k) }
+        let yaml = try Yams.serialize(node: Node.mapping(Node.Mapping(pairs.map { ($0.key, $0.value) })))
+        do { return try YAMLDecoder().decode(J.self, from: yaml) }
+        catch let e as RecipeError { throw RecipeError.failed("\(path): \(e.rawMessage)") }
+        catch let DecodingError.typeMismatch(t, ctx) { throw valueError(path, ctx, m, "expected \(typeName(t))") }
+        catch let DecodingError.valueNotFound(t, ctx) { throw valueError(path, ctx, m, "expected \(typeName(t))") }
+        catch let DecodingError.dataCorrupted(ctx) { throw valueError(path, ctx, m, ctx.debugDescription) }
+        catch { throw RecipeError.failed("\(path): \(error)") }
+    }
+
+    static func valueError(_ path: String, _ ctx: DecodingError.Context, _ m: Node.Mapping, _ what: String) -> RecipeError {
+        let key = ctx.codingPath.first?.stringValue ?? ""
+        let node = m[key]
+        let got = node.flatMap { $0.scalar?.string }.map { ", got \"\($0)\"" } ?? ""
+        return RecipeError.failed("\(path).\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\(node.map(where_) ?? ""): \(what)\(got)")
+    }
+
+    static func typeName(_ t: Any.Type) -> String {
+        switch t {
+        case is Int.Type, is UInt64.Type, is Int?.Type: return "a whole number"
+        case is Double.Type, is Float.Type: return "a number"
+        case is Bool.Type: return "true or false"
+        case is String.Type: return "a string"
+        default: return "\(t)"
+        }
+    }
+
+    static func scalar<T: ScalarConstructible>(_ node: Node, _ path: String) throws -> T {
+        guard let v = T.construct(from: node.scalar ?? Node.Scalar("")) , node.scalar != nil else {
+            throw RecipeError.failed("\(path)\(where_(node)): expected \(typeName(T.self)), got \(node.scalar.map { "\"\($0.string)\"" } ?? "a mapping or list")")
+        }
+        return v
+    }
+
+    /// " (line L, column C)" of a node, when the parser recorded it.
+    static func where_(_ node: Node) -> String { node.mark.map { " (line \($0.line), column \($0.column))" } ?? "" }
+}
+
+extension PipelineConfig {
+    /// The keys a section may hold ("" for the top level).
+    public static func yamlKeys(section: String) -> [String] { section.isEmpty ? topKeys : sections[section] ?? [] }
+}

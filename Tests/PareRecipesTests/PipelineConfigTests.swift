@@ -1,0 +1,123 @@
+import Foundation
+import XCTest
+import PareRecipes
+
+/// The YAML: every option of finetune, prune, distill and eval is reachable from it, and a
+/// mistyped key or an invalid value is reported with its YAML path.
+final class PipelineConfigTests: XCTestCase {
+    let dir = NSTemporaryDirectory() + "pare-yaml-\(getpid())"
+    override func setUp() {
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/teacher.gguf", contents: Data())
+    }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    /// The flags of `pare ARGS --help`, snake_cased, from the binary the test build made.
+    func flags(_ args: [String]) throws -> Set<String> {
+        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pare").path
+        let exe = FileManager.default.isExecutableFile(atPath: bin) ? bin
+            : URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build-release/release/pare").standardized.path
+        guard FileManager.default.isExecutableFile(atPath: exe) else { XCTFail("no pare binary at \(bin): build with --build-tests"); return [] }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args + ["--help"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run(); p.waitUntilExit()
+        let help = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let re = try NSRegularExpression(pattern: #"--([a-z][a-z0-9-]*)"#)
+        var out = Set<String>()
+        for m in re.matches(in: help, range: NSRange(help.startIndex..., in: help)) {
+            out.insert(String(help[Range(m.range(at: 1), in: help)!]).replacingOccurrences(of: "-", with: "_"))
+        }
+        out.subtract(["help", "version"])
+        XCTAssertFalse(out.isEmpty, "pare \(args.joined(separator: " ")) --help lists no flags")
+        return out
+    }
+
+    /// Every flag is a key of its YAML section, or one the pipeline wires (named here, so a new
+    /// flag that YAML cannot reach fails the test).
+    func testEveryCommandOptionIsReachableFromYAML() throws {
+        let cases: [(command: [String], sections: [String], wired: Set<String>)] = [
+            (["finetune"], ["finetune"], ["model", "data_train", "data_val", "data_test", "output", "resume", "threads"]),
+            (["distill"], ["distill"], ["teacher", "student", "data_train", "data_val", "data_test", "output", "resume", "threads"]),
+            (["prune", "depth"], ["prune.depth", "prune"], ["model", "output", "calibration_data", "threads"]),
+            (["prune", "width"], ["prune.width", "prune"], ["model", "output", "calibration_data", "threads"]),
+            (["eval"], ["eval"], ["model", "data", "json", "threads", "seq"]),   // --seq: the old name of --seq-length
+        ]
+        for c in cases {
+            let yaml = Set(c.sections.flatMap { s in PipelineConfig.yamlKeys(section: s) })
+            for flag in try flags(c.command) {
+                XCTAssertTrue(yaml.contains(flag) || c.wired.contains(flag), "pare \(c.command.joined(separator: " ")) --\(flag) has no YAML key in \(c.sections)")
+            }
+        }
+        XCTAssertTrue(PipelineConfig.yamlKeys(section: "").contains("threads"), "threads is a top-level key")
+    }
+
+    /// A config over a stand-in teacher file; a depth student of one layer unless `yaml` prunes.
+    func config(_ yaml: String) throws -> PipelineConfig {
+        try PipelineConfig.parse("run_dir: \(dir)/run\nteacher: \(dir)/teacher.gguf\n" + yaml + (yaml.contains("prune:") ? "" : "\nprune: {depth: {num_layers: 1}}"))
+    }
+
+    func testSettingsReachTheirJobs() throws {
+        let c = try config("""
+        finetune: {steps: 3, lr_schedule: constant, seed: 7, lr_decay_steps: 9, save_top_k: 2}
+        prune:
+          calibration_batch: 2
+          depth: {drop_layers: "1-2"}
+          width: {hidden_size: 64, aggregation: mean, mlp_activation: gate, size_multiple: 16, scores: s.json}
+        distill: {steps: 4, jsd_beta: 0.3, loss: jsd, top_k_logits: 8, layer_map: {depth: "0:0"}, intermediate_loss: cosine}
+        eval: {tail_fraction: 0.5, batch: 2, seq_length: 64}
+        """)
+        XCTAssertEqual(c.finetune.train.steps, 3); XCTAssertEqual(c.finetune.train.lrSchedule, "constant")
+        XCTAssertEqual(c.finetune.train.seed, 7); XCTAssertEqual(c.finetune.train.lrDecaySteps, 9); XCTAssertEqual(c.finetune.train.saveTopK, 2)
+        XCTAssertEqual(c.finetune.train.lr, TrainSettings().lr, "an absent key keeps the job's default")
+        XCTAssertEqual(c.calibration.calibrationBatch, 2)
+        XCTAssertEqual(c.depth?.dropLayers, "1-2")
+        XCTAssertEqual(c.width?.aggregation, "mean"); XCTAssertEqual(c.width?.mlpActivation, "gate"); XCTAssertEqual(c.width?.sizeMultiple, 16)
+        XCTAssertEqual(c.distill.jsdBeta, 0.3); XCTAssertEqual(c.distill.topKLogits, 8); XCTAssertEqual(c.layerMap, ["depth": "0:0"])
+        XCTAssertEqual(c.eval.tailFraction, 0.5); XCTAssertEqual(c.eval.batch, 2)
+        let p = try Pipeline(c)
+        guard case .distill(let d)? = p.steps.first(where: { $0.name == "distill-depth" })?.job else { return XCTFail("no distill-depth step") }
+        XCTAssertEqual(d.layerMap, "0:0"); XCTAssertEqual(d.train.steps, 4)
+        guard case .pruneDepth(let pd)? = p.steps.first(where: { $0.name == "prune-depth" })?.job else { return XCTFail("no prune-depth step") }
+        XCTAssertEqual(pd.calibration.calibrationBatch, 2, "prune-level calibration settings reach both students")
+        XCTAssertTrue(try config("prune: {width: {enabled: false}, depth: {num_layers: 1}}").width == nil)
+    }
+
+    func assertError(_ yaml: String, _ words: [String], file: StaticString = #filePath, line: UInt = #line) {
+        do { _ = try Pipeline(try config(yaml)); XCTFail("accepted: \(yaml)", file: file, line: line) }
+        catch {
+            let m = Pipeline.message(error, section: "")
+            for w in words { XCTAssertTrue(m.contains(w), "\"\(w)\" not in: \(m)", file: file, line: line) }
+        }
+    }
+
+    func testMistakesNameTheirYAMLPath() {
+        assertError("distill: {kd_ratioo: 0.5}", ["unknown key \"distill.kd_ratioo\"", "did you mean kd_ratio", "line 3"])
+        assertError("prune: {depth: {num_layer: 3}}", ["prune.depth.num_layer", "did you mean num_layers"])
+        assertError("finetune: {output: x}", ["unknown key \"finetune.output\""])   // wired by the pipeline
+        assertError("distill: {kd_ratio: 2}", ["distill.kd_ratio must be between 0 and 1"])
+        assertError("finetune: {steps: 0}", ["finetune.steps must be positive"])
+        assertError("finetune: {global_batch_size: 6, micro_batch_size: 4}", ["finetune.global_batch_size", "multiple of finetune.micro_batch_size"])
+        assertError("finetune: {steps: \"two\"}", ["finetune.steps", "whole number", "\"two\""])
+        assertError("distill: {layer_map: {depth: \"1:x\"}, intermediate_loss: cosine}\nprune: {depth: {num_layers: 1}}", ["distill.layer_map", "STUDENT:TEACHER"])
+        assertError("distill: {layer_map: {deep: \"1:1\"}}", ["distill.layer_map.deep"])
+        assertError("distill: {temperature: -1}", ["distill.temperature must be positive"])
+        assertError("prune: {depth: {num_layers: 2, metric: bi}}", ["prune.depth.metric must be cosine or loss"])
+        assertError("eval: {seq_length: 0}", ["eval.seq_length must be positive"])
+        assertError("prune: {depth: {}}", ["prune.depth.drop_layers", "prune.depth.num_layers"])
+        assertError("data: [1, 2]", ["data", "expected a mapping"])
+    }
+
+    func testAnEmptyFileSaysWhatToWrite() {
+        XCTAssertThrowsError(try PipelineConfig.parse("")) { XCTAssert("\($0)".contains("empty"), "\($0)") }
+    }
+
+    func testTheShippedConfigsLoad() throws {
+        let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../configs").standardized
+        for name in try FileManager.default.contentsOfDirectory(atPath: configs.path) where name.hasSuffix(".yaml") {
+            XCTAssertNoThrow(try PipelineConfig.load(configs.appendingPathComponent(name).path), name)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import XCTest
+import PareRecipes
+
+/// The report from a fixture run folder: the comparison table, the trade-off sentence read
+/// off the numbers, and the plots.
+final class ReportTests: XCTestCase {
+    let dir = NSTemporaryDirectory() + "pare-report-\(getpid())"
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func write(_ path: String, _ text: String) throws {
+        try FileManager.default.createDirectory(atPath: (dir + "/" + path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: dir + "/" + path, atomically: true, encoding: .utf8)
+    }
+
+    func row(_ model: String, _ params: Int, _ layers: Int, _ hidden: Int, _ loss: Double, decode: Double? = nil) -> String {
+        "{\"model\": \"\(model)\", \"parameters\": \(params), \"layers\": \(layers), \"hidden_size\": \(hidden), \"loss\": \(loss), \"perplexity\": \(exp(loss))"
+            + (decode.map { ", \"prefill_tokens_per_second\": 900, \"decode_tokens_per_second\": \($0)" } ?? "") + "}"
+    }
+
+    func testReportFromAFixtureRun() throws {
+        let R = dir
+        let models = [("/c/SmolLM2.gguf", 134_515_008, 30, 576, 2.9), ("\(R)/teacher-ft/model", 134_515_008, 30, 576, 2.7),
+                      ("\(R)/students/depth", 81_413_568, 15, 576, 10.5), ("\(R)/distill-depth/model", 81_413_568, 15, 576, 4.5),
+                      ("\(R)/students/width", 72_000_000, 30, 384, 7.9), ("\(R)/distill-width/model", 72_000_000, 30, 384, 4.6)]
+        try write("eval-val.json", "[" + models.map { row($0.0, $0.1, $0.2, $0.3, $0.4) }.joined(separator: ",") + "]")
+        try write("eval-test.json", "[" + models.map { row($0.0, $0.1, $0.2, $0.3, $0.4 + 0.05, decode: Double($0.2) * 2) }.joined(separator: ",") + "]")
+        for s in ["depth", "width"] {
+            try write("distill-\(s)/metrics.jsonl", (1...3).map { "{\"step\": \($0), \"train/kd_loss\": \(3.0 / Double($0)), \"val/loss\": \(5.0 - Double($0) * 0.1), \"val/kd_loss\": \(2.0 / Double($0))}" }.joined(separator: "\n") + "\n")
+        }
+        try write("teacher-ft/metrics.jsonl", "{\"step\": 0, \"val/loss\": 2.9}\n{\"step\": 10, \"val/loss\": 2.7}\n")
+        let md = try ReportJob(runDir: R).run(progress: .silent, generated: "today")
+        XCTAssertEqual(md, try String(contentsOfFile: R + "/report.md", encoding: .utf8))
+        XCTAssertTrue(md.contains("| teacher (original) | 134515008 | 30 | 576 | 2.9000 | 18.17 | 2.9500 | 19.11 | 900 | 60.0 |"), md)
+        XCTAssertTrue(md.contains("| depth-pruned + distilled | 81413568 | 15 | 576 | 4.5000 |"), md)
+        XCTAssertTrue(md.contains("| width-pruned | 72000000 | 30 | 384 | 7.9000 |"), md)
+        XCTAssertTrue(md.contains("the width-pruned student's test loss is 4.6500 against the depth-pruned student's 4.5500 (here depth is more accurate"), md)
+        XCTAssertTrue(md.contains("decoding runs at 30.0 tokens/s for depth and 60.0 for width."), md)
+        XCTAssertTrue(md.contains("Generated today."))
+        for plot in ["distill-val-loss", "distill-val-kd", "distill-train-loss", "finetune-val-loss"] {
+            let svg = try String(contentsOfFile: "\(R)/plots/\(plot).svg", encoding: .utf8)
+            XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("polyline"), "\(plot).svg has no line")
+        }
+    }
+
+    func testAMissingEvalIsAClearError() {
+        XCTAssertThrowsError(try ReportJob(runDir: dir + "/none").run(progress: .silent)) {
+            XCTAssert("\($0)".contains("eval-val.json is missing"), "\($0)")
+        }
+    }
+}
