@@ -16,7 +16,10 @@ public enum Parallel {
         threads = max(1, n)
         BLAS.setThreads(threads)
         #if canImport(Synchronization) && os(Linux)
-        if pool?.size != threads { pool = threads > 1 ? WorkerPool(threads: threads) : nil }
+        if pool?.size != threads {
+            pool?.shutDown()   // its threads would otherwise outlive it, waking every 10 ms
+            pool = threads > 1 ? WorkerPool(threads: threads) : nil
+        }
         #endif
     }
 

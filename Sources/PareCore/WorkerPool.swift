@@ -12,7 +12,8 @@ import Glibc
 /// GCD worker costs ~10 µs each time — with ~250 parallel regions per decoded token that
 /// overhead cancelled the second core entirely. A worker that is still spinning picks a job
 /// up in well under a microsecond; after ~200 µs idle it sleeps on a semaphore, so an idle
-/// process does not burn CPU.
+/// process does not burn CPU. A pool that is replaced must be `shutDown()`: its threads hold it,
+/// so dropping the last reference alone would leave them waking every 10 ms forever.
 final class WorkerPool: @unchecked Sendable {
     let size: Int                       // threads including the caller
     private let epoch = Atomic<Int>(0)  // bumped once per job
@@ -21,6 +22,7 @@ final class WorkerPool: @unchecked Sendable {
     private let sleeping: [Flag]
     private let wake: [DispatchSemaphore]
     private let busy = Atomic<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
     nonisolated(unsafe) private var job: (Int) -> Void = { _ in }
     nonisolated(unsafe) private var jobWidth = 0
 
@@ -29,7 +31,7 @@ final class WorkerPool: @unchecked Sendable {
         sleeping = (0..<threads).map { _ in Flag() }
         wake = (0..<threads).map { _ in DispatchSemaphore(value: 0) }
         for w in 1..<max(threads, 1) {
-            let t = Thread { [unowned self] in self.workerLoop(w) }
+            let t = Thread { self.workerLoop(w) }
             t.stackSize = 1 << 20
             t.start()
         }
@@ -59,6 +61,17 @@ final class WorkerPool: @unchecked Sendable {
         return true
     }
 
+    /// Stops the worker threads and waits until each has left its loop. The pool must not be
+    /// used afterwards.
+    func shutDown() {
+        while !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged { spinPause() }
+        pending.store(size - 1, ordering: .relaxed)
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        epoch.add(1, ordering: .sequentiallyConsistent)
+        for w in 1..<max(size, 1) { wake[w].signal() }
+        while pending.load(ordering: .acquiring) > 0 { spinPause() }
+    }
+
     private func workerLoop(_ w: Int) {
         // Epoch 0 is the pool's start: a job may be posted before this thread first runs, and
         // loading the epoch here instead would take that job as already seen (the caller then
@@ -72,14 +85,16 @@ final class WorkerPool: @unchecked Sendable {
                 if spins < 20_000 { spinPause() } else {
                     // Sleep; re-check after announcing it so a job posted meanwhile is not missed.
                     // The timed wait is a safety net: even a missed signal costs at most 10 ms.
+                    // A timeout with no job goes back to sleep without spinning again: an idle
+                    // worker costs one wakeup per 10 ms, not 20k spins per 10 ms.
                     sleeping[w].value.store(true, ordering: .sequentiallyConsistent)
                     if epoch.load(ordering: .sequentiallyConsistent) == seen { _ = wake[w].wait(timeout: .now() + .milliseconds(10)) }
                     sleeping[w].value.store(false, ordering: .sequentiallyConsistent)
-                    spins = 0
                 }
                 e = epoch.load(ordering: .acquiring)
             }
             seen = e
+            if stopping.load(ordering: .acquiring) { pending.subtract(1, ordering: .releasing); return }
             if w < jobWidth { job(w) }
             pending.subtract(1, ordering: .releasing)
         }

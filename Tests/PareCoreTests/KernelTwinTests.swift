@@ -180,4 +180,24 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "a parallel region on a fresh pool never finished")
         Parallel.configure(threads: 2)
     }
+
+    /// A replaced pool's threads exit. They used to live on (each holds its pool), waking every
+    /// 10 ms and spinning: after the test above, 500 of them starved every later test of CPU
+    /// and CI's test run timed out.
+    func testReplacedPoolsLeaveNoThreads() throws {
+        func threads() throws -> Int {
+            let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+            let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("Threads:") })
+            return try XCTUnwrap(Int(line.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces)))
+        }
+        Parallel.configure(threads: 2)
+        let before = try threads()
+        for _ in 0..<200 {
+            Parallel.configure(threads: 1)
+            Parallel.configure(threads: 3)
+            Parallel.configure(threads: 2)
+        }
+        usleep(50_000)   // an exiting thread leaves the count shortly after its loop returns
+        XCTAssertLessThanOrEqual(try threads(), before + 2, "pools replaced 600 times left threads behind")
+    }
 }

@@ -23,8 +23,10 @@ final class PipelineConfigTests: XCTestCase {
         p.arguments = args + ["--help"]
         let pipe = Pipe()
         p.standardOutput = pipe
-        try p.run(); p.waitUntilExit()
+        try p.run()
+        // Read to the end first: waiting first would deadlock on a help text larger than the pipe.
         let help = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
         let re = try NSRegularExpression(pattern: #"--([a-z][a-z0-9-]*)"#)
         var out = Set<String>()
         for m in re.matches(in: help, range: NSRange(help.startIndex..., in: help)) {
