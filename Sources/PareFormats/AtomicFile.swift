@@ -80,3 +80,26 @@ public final class AtomicFileWriter {
     return Darwin.write(fd, p, n)
     #endif
 }
+
+/// Leftovers of interrupted writes: `NAME.tmp-PID` files and `.tmp-…-PID` folders whose
+/// process is gone (kill -9, a second Ctrl-C, a power cut). Removed when the next run starts,
+/// so they don't pile up (a checkpoint leftover is hundreds of MB). A writer that is still
+/// running keeps its own.
+public enum StaleTemporaries {
+    /// Removes stale temporaries in `folder` whose names start with `prefix`; returns their paths.
+    @discardableResult
+    public static func remove(in folder: String, prefix: String = "") -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        var removed: [String] = []
+        for name in names where name.hasPrefix(prefix) {
+            guard let r = name.range(of: ".tmp-", options: .backwards) ?? (name.hasPrefix(".tmp-") ? name.range(of: ".tmp-") : nil) else { continue }
+            let tail = name[r.upperBound...]
+            guard let pid = tail.split(separator: "-").last.flatMap({ Int32($0) }), pid > 0 else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
+                let path = folder + "/" + name
+                if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(path) }
+            }
+        }
+        return removed
+    }
+}

@@ -6,6 +6,8 @@ public enum FormatError: SettingError {
     case corrupt(path: String, message: String)
     case unsupported(path: String, message: String)
     case missingTensor(path: String, name: String)
+    /// Readable, but at odds with itself or its companion files; the message says what to fix.
+    case inconsistent(path: String, message: String)
 
     public var rawMessage: String {
         switch self {
@@ -13,6 +15,7 @@ public enum FormatError: SettingError {
         case let .corrupt(p, m): return "\(p): corrupt or truncated file: \(m). Re-download or re-export it."
         case let .unsupported(p, m): return "\(p): \(m)"
         case let .missingTensor(p, n): return "\(p): no tensor named \"\(n)\""
+        case let .inconsistent(p, m): return "\(p): \(m)"
         }
     }
 }

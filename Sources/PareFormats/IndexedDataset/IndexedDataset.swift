@@ -41,6 +41,14 @@ public final class IndexedDataset {
                 throw FormatError.corrupt(path: bin.path, message: "sequence \(k) (\(l) tokens at byte \(o)) lies outside the \(bin.count)-byte .bin; the .bin and .idx do not belong together")
             }
         }
+        // Megatron's writer lays sequences end to end: a longer .bin belongs to another dataset.
+        let described = lengths.reduce(Int64(0)) { $0 + Int64($1) } * Int64(type.size)
+        guard described == Int64(bin.count) else {
+            throw FormatError.inconsistent(path: bin.path, message: "holds \(bin.count) bytes but \(idx.path) describes \(described) (\(s) sequences); the .bin and .idx do not belong together: re-run pare data tokenize")
+        }
+        guard s > 0 else {
+            throw FormatError.inconsistent(path: idx.path, message: "the dataset holds no documents; tokenize a corpus that has text")
+        }
         guard docs.first == 0, docs.last == Int64(s), zip(docs, docs.dropFirst()).allSatisfy({ $0 <= $1 }) else {
             throw FormatError.corrupt(path: idx.path, message: "document index is not an increasing list from 0 to the sequence count")
         }

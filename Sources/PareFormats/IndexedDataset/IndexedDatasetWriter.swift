@@ -55,6 +55,10 @@ public final class IndexedDatasetWriter {
 
     /// Writes the index and moves both files into place.
     public func finish() throws {
+        guard !lengths.isEmpty else {
+            abort()
+            throw FormatError.inconsistent(path: prefix + ".bin", message: "no documents were written (every input text was empty); nothing to tokenize")
+        }
         var idx: [UInt8] = IndexedDatasetWriter.magic
         func u64(_ v: Int) { withUnsafeBytes(of: UInt64(v).littleEndian) { idx += $0 } }
         func i64(_ v: Int) { withUnsafeBytes(of: Int64(v).littleEndian) { idx += $0 } }

@@ -39,6 +39,14 @@ public final class TensorBoardWriter {
         })
     }
 
+    /// A SessionLog START (Event field 7, status 1) at `step`: TensorBoard purges this run's
+    /// events at and after `step` when it reads one, so steps redone after a resume appear once.
+    public func restart(at step: Int) throws {
+        try writeRecord(TensorBoardWriter.event(wallTime: Date().timeIntervalSince1970, step: step) { e in
+            TensorBoardWriter.field(7, bytes: [0x08, 0x01], into: &e)
+        })
+    }
+
     public func flush() { try? handle.synchronize() }
 
     func writeRecord(_ payload: [UInt8]) throws {

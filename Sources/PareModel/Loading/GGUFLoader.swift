@@ -52,6 +52,9 @@ extension LlamaModel {
                 WeightNames.unpermuteRows(view.baseAddress!, heads: heads, rows: e.shape[0], cols: e.shape.count > 1 ? e.shape[1] : 1)
             }
         }
+        let used = Set(model.layout.entries.compactMap { WeightNames.gguf(fromHF: $0.name) })
+        try StrictLoading.checkUnused(g.tensors.keys.filter { !used.contains($0) }, path: g.path, configName: "the GGUF metadata")
+        try StrictLoading.checkFinite(model, path: g.path)
         return model
     }
 }

@@ -68,20 +68,55 @@ public enum HFCheckpoint {
             }
             let info = try f.info(e.name)
             guard info.shape == e.shape else {
-                throw FormatError.corrupt(path: f.path, message: "tensor \"\(e.name)\" has shape \(info.shape) but config.json implies \(e.shape)")
+                throw FormatError.inconsistent(path: f.path, message: "tensor \"\(e.name)\" has shape \(info.shape) but \(dir)/config.json implies \(e.shape); config.json and the weights disagree (check hidden_size, intermediate_size, num_attention_heads, num_key_value_heads, head_dim)")
             }
             try f.read(e.name, into: model.parameter(e.name)!)
         }
+        // transformers ignores a tied model's stored lm_head and the old rotary buffers too.
+        let used = Set(model.layout.entries.map(\.name))
+        let unused = files.keys.filter { n in !used.contains(n) && !n.hasSuffix("rotary_emb.inv_freq") && !(config.tieWordEmbeddings && n == "lm_head.weight") }
+        try StrictLoading.checkUnused(unused, path: dir + "/model.safetensors", configName: "config.json")
+        try StrictLoading.checkFinite(model, path: dir + "/model.safetensors")
         return model
     }
 
     /// Writes `model` (and `tokenizer`) as a directory `transformers` loads unchanged.
+    ///
+    /// Every file goes to a temporary folder first; only a complete set is moved into `dir`,
+    /// config.json last, so an interrupted or failed write (disk full) never leaves a folder that
+    /// looks like a model but lacks its tokenizer. Other files already in `dir` (importance.json)
+    /// stay.
     public static func save(_ model: LlamaModel, tokenizer: Tokenizer?, to dir: String, dtype: SafetensorsWriter.DType = .F32) throws {
+        let fm = FileManager.default
+        let parent = URL(fileURLWithPath: dir).deletingLastPathComponent().path
+        let tmp = parent + "/." + URL(fileURLWithPath: dir).lastPathComponent + ".tmp-\(getpid())"
+        StaleTemporaries.remove(in: parent, prefix: "." + URL(fileURLWithPath: dir).lastPathComponent)
+        try? fm.removeItem(atPath: tmp)
         do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         } catch {
             throw FormatError.io(path: dir, message: "cannot create the output folder (\(error.localizedDescription))")
         }
+        do {
+            let names = try write(model, tokenizer: tokenizer, to: tmp, dtype: dtype)
+            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            // The old config.json goes first: until the new one is in, dir is not a model.
+            try? fm.removeItem(atPath: dir + "/config.json")
+            for name in names.filter({ $0 != "config.json" }) + ["config.json"] {
+                guard rename(tmp + "/" + name, dir + "/" + name) == 0 else {
+                    throw FormatError.io(path: dir + "/" + name, message: "cannot move the written file into place (\(String(cString: strerror(errno))))")
+                }
+            }
+            try? fm.removeItem(atPath: tmp)
+        } catch {
+            try? fm.removeItem(atPath: tmp)
+            throw error
+        }
+    }
+
+    /// The model's files in `dir`; returns their names.
+    static func write(_ model: LlamaModel, tokenizer: Tokenizer?, to dir: String, dtype: SafetensorsWriter.DType) throws -> [String] {
+        var names = ["model.safetensors", "config.json", "generation_config.json"]
         var config = model.config
         config.torchDtype = dtype == .F32 ? "float32" : "bfloat16"
         if let t = tokenizer {
@@ -104,8 +139,10 @@ public enum HFCheckpoint {
         if let t = tokenizer {
             for (name, data) in try t.hfFiles(modelMaxLength: config.maxPositionEmbeddings) {
                 try AtomicFileWriter.write(data, to: dir + "/" + name)
+                names.append(name)
             }
         }
+        return names
     }
 }
 
