@@ -35,9 +35,10 @@ public enum DepthPruning {
     public static func parseLayers(_ spec: String) throws -> Set<Int> {
         var out = Set<Int>()
         for part in spec.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
-            let ends = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            if ends.count == 1, let a = ends[0] { out.insert(a) }
-            else if ends.count == 2, let a = ends[0], let b = ends[1], a <= b { out.formUnion(a...b) }
+            // omittingEmptySubsequences: false, so "-1" and "5-" are errors, not layer 1 and layer 5.
+            let ends = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            if ends.count == 1, let a = ends[0], a >= 0 { out.insert(a) }
+            else if ends.count == 2, let a = ends[0], let b = ends[1], a >= 0, a <= b { out.formUnion(a...b) }
             else { throw PruneError.invalid("cannot read \"\(part)\" as a layer or range (e.g. 15-29 or 3,5,7-9)") }
         }
         return out

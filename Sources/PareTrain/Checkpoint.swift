@@ -87,11 +87,14 @@ public enum Checkpoint {
         return info
     }
 
-    /// Keeps the newest checkpoint (for resuming) and the `k` with the lowest validation loss.
+    /// Keeps the newest checkpoint (for resuming) and the `k` best: lowest validation loss
+    /// first, then (for checkpoints without one, as in a run with no validation) the newest.
     public static func prune(_ root: String, keepBest k: Int) {
         let all = list(root)
         guard let newest = all.last else { return }
-        let best = all.filter { $0.info.valLoss != nil }.sorted { $0.info.valLoss! < $1.info.valLoss! }.prefix(k).map(\.path)
+        let validated = all.filter { $0.info.valLoss != nil }.sorted { $0.info.valLoss! < $1.info.valLoss! }
+        let unvalidated = all.filter { $0.info.valLoss == nil }.reversed()
+        let best = (validated + unvalidated).prefix(k).map(\.path)
         for c in all where c.path != newest.path && !best.contains(c.path) {
             try? FileManager.default.removeItem(atPath: c.path)
         }

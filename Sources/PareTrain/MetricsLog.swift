@@ -6,21 +6,42 @@ import PareFormats
 /// record), and a console line per logged step. Only the process that owns the run writes.
 public final class MetricsLog {
     let tensorboard: TensorBoardWriter?
-    let jsonl: FileHandle?
+    var jsonl: FileHandle?
+    let jsonlPath: String?
     public let quiet: Bool
 
     public init(directory: String, quiet: Bool = false) throws {
         tensorboard = try TensorBoardWriter(directory: directory + "/tensorboard")
         let path = directory + "/metrics.jsonl"
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let h = FileHandle(forWritingAtPath: path) else { throw FormatError.io(path: path, message: "cannot open for appending") }
         h.seekToEndOfFile()
         jsonl = h
+        jsonlPath = path
         self.quiet = quiet
     }
 
     /// A log that records nothing (tests).
-    public init() { tensorboard = nil; jsonl = nil; quiet = true }
+    public init() { tensorboard = nil; jsonl = nil; jsonlPath = nil; quiet = true }
+
+    /// Forgets the records after `step`, which a resumed run is about to redo: metrics.jsonl
+    /// is rewritten without them (atomically), and TensorBoard is told to purge them.
+    public func resume(after step: Int) throws {
+        try tensorboard?.restart(at: step + 1)
+        guard let path = jsonlPath, let data = FileManager.default.contents(atPath: path) else { return }
+        var kept = Data()
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            let row = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
+            if let s = row?["step"] as? Int, s > step { continue }
+            kept += line + [UInt8(ascii: "\n")]
+        }
+        guard kept.count != data.count else { return }
+        try? jsonl?.close()
+        try AtomicFileWriter.write(kept, to: path)
+        guard let h = FileHandle(forWritingAtPath: path) else { throw FormatError.io(path: path, message: "cannot open for appending") }
+        h.seekToEndOfFile()
+        jsonl = h
+    }
 
     public func record(step: Int, _ values: [(String, Double)]) {
         try? tensorboard?.scalars(values, step: step)

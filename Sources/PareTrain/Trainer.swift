@@ -108,13 +108,21 @@ public final class Trainer {
     public func run(resume: Bool, saveFinalModel: Bool = true) throws -> String {
         var startStep = 0, tokensSeen = 0, elapsedBefore = 0.0
         var lastCheckpoint: String? = nil
+        if communicator.isRoot {
+            for p in StaleTemporaries.remove(in: checkpointRoot) + StaleTemporaries.remove(in: output) { log.say("removed \(p), left by an interrupted write") }
+        }
         if resume, let newest = Checkpoint.list(checkpointRoot).last {
+            // Data first: a user who changed the data set is told that, not a generic "settings".
+            if let was = newest.info.trainer.dataFingerprint, let now = config.dataFingerprint, was != now {
+                throw TrainingError.resumeMismatch("\(newest.path) was trained on other data (\(was)); \(SettingName.ref("data_train")) is now \(now). Resume with the original data, or start a new \(SettingName.ref("output"))")
+            }
             guard newest.info.trainer.resumeKey() == config.resumeKey() else {
                 throw TrainingError.resumeMismatch("\(newest.path) was written with different settings (batch, sequence length, learning-rate schedule, optimizer or seed); use the original settings or a new \(SettingName.ref("output"))")
             }
             let info = try Checkpoint.load(newest.path, into: model, optimizer: optimizer, auxiliary: auxiliary)
             startStep = info.step; tokensSeen = info.tokensSeen; elapsedBefore = info.elapsedSeconds
             lastValLoss = info.valLoss; lastCheckpoint = newest.path
+            try log.resume(after: startStep)
             log.say("resumed from \(newest.path) at step \(startStep)")
         } else if resume {
             log.say("resume: no checkpoint in \(checkpointRoot); starting from step 0")

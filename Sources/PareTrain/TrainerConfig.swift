@@ -18,6 +18,9 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
     public var valBatches: Int = 8
     public var checkpointInterval: Int = 0   // 0: only at the end
     public var saveTopK: Int = 1
+    /// What the training data was (its specification and a hash of each .idx); a resumed run
+    /// must be on the same data. nil in checkpoints written before it was recorded.
+    public var dataFingerprint: String? = nil
 
     public init(steps: Int, globalBatchSize: Int, microBatchSize: Int, seqLength: Int, schedule: LRSchedule) {
         self.steps = steps; self.globalBatchSize = globalBatchSize; self.microBatchSize = microBatchSize
@@ -38,8 +41,9 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
         guard seqLength > 1 else { throw bad("seq_length", "must be at least 2, not \(seqLength)") }
         guard schedule.lr > 0, schedule.lr.isFinite else { throw bad("lr", "must be positive, not \(schedule.lr)") }
         guard schedule.minLR >= 0, schedule.minLR <= schedule.lr else { throw bad("min_lr", "must be in 0...\(TrainingError.ref("lr")) (\(schedule.lr)), not \(schedule.minLR)") }
-        guard schedule.warmupSteps >= 0, schedule.decaySteps >= schedule.warmupSteps else {
-            throw bad("warmup_steps", "must be ≥ 0 and ≤ the decay steps (\(schedule.decaySteps)), not \(schedule.warmupSteps)")
+        guard schedule.warmupSteps >= 0 else { throw bad("warmup_steps", "must be ≥ 0, not \(schedule.warmupSteps)") }
+        guard schedule.decaySteps >= schedule.warmupSteps else {
+            throw bad("warmup_steps", "(\(schedule.warmupSteps), default 2) must not exceed the decay steps (\(schedule.decaySteps), \(TrainingError.ref("lr_decay_steps")) or else \(TrainingError.ref("steps"))); set \(TrainingError.ref("warmup_steps")) to at most \(schedule.decaySteps)")
         }
         guard gradClip >= 0 else { throw bad("grad_clip", "must be ≥ 0, not \(gradClip)") }
         guard weightDecay >= 0 else { throw bad("weight_decay", "must be ≥ 0, not \(weightDecay)") }
@@ -50,6 +54,7 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
     func resumeKey() -> TrainerConfig {
         var c = self
         c.steps = 0; c.logInterval = 0; c.valInterval = 0; c.valBatches = 0; c.checkpointInterval = 0; c.saveTopK = 0
+        c.dataFingerprint = nil   // compared on its own, with its own message
         return c
     }
 }

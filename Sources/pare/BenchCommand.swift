@@ -35,7 +35,7 @@ struct BenchSgemm: ParsableCommand {
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        threads.apply()
+        try threads.apply()
         // The forms a training step uses: x·Wᵀ (forward), dY·W (input gradient), dYᵀ·X (weight gradient).
         let forms: [(String, Bool, Bool, [(Int, Int, Int)])] = [
             ("x·Wᵀ ", false, true, [(1024, 1536, 576), (1024, 576, 1536), (256, 49152, 576), (1024, 1024, 1024)]),
@@ -67,7 +67,7 @@ struct BenchTrain: ParsableCommand {
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        threads.apply()
+        try threads.apply()
         // Measure the sgemm peak first, so its buffers are freed before the model's peak memory.
         let N = batch * seq
         let peakShapes = LlamaConfig.presets[String(model.dropFirst("random:".count))].map {

@@ -22,7 +22,7 @@ struct BenchDistill: ParsableCommand {
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        threads.apply()
+        try threads.apply()
         let t: LlamaModel
         do { t = try ModelSource.load(teacher, seed: 0) } catch { throw fail("\(error)") }
         var sc = t.config

@@ -15,7 +15,7 @@ struct BenchKernels: ParsableCommand {
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        threads.apply()
+        try threads.apply()
         guard let c = LlamaConfig.presets[String(model.dropFirst("random:".count))] else { throw fail("unknown model \(model)") }
         let N = batch * seq, C = c.hiddenSize, F = c.intermediateSize, H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim
         let L = Double(c.numHiddenLayers)

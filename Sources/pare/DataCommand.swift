@@ -22,8 +22,8 @@ struct DataPrepare: ParsableCommand {
     @Option(help: "wiki-summaries (bundled Wikipedia summaries: title + extract), a .jsonl file, a text file (blank-line separated documents) or a folder of them (default \(d.source)).")
     var source: String?
     @Option(help: "Output folder for train.jsonl, val.jsonl, test.jsonl.") var output: String
-    @Option(help: "Fraction of documents for validation (default \(d.valFraction)).") var valFraction: Double?
-    @Option(help: "Fraction of documents for test (default \(d.testFraction)).") var testFraction: Double?
+    @Option(parsing: .unconditional, help: "Fraction of documents for validation (default \(d.valFraction)).") var valFraction: Double?
+    @Option(parsing: .unconditional, help: "Fraction of documents for test (default \(d.testFraction)).") var testFraction: Double?
     @Option(help: "Seed of the split's hash (default \(d.seed)).") var seed: UInt64?
     @Option(help: "Field holding the text in JSONL input (default \(d.jsonKey)).") var jsonKey: String?
 
@@ -47,7 +47,7 @@ struct DataTokenize: ParsableCommand {
     @Option(help: "Output prefix; files are PREFIX_text_document.bin and .idx.") var outputPrefix: String
     @Option(help: "Field holding the text (default \(d.jsonKey)).") var jsonKey: String?
     @Flag(inversion: .prefixedNo, help: "End every document with the end-of-document token (default: on).") var appendEod: Bool?
-    @Option(help: "Tokenizer threads (default: the cores, \(d.workers)).") var workers: Int?
+    @Option(parsing: .unconditional, help: "Tokenizer threads (default: the cores, \(d.workers)).") var workers: Int?
 
     func run() throws {
         var job = TokenizeJob()
@@ -67,6 +67,7 @@ struct DataInspect: ParsableCommand {
     @Option(help: "Sequence length for the training-sample view.") var seqLength = 256
 
     func run() throws {
+        guard seqLength >= 1 else { throw fail("--seq-length must be at least 1, not \(seqLength)") }
         let p = DataPrefix.resolve(prefix)
         let ds: IndexedDataset
         do { ds = try IndexedDataset(prefix: p) } catch let e as FormatError { throw fail("\(e)") }

@@ -10,17 +10,17 @@ struct Distill: ParsableCommand {
     @Option(help: "Teacher: a .gguf file or a Hugging Face directory.") var teacher: String
     @Option(help: "Student: a .gguf file or a Hugging Face directory (e.g. from pare prune).") var student: String
     @Option(help: "forward-kl, reverse-kl, symmetric-kl or jsd (default \(d.loss)).") var loss: String?
-    @Option(help: "Softmax temperature for both models (default \(d.temperature)).") var temperature: Float?
-    @Option(help: "β of the generalised JSD, 0 < β < 1 (default \(d.jsdBeta)).") var jsdBeta: Float?
-    @Option(help: "Weight of the KD loss; 1 − it weights cross-entropy on the labels; 1 = KD only, 0 = plain training (default \(d.kdRatio)).") var kdRatio: Float?
-    @Option(help: "Distil against the teacher's K most likely tokens only (its distribution truncated and renormalised); forward-kl and jsd.") var topKLogits: Int?
+    @Option(parsing: .unconditional, help: "Softmax temperature for both models (default \(d.temperature)).") var temperature: Float?
+    @Option(parsing: .unconditional, help: "β of the generalised JSD, 0 < β < 1 (default \(d.jsdBeta)).") var jsdBeta: Float?
+    @Option(parsing: .unconditional, help: "Weight of the KD loss; 1 − it weights cross-entropy on the labels; 1 = KD only, 0 = plain training (default \(d.kdRatio)).") var kdRatio: Float?
+    @Option(parsing: .unconditional, help: "Distil against the teacher's K most likely tokens only (its distribution truncated and renormalised); forward-kl and jsd.") var topKLogits: Int?
     @Option(help: "Also match hidden states at mapped layers: cosine or mse (after the norm; through a learned projection when hidden sizes differ; weighted by L_logits / L_is).") var intermediateLoss: String?
     @Option(help: "Layer pairs for --intermediate-loss, STUDENT:TEACHER, 0-based, comma-separated (default: last:last).") var layerMap: String?
     @OptionGroup var training: TrainingOptions
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        threads.apply()
+        try threads.apply()
         let comm = try DataParallel.communicator()   // first: an MPI misconfiguration fails before any work
         installInterruptHandler()
         var job = DistillJob()

@@ -10,16 +10,16 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("model"), help: "A .gguf file or Hugging Face directory (repeat to compare).") var models: [String]
     @Option(help: "Corpus: wiki-summaries (the bundled Wikipedia summaries) or a JSONL file with a \"text\" field (default \(d.corpus)).") var corpus: String?
     @Option(help: "Evaluate on an indexed dataset (prefix from pare data tokenize) instead: all its documents in order.") var data: String?
-    @Option(help: "Evaluate on the last fraction of documents (default \(d.tailFraction)).") var tailFraction: Double?
-    @Option(name: [.customLong("seq-length"), .customLong("seq")], help: "Tokens per window (default \(d.seqLength)).") var seqLength: Int?
-    @Option(help: "Windows per forward pass (default \(d.batch)).") var batch: Int?
-    @Option(help: "Evaluate at most this many windows.") var maxWindows: Int?
+    @Option(parsing: .unconditional, help: "Evaluate on the last fraction of documents (default \(d.tailFraction)).") var tailFraction: Double?
+    @Option(name: [.customLong("seq-length"), .customLong("seq")], parsing: .unconditional, help: "Tokens per window (default \(d.seqLength)).") var seqLength: Int?
+    @Option(parsing: .unconditional, help: "Windows per forward pass (default \(d.batch)).") var batch: Int?
+    @Option(parsing: .unconditional, help: "Evaluate at most this many windows.") var maxWindows: Int?
     @Flag(help: "Also time prefill (128 tokens) and decode (32 tokens) at batch 1.") var speed = false
     @Option(help: "Write the results as JSON to this file.") var json: String?
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        threads.apply()
+        try threads.apply()
         var job = EvalJob()
         job.model = models
         if let v = corpus { job.corpus = v }; job.data = data; if let v = tailFraction { job.tailFraction = v }

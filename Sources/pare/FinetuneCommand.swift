@@ -11,7 +11,7 @@ struct Finetune: ParsableCommand {
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        threads.apply()
+        try threads.apply()
         let comm = try DataParallel.communicator()   // first: an MPI misconfiguration fails before any work
         installInterruptHandler()
         var job = FinetuneJob()

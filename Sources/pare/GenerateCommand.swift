@@ -13,21 +13,28 @@ struct Generate: ParsableCommand {
     @Option(help: "The prompt text.") var prompt: String
     @Flag(help: "Wrap the prompt as a user turn in the model's chat template.") var chat = false
     @Option(help: "Most tokens to generate.") var maxNewTokens = 128
-    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
-    @Option(help: "Nucleus sampling: keep the smallest set of tokens with this much probability.") var topP: Float = 1
+    @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(parsing: .unconditional, help: "Nucleus sampling: keep the smallest set of tokens with this much probability.") var topP: Float = 1
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
     @Flag(help: "Keep generating past the end-of-sequence token (for timing a fixed length).") var ignoreEos = false
     @Option(help: "Instead of generating, write the prompt's logits (tokens × vocabulary, f32) to this .safetensors file, token ids in its metadata (for comparing with other runtimes).") var dumpLogits: String?
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        threads.apply()
+        guard maxNewTokens >= 1 else { throw fail("--max-new-tokens must be at least 1, not \(maxNewTokens)") }
+        guard temperature.isFinite, temperature >= 0 else { throw fail("--temperature must be a finite number ≥ 0 (0 is greedy), not \(temperature)") }
+        guard topP.isFinite, topP > 0, topP <= 1 else { throw fail("--top-p must be in (0, 1] (1 keeps every token), not \(topP)") }
+        try threads.apply()
         let loaded: PretrainedModel
         do { loaded = try PretrainedModel.load(model) } catch let e as FormatError { throw fail("\(e)") }
         let tok = loaded.tokenizer
         let text = chat ? tok.chatPrompt([ChatMessage(role: "user", content: prompt)]) : prompt
         let ids = tok.encode(text, parseSpecial: chat)
         guard !ids.isEmpty else { throw fail("the prompt is empty") }
+        let positions = loaded.model.config.maxPositionEmbeddings
+        guard ids.count < positions else {
+            throw fail("the prompt is \(ids.count) tokens, but \(model) has \(positions) positions (max_position_embeddings); shorten the prompt")
+        }
         if let path = dumpLogits { return try writeLogits(loaded.model, ids: ids, to: path) }
         var sampler = Sampler(temperature: temperature, topP: topP, seed: seed)
         var stop: Set<Int32> = []

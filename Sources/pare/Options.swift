@@ -6,9 +6,23 @@ struct ThreadOptions: ParsableArguments {
     @Option(help: "Threads for Pare's kernels and BLAS (default: all cores, or PARE_THREADS).")
     var threads: Int?
 
-    func apply() {
-        Parallel.configure(threads: threads ?? DataParallel.defaultThreads)
+    func apply() throws {
+        Parallel.configure(threads: try checkedThreads(threads, name: "--threads"))
     }
+}
+
+/// A thread count: at least 1; above twice the cores it is capped there with a warning, since
+/// spinning workers on an oversubscribed machine slow every parallel region to a crawl.
+func checkedThreads(_ requested: Int?, name: String) throws -> Int {
+    guard let n = requested else { return DataParallel.defaultThreads }
+    guard n >= 1 else { throw fail("\(name) must be at least 1, not \(n)") }
+    let cores = ProcessInfoLite.activeProcessorCount
+    if n > 2 * cores {
+        var err = StandardError()
+        print("pare: warning: \(name) \(n) is more than twice the \(cores) cores; using \(2 * cores)", to: &err)
+        return 2 * cores
+    }
+    return n
 }
 
 /// Prints to stderr and exits non-zero: the CLI is the only place that exits.

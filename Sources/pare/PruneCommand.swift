@@ -11,9 +11,9 @@ struct Prune: ParsableCommand {
 struct CalibrationOptions: ParsableArguments {
     static let d = CalibrationSettings()
     @Option(help: "Calibration data: an indexed-dataset prefix (pare data tokenize).") var calibrationData: String?
-    @Option(help: "Calibration sequences; the paper uses 1024 (default \(d.calibrationSamples)).") var calibrationSamples: Int?
-    @Option(help: "Tokens per calibration sequence (default \(d.seqLength)).") var seqLength: Int?
-    @Option(help: "Sequences per forward pass (default \(d.calibrationBatch)).") var calibrationBatch: Int?
+    @Option(parsing: .unconditional, help: "Calibration sequences; the paper uses 1024 (default \(d.calibrationSamples)).") var calibrationSamples: Int?
+    @Option(parsing: .unconditional, help: "Tokens per calibration sequence (default \(d.seqLength)).") var seqLength: Int?
+    @Option(parsing: .unconditional, help: "Sequences per forward pass (default \(d.calibrationBatch)).") var calibrationBatch: Int?
     @Option(help: "Seed for the calibration sample order (default \(d.seed)).") var seed: UInt64?
 
     var settings: CalibrationSettings {
@@ -34,14 +34,14 @@ struct PruneDepth: ParsableCommand {
     @Option(help: "The model: a .gguf file or a Hugging Face directory.") var model: String
     @Option(help: "Output Hugging Face directory.") var output: String
     @Option(help: "Layers to drop, 0-based as in model.layers.N: e.g. 15-29 or 3,5,7-9.") var dropLayers: String?
-    @Option(help: "Layers to keep; the others are chosen by --metric.") var numLayers: Int?
+    @Option(parsing: .unconditional, help: "Layers to keep; the others are chosen by --metric.") var numLayers: Int?
     @Option(help: "cosine (1 − cos between a layer's input and output) or loss (LM loss with it removed) (default \(d.metric)).") var metric: String?
     @Flag(help: "Drop one contiguous block of layers (the best block) instead of the individually least important.") var contiguous = false
     @OptionGroup var calibration: CalibrationOptions
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        threads.apply()
+        try threads.apply()
         var job = DepthPruneJob()
         job.model = model; job.output = output; job.dropLayers = dropLayers; job.numLayers = numLayers
         if let v = metric { job.metric = v }; job.contiguous = contiguous
@@ -58,11 +58,11 @@ struct PruneWidth: ParsableCommand {
 
     @Option(help: "The model: a .gguf file or a Hugging Face directory.") var model: String
     @Option(help: "Output Hugging Face directory.") var output: String
-    @Option(help: "Target MLP size (intermediate_size).") var ffnHiddenSize: Int?
-    @Option(help: "Target hidden size (embedding channels).") var hiddenSize: Int?
-    @Option(help: "Target number of query heads.") var numAttentionHeads: Int?
-    @Option(help: "Target number of KV groups (num_key_value_heads).") var numQueryGroups: Int?
-    @Option(help: "Hidden and MLP sizes must be multiples of this (default \(d.sizeMultiple)).") var sizeMultiple: Int?
+    @Option(parsing: .unconditional, help: "Target MLP size (intermediate_size).") var ffnHiddenSize: Int?
+    @Option(parsing: .unconditional, help: "Target hidden size (embedding channels).") var hiddenSize: Int?
+    @Option(parsing: .unconditional, help: "Target number of query heads.") var numAttentionHeads: Int?
+    @Option(parsing: .unconditional, help: "Target number of KV groups (num_key_value_heads).") var numQueryGroups: Int?
+    @Option(parsing: .unconditional, help: "Hidden and MLP sizes must be multiples of this (default \(d.sizeMultiple)).") var sizeMultiple: Int?
     @Option(help: "Reuse scores from an importance.json instead of calibrating.") var scores: String?
     @Option(help: "Aggregation over the batch: l2, mean, variance (default \(d.aggregation)).") var aggregation: String?
     @Option(help: "MLP importance from down-input (silu(gate)·up) or gate (pre-activation, the paper's) (default \(d.mlpActivation)).") var mlpActivation: String?
@@ -70,7 +70,7 @@ struct PruneWidth: ParsableCommand {
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        threads.apply()
+        try threads.apply()
         var job = WidthPruneJob()
         job.model = model; job.output = output
         job.ffnHiddenSize = ffnHiddenSize; job.hiddenSize = hiddenSize; job.numAttentionHeads = numAttentionHeads; job.numQueryGroups = numQueryGroups

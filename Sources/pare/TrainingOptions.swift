@@ -12,24 +12,25 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Validation data prefix(es).") var dataVal: String?
     @Option(help: "Test data prefix(es), evaluated once at the end.") var dataTest: String?
     @Option(help: "Output folder: checkpoints/, tensorboard/, metrics.jsonl, model/.") var output: String
-    @Option(help: "Optimizer steps (default \(d.steps)).") var steps: Int?
-    @Option(help: "Sequences per optimizer step; micro-batches are accumulated (default \(d.globalBatchSize)).") var globalBatchSize: Int?
-    @Option(help: "Sequences per forward/backward pass (default \(d.microBatchSize)).") var microBatchSize: Int?
-    @Option(help: "Tokens per sequence (default \(d.seqLength)).") var seqLength: Int?
-    @Option(help: "Peak learning rate (default \(d.lr)).") var lr: Double?
-    @Option(help: "Final learning rate of the cosine decay (default \(d.minLr)).") var minLr: Double?
-    @Option(help: "Linear warm-up steps (default \(d.warmupSteps)).") var warmupSteps: Int?
-    @Option(help: "Steps over which the LR decays (default: --steps). Keep it fixed across --resume runs that extend --steps.") var lrDecaySteps: Int?
+    @Option(parsing: .unconditional, help: "Optimizer steps (default \(d.steps)).") var steps: Int?
+    @Option(parsing: .unconditional, help: "Sequences per optimizer step; micro-batches are accumulated (default \(d.globalBatchSize)).") var globalBatchSize: Int?
+    @Option(parsing: .unconditional, help: "Sequences per forward/backward pass (default \(d.microBatchSize)).") var microBatchSize: Int?
+    @Option(parsing: .unconditional, help: "Tokens per sequence (default \(d.seqLength)).") var seqLength: Int?
+    @Option(parsing: .unconditional, help: "Peak learning rate (default \(d.lr)).") var lr: Double?
+    @Option(parsing: .unconditional, help: "Final learning rate of the cosine decay (default \(d.minLr)).") var minLr: Double?
+    @Option(parsing: .unconditional, help: "Linear warm-up steps (default \(d.warmupSteps)).") var warmupSteps: Int?
+    @Option(parsing: .unconditional, help: "Steps over which the LR decays (default: --steps). Keep it fixed across --resume runs that extend --steps.") var lrDecaySteps: Int?
     @Option(help: "Learning-rate schedule: cosine or constant (default \(d.lrSchedule)).") var lrSchedule: String?
-    @Option(help: "AdamW weight decay, not applied to norms and biases (default \(d.weightDecay)).") var weightDecay: Double?
-    @Option(help: "Clip the global gradient norm to this; 0: off (default \(d.gradClip)).") var gradClip: Double?
-    @Option(help: "Print a progress line every N steps (default \(d.logInterval)).") var logInterval: Int?
-    @Option(help: "Validate every N steps; 0: at the start and the end only (default \(d.valInterval)).") var valInterval: Int?
-    @Option(help: "Micro-batches per validation (default \(d.valBatches)).") var valBatches: Int?
-    @Option(help: "Keep the K checkpoints with the lowest validation loss, and always the newest (default \(d.saveTopK)).") var saveTopK: Int?
-    @Option(help: "Save the full training state every N steps; 0: at the end only (default \(d.checkpointInterval)).") var checkpointInterval: Int?
+    @Option(parsing: .unconditional, help: "AdamW weight decay, not applied to norms and biases (default \(d.weightDecay)).") var weightDecay: Double?
+    @Option(parsing: .unconditional, help: "Clip the global gradient norm to this; 0: off (default \(d.gradClip)).") var gradClip: Double?
+    @Option(parsing: .unconditional, help: "Print a progress line every N steps (default \(d.logInterval)).") var logInterval: Int?
+    @Option(parsing: .unconditional, help: "Validate every N steps; 0: at the start and the end only (default \(d.valInterval)).") var valInterval: Int?
+    @Option(parsing: .unconditional, help: "Micro-batches per validation (default \(d.valBatches)).") var valBatches: Int?
+    @Option(parsing: .unconditional, help: "Keep the K checkpoints with the lowest validation loss, and always the newest (default \(d.saveTopK)).") var saveTopK: Int?
+    @Option(parsing: .unconditional, help: "Save the full training state every N steps; 0: at the end only (default \(d.checkpointInterval)).") var checkpointInterval: Int?
     @Option(help: "Seed for data order (default \(d.seed)).") var seed: UInt64?
     @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
+    @Flag(help: "Start afresh even though --output holds another run: that run is moved aside to OUTPUT.previous-N.") var overwrite = false
 
     var settings: TrainSettings {
         var t = TrainSettings()
@@ -42,7 +43,7 @@ struct TrainingOptions: ParsableArguments {
         if let v = logInterval { t.logInterval = v }; if let v = valInterval { t.valInterval = v }
         if let v = valBatches { t.valBatches = v }; if let v = saveTopK { t.saveTopK = v }
         if let v = checkpointInterval { t.checkpointInterval = v }; if let v = seed { t.seed = v }
-        t.resume = resume
+        t.resume = resume; t.overwrite = overwrite
         return t
     }
 }

@@ -58,6 +58,7 @@ public struct DepthPruneJob: Codable, Equatable {
         } else {
             let keep = numLayers!
             guard keep >= 1 && keep < L else { throw RecipeError.invalid("num_layers", "must be between 1 and \(L - 1) (the model has \(L))") }
+            try checkPositions(calibration.seqLength, key: "seq_length", model: m.config, model)
             let cal = try calibration.calibration("to measure which layers to drop (or give \(SettingName.ref("drop_layers")))")
             let metric = DepthMetric(rawValue: self.metric)!
             let sel = try DepthSelection.measure(m, keep: keep, metric: metric, contiguous: contiguous, calibration: cal,

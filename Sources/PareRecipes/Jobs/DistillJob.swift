@@ -82,12 +82,15 @@ public struct DistillJob: Codable, Equatable {
     @discardableResult
     public func run(progress: Progress, communicator comm: Communicator = SingleProcess()) throws -> String {
         try validate()
-        let config = try train.trainerConfig()
+        var config = try train.trainerConfig()
+        config.dataFingerprint = try train.dataFingerprint()
         let t = try PretrainedModel.load(teacher), s = try PretrainedModel.load(student)
+        try checkPositions(config.seqLength, key: "seq_length", model: t.model.config, teacher)
+        try checkPositions(config.seqLength, key: "seq_length", model: s.model.config, student)
         let distiller = try objective(teacher: t, student: s, config: config)
         let trainStream = try train.stream("data_train", train.dataTrain)
         let val = try train.dataVal.map { try train.stream("data_val", $0) }
-        let log = try train.openLog(comm, config)
+        let log = try train.openLog(comm, config, progress)
         if let note = distiller.vocabularyNote { log.say("note: \(note)") }
         log.say("distill \(teacher) (\(t.model.parameterCount) parameters) → \(student) (\(s.model.parameterCount)); \(loss), τ \(temperature), kd-ratio \(kdRatio); \(config.steps) steps × \(config.globalBatchSize) × \(config.seqLength) tokens; \(Parallel.threads) threads")
         if let inter = distiller.intermediate {

@@ -34,6 +34,7 @@ public struct EvalJob: Codable, Equatable {
         guard tailFraction > 0 && tailFraction <= 1 else { throw RecipeError.invalid("tail_fraction", "must be in (0, 1], not \(tailFraction)") }
         guard seqLength > 0 else { throw RecipeError.invalid("seq_length", "must be positive, not \(seqLength)") }
         guard batch > 0 else { throw RecipeError.invalid("batch", "must be positive, not \(batch)") }
+        if let w = maxWindows, w < 1 { throw RecipeError.invalid("max_windows", "must be at least 1, not \(w)") }
     }
 
     /// One row per model: the keys the report reads (model, parameters, layers, hidden_size,
@@ -55,7 +56,11 @@ public struct EvalJob: Codable, Equatable {
         for path in model {
             let m = try PretrainedModel.load(path)
             guard let eos = m.tokenizer.eosTokenId else { throw RecipeError.failed("\(path): the tokenizer has no EOS token to separate documents") }
+            try checkPositions(seqLength, key: "seq_length", model: m.model.config, path)
             let (stream, n) = dataStream.map { ($0, -1) } ?? CorpusSlice.tailStream(documents: docs, fraction: tailFraction, tokenizer: m.tokenizer, eos: eos)
+            guard stream.count >= seq + 1 else {
+                throw RecipeError.invalid("seq_length", "(\(seq)) needs \(seq + 1) tokens for one window, but the evaluation text has \(stream.count); use a smaller \(SettingName.ref("seq_length"))\(data == nil ? " or a larger \(SettingName.ref("tail_fraction"))" : "")")
+            }
             let t0 = ProcessInfoLite.now()
             let r = try m.model.evaluate(stream: stream, seq: seq, batch: batch, maxWindows: maxWindows) { done, total in
                 let el = ProcessInfoLite.now() - t0

@@ -1,4 +1,5 @@
 import Foundation
+import PareCore
 import PareFormats
 
 /// `data prepare`: splits a corpus into train/val/test JSONL (one document per line, field
@@ -37,13 +38,20 @@ public struct PrepareJob: Codable, Equatable {
     @discardableResult
     public func run(progress: Progress) throws -> [String: Int] {
         try validate()
-        let docs = try TextSources.documents(source, jsonKey: jsonKey, cache: BundledAssets.cache)
-        guard !docs.isEmpty else { throw RecipeError.invalid("source", "\(source) holds no documents") }
+        let all = try TextSources.documents(source, jsonKey: jsonKey, cache: BundledAssets.cache)
+        // Texts that are empty or only whitespace are not documents: they would tokenize to nothing.
+        let docs = all.filter { !$0.allSatisfy(\.isWhitespace) }
+        guard !docs.isEmpty else {
+            throw RecipeError.invalid("source", "\(source) holds no documents with text (\(all.count) entries, all empty or whitespace\(all.isEmpty ? "" : "; check \(SettingName.ref("json_key")), now \"\(jsonKey)\"")))")
+        }
         do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
         catch { throw RecipeError.failed("cannot create \(output): \(error.localizedDescription)") }
         var parts: [DocumentSplit.Part: [String]] = [:]
-        for d in docs where !d.isEmpty {
+        for d in docs {
             parts[DocumentSplit.part(of: d, valFraction: valFraction, testFraction: testFraction, seed: seed), default: []].append(d)
+        }
+        guard parts[.train]?.isEmpty == false else {
+            throw RecipeError.invalid("source", "\(source) has \(docs.count) documents, none of which falls in the train split; add documents or lower \(SettingName.ref("val_fraction")) and \(SettingName.ref("test_fraction"))")
         }
         progress.say("split | documents | bytes | file")
         var counts: [String: Int] = [:]

@@ -44,6 +44,10 @@ public struct TokenizeJob: Codable, Equatable {
         let docs = try JSONLText.read(path: input, key: jsonKey)
         guard let eod = tok.eosTokenId ?? (appendEod ? nil : 0) else { throw RecipeError.invalid("append_eod", "is set but the tokenizer has no end-of-sequence token") }
         let totalBytes = docs.reduce(0) { $0 + $1.utf8.count }
+        let url = URL(fileURLWithPath: prefix)
+        for p in StaleTemporaries.remove(in: url.deletingLastPathComponent().path, prefix: url.lastPathComponent) {
+            progress.say("removed \(p), left by an interrupted run")
+        }
         let writer = try IndexedDatasetWriter(prefix: prefix, tokenType: .forVocabulary(tok.vocabularySize))
         var encoder = ParallelEncoder(tok, workers: workers)
         let batchSize = 2048

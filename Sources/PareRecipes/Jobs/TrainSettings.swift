@@ -28,6 +28,9 @@ public struct TrainSettings: Codable, Equatable {
     public var checkpointInterval = 0         // 0: at the end only
     public var seed: UInt64 = 1234
     public var resume = false
+    // A fresh run into an output holding another moves that one aside. CLI only, so not a key:
+    // the pipeline moves a step's old run aside itself when the step's settings change.
+    public var overwrite = false
 
     public init() {}
 
@@ -80,6 +83,23 @@ public struct TrainSettings: Codable, Equatable {
         _ = try trainerConfig()
     }
 
+    /// The training data as the run records it: the spec and an FNV-1a hash of each .idx (the
+    /// document lengths, so a different corpus or tokenizer changes it).
+    func dataFingerprint() throws -> String {
+        let prefix: DataPrefix
+        do { prefix = try DataPrefix(dataTrain) } catch let e as DataPrefixError { throw RecipeError.invalid("data_train", e.rawMessage) }
+        var parts: [String] = []
+        for p in prefix.parts {
+            let idx = DataPrefix.resolve(p.prefix) + ".idx"
+            guard let data = FileManager.default.contents(atPath: idx) else { throw RecipeError.invalid("data_train", "names \(idx), which cannot be read") }
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            // Content only: the same data reached by another path is the same data.
+            parts.append("\(p.weight) × .idx #\(String(h, radix: 16))")
+        }
+        return parts.joined(separator: " ")
+    }
+
     /// The blended sample stream of a data spec (train, val or test).
     func stream(_ key: String, _ spec: String) throws -> BlendedSampleStream {
         let prefix: DataPrefix
@@ -88,7 +108,19 @@ public struct TrainSettings: Codable, Equatable {
     }
 
     /// The run's log: TensorBoard, metrics.jsonl and the console on rank 0; other ranks log nothing.
-    func openLog(_ comm: Communicator, _ config: TrainerConfig) throws -> MetricsLog {
+    func openLog(_ comm: Communicator, _ config: TrainerConfig, _ progress: Progress) throws -> MetricsLog {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isDir), !isDir.boolValue {
+            throw RecipeError.invalid("output", "(\(output)) is a file; give a folder for the run (checkpoints, metrics, model)")
+        }
+        // A fresh run never writes into another run's folder: its checkpoints would be mixed in
+        // and its metrics.jsonl appended to.
+        if comm.isRoot, !resume, RunFolder.holdsRun(output) {
+            guard overwrite else {
+                throw RecipeError.invalid("output", "(\(output)) holds another run; pass \(SettingName.ref("resume")) to continue it, \(SettingName.ref("overwrite")) to move it aside, or choose another \(SettingName.ref("output"))")
+            }
+            progress.say("moved the earlier run in \(output) aside to \(try RunFolder.moveAside(output))")
+        }
         try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let log = comm.isRoot ? try MetricsLog(directory: output) : MetricsLog()
         if comm.size > 1 { log.say("data parallel: \(comm.size) ranks × \(Parallel.threads) threads; each rank takes \(config.globalBatchSize / comm.size) of the \(config.globalBatchSize) sequences per step") }

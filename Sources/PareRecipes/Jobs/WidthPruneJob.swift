@@ -51,6 +51,7 @@ public struct WidthPruneJob: Codable, Equatable {
     public func validate() throws {
         guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: a .gguf file or a Hugging Face directory") }
         guard !output.isEmpty else { throw RecipeError.invalid("output", "is required: the student's Hugging Face directory") }
+        guard sizeMultiple >= 1 else { throw RecipeError.invalid("size_multiple", "must be at least 1 (1 allows any size), not \(sizeMultiple)") }
         guard Aggregation(rawValue: aggregation) != nil else { throw RecipeError.invalid("aggregation", "must be l2, mean or variance, not \"\(aggregation)\"") }
         guard MLPActivation(rawValue: mlpActivation) != nil else { throw RecipeError.invalid("mlp_activation", "must be down-input or gate, not \"\(mlpActivation)\"") }
         if scores == nil { try calibration.validate() }
@@ -67,6 +68,7 @@ public struct WidthPruneJob: Codable, Equatable {
         if let path = scores {
             s = try ImportanceScores.read(path)
         } else {
+            try checkPositions(calibration.seqLength, key: "seq_length", model: m.config, model)
             let cal = try calibration.calibration("to measure importance (or give \(SettingName.ref("scores")) importance.json)")
             let collector = ImportanceCollector(config: m.config, mlpActivation: MLPActivation(rawValue: mlpActivation)!)
             try cal.run(m, observer: collector, progress: progress.counter("calibration", unit: "sequences"))

@@ -109,6 +109,13 @@ public struct Pipeline {
             progress.say("[\(i + 1)/\(steps.count)] \(step.name): \(done ? "up to date, skipped" : dryRun ? "would run" : "running")")
             if done { states.append(.upToDate); continue }
             if dryRun { states.append(.wouldRun); willChange.append(step.output); continue }
+            // A finished step whose settings or inputs changed starts afresh: its old run would
+            // refuse to resume under other settings. The marker goes too, so an interrupted
+            // re-run resumes itself next time instead of being moved aside again.
+            if let old = recorded?["hash"] as? String, old != hash, let folder = step.job.runFolder, RunFolder.holdsRun(folder) {
+                progress.say("  \(step.name)'s settings or inputs changed since its last run: moved \(folder) aside to \(try RunFolder.moveAside(folder))")
+                try? FileManager.default.removeItem(atPath: marker)
+            }
             let s0 = ProcessInfoLite.now()
             do { if let execute { try execute(step) } else { try step.job.run(progress: progress) } }
             catch let e as TrainingError { throw e }   // the CLI gives an interruption its own exit code

@@ -41,13 +41,24 @@ public struct PipelineConfig {
     }
 
     public static func load(_ path: String) throws -> PipelineConfig {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw RecipeError.failed("cannot read \(path)") }
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw RecipeError.failed(FileManager.default.fileExists(atPath: path) ? "cannot read \(path) (permissions?)" : "\(path) not found; see configs/smollm2-wiki.yaml for an example")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            let line = 1 + bytes.prefix(utf8ErrorOffset(bytes)).filter { $0 == UInt8(ascii: "\n") }.count
+            throw RecipeError.failed("\(path): line \(line) is not UTF-8 text; save the file as UTF-8")
+        }
         do { return try parse(text) } catch let e as RecipeError { throw RecipeError.failed("\(path): \(e.rawMessage)") }
     }
 
     public static func parse(_ text: String) throws -> PipelineConfig {
         let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch { throw RecipeError.failed("not valid YAML: \(error)") }
+        do { root = try Yams.compose(yaml: text) } catch {
+            // The scanner's message for a tab says only "cannot start any token".
+            let tab = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.prefix { $0 == " " || $0 == "\t" }.contains("\t") }
+            let hint = tab.map { "\nline \($0 + 1) is indented with a tab: YAML indents with spaces" } ?? ""
+            throw RecipeError.failed("not valid YAML: \(error)\(hint)")
+        }
         guard let root else { throw RecipeError.failed("the file is empty; see configs/smollm2-wiki.yaml for the keys") }
         let top = try mapping(root, "", topKeys)
         var c = PipelineConfig()
@@ -91,8 +102,14 @@ public struct PipelineConfig {
         guard let m = node.mapping else {
             throw RecipeError.failed("\(path.isEmpty ? "the file" : path)\(where_(node)): expected a mapping of keys (\(known.joined(separator: ", ")))")
         }
+        var seen: [String: Node] = [:]
         for k in m.keys {
             let name = k.string ?? "\(k)"
+            // YAML forbids a repeated key; Yams would keep the last one silently.
+            if let first = seen[name] {
+                throw RecipeError.failed("key \"\(path.isEmpty ? name : path + "." + name)\" appears twice\(where_(first)) and\(where_(k)); keep one")
+            }
+            seen[name] = k
             guard known.contains(name) else {
                 let close = known.filter { editDistance($0, name) <= 2 }
                 throw RecipeError.failed("unknown key \"\(path.isEmpty ? name : path + "." + name)\"\(where_(k))"
@@ -146,4 +163,16 @@ public struct PipelineConfig {
 extension PipelineConfig {
     /// The keys a section may hold ("" for the top level).
     public static func yamlKeys(section: String) -> [String] { section.isEmpty ? topKeys : sections[section] ?? [] }
+}
+
+/// Index of the first byte that is not part of valid UTF-8 (`bytes.count` if all are).
+private func utf8ErrorOffset(_ bytes: Data) -> Int {
+    var it = bytes.makeIterator(), decoder = UTF8(), offset = 0
+    while true {
+        switch decoder.decode(&it) {
+        case .scalarValue(let c): offset += UTF8.width(c)
+        case .emptyInput: return offset
+        case .error: return offset
+        }
+    }
 }

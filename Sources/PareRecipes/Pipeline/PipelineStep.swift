@@ -45,6 +45,15 @@ public enum RecipeJob {
         }
     }
 
+    /// The folder a training job writes its run into (checkpoints, metrics), if it is one.
+    var runFolder: String? {
+        switch self {
+        case .finetune(let j): return j.train.output
+        case .distill(let j): return j.train.output
+        default: return nil
+        }
+    }
+
     /// The job's settings as canonical JSON (sorted keys): what the step's fingerprint hashes.
     public var canonicalJSON: String {
         let enc = JSONEncoder()

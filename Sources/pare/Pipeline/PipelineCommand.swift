@@ -21,7 +21,7 @@ struct PipelineCommand: ParsableCommand {
             throw fail("run the pipeline as one process; under mpirun, run its training steps (pare finetune, pare distill) one by one")
         }
         let pipeline = try runJob { try Pipeline(try PipelineConfig.load(config)) }
-        Parallel.configure(threads: pipeline.config.threads ?? DataParallel.defaultThreads)
+        Parallel.configure(threads: try checkedThreads(pipeline.config.threads, name: "threads"))
         installInterruptHandler()
         try runJob { try pipeline.run(progress: .console, dryRun: dryRun) }
     }
