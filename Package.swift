@@ -79,6 +79,7 @@ let package = Package(
         .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "PareTestSupport"], swiftSettings: kernelFlags),
         .testTarget(name: "ParePruneTests", dependencies: ["PareCore", "PareFormats", "PareModel", "ParePrune", "PareTestSupport"], swiftSettings: kernelFlags),
         .testTarget(name: "PareDistillTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "PareDistill", "PareTestSupport"], swiftSettings: kernelFlags),
+        .testTarget(name: "PareCLITests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTestSupport"]),
         .testTarget(name: "PareRecipesTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareRecipes", "PareTestSupport"]),
     ] + mpiTargets
 )

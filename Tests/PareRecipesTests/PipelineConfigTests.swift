@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import PareRecipes
+import PareTestSupport
 
 /// The YAML: every option of finetune, prune, distill and eval is reachable from it, and a
 /// mistyped key or an invalid value is reported with its YAML path.
@@ -14,19 +15,7 @@ final class PipelineConfigTests: XCTestCase {
 
     /// The flags of `pare ARGS --help`, snake_cased, from the binary the test build made.
     func flags(_ args: [String]) throws -> Set<String> {
-        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pare").path
-        let exe = FileManager.default.isExecutableFile(atPath: bin) ? bin
-            : URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build-release/release/pare").standardized.path
-        guard FileManager.default.isExecutableFile(atPath: exe) else { XCTFail("no pare binary at \(bin): build with --build-tests"); return [] }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args + ["--help"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        // Read to the end first: waiting first would deadlock on a help text larger than the pipe.
-        let help = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let help = try PareCLI.run(args + ["--help"]).stdout
         let re = try NSRegularExpression(pattern: #"--([a-z][a-z0-9-]*)"#)
         var out = Set<String>()
         for m in re.matches(in: help, range: NSRange(help.startIndex..., in: help)) {
@@ -41,8 +30,8 @@ final class PipelineConfigTests: XCTestCase {
     /// flag that YAML cannot reach fails the test).
     func testEveryCommandOptionIsReachableFromYAML() throws {
         let cases: [(command: [String], sections: [String], wired: Set<String>)] = [
-            (["finetune"], ["finetune"], ["model", "data_train", "data_val", "data_test", "output", "resume", "threads"]),
-            (["distill"], ["distill"], ["teacher", "student", "data_train", "data_val", "data_test", "output", "resume", "threads"]),
+            (["finetune"], ["finetune"], ["model", "data_train", "data_val", "data_test", "output", "resume", "overwrite", "threads"]),
+            (["distill"], ["distill"], ["teacher", "student", "data_train", "data_val", "data_test", "output", "resume", "overwrite", "threads"]),
             (["prune", "depth"], ["prune.depth", "prune"], ["model", "output", "calibration_data", "threads"]),
             (["prune", "width"], ["prune.width", "prune"], ["model", "output", "calibration_data", "threads"]),
             (["eval"], ["eval"], ["model", "data", "json", "threads", "seq"]),   // --seq: the old name of --seq-length

@@ -1,0 +1,257 @@
+import Foundation
+import XCTest
+import PareCore
+import PareFormats
+import PareModel
+import PareTestSupport
+
+/// The permanent bad-input suite: hostile or careless inputs to the `pare` binary, as a user
+/// types them. Each case asserts the exit status, the key words of the message (which name
+/// the flag or file and what to do), that it ends within 10 s, and that nothing is left behind.
+/// The model is a 2-layer random one with the bundled teacher's tokenizer (512 positions).
+final class BadInputTests: XCTestCase {
+    static let root = NSTemporaryDirectory() + "pare-bad-input-\(getpid())"
+    var root: String { BadInputTests.root }
+    var model: String { root + "/model" }
+    var data: String { root + "/data/train" }
+    var small: String { root + "/data/val" }   // a few documents: ~100 tokens
+
+    override class func setUp() {
+        super.setUp()
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
+    }
+    override class func tearDown() { if ProcessInfo.processInfo.environment["PARE_KEEP"] == nil { try? FileManager.default.removeItem(atPath: root) }; super.tearDown() }
+
+    /// The tiny model and a tokenized corpus, made once.
+    override func setUpWithError() throws {
+        guard !FileManager.default.fileExists(atPath: data + "_text_document.idx") else { return }
+        let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
+        let m = try LlamaModel(config: BadInputTests.tinyConfig)
+        m.initializeRandom(seed: 7)
+        try HFCheckpoint.save(m, tokenizer: tok, to: model)
+        let lines = (0..<200).map { i in TextSources.jsonLine("Document \(i) is about \(i * 7).") }
+        try lines.joined(separator: "\n").write(toFile: root + "/corpus.jsonl", atomically: true, encoding: .utf8)
+        try expect(["data", "prepare", "--source", root + "/corpus.jsonl", "--output", root + "/data"], status: 0)
+        try expect(["data", "tokenize", "--input", root + "/data/train.jsonl", "--tokenizer", model, "--output-prefix", data], status: 0)
+        try expect(["data", "tokenize", "--input", root + "/data/val.jsonl", "--tokenizer", model, "--output-prefix", small], status: 0)
+    }
+
+    static var tinyConfig: LlamaConfig {
+        var c = LlamaConfig(vocabSize: 49152, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 2,
+                            numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 512)
+        c.tieWordEmbeddings = true; c.bosTokenId = .one(1); c.eosTokenId = .one(2)
+        return c
+    }
+
+    /// Runs pare; asserts the status, that stderr+stdout hold every word, and the 10 s bound.
+    @discardableResult
+    func expect(_ args: [String], status: Int32, _ words: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> PareCLI.Result {
+        let r = try PareCLI.run(args)
+        let shown = "pare \(args.joined(separator: " ")) → exit \(r.status):\n\(r.output.suffix(1500))"
+        XCTAssertEqual(r.status, status, shown, file: file, line: line)
+        for w in words { XCTAssertTrue(r.output.contains(w), "missing \"\(w)\" in: \(shown)", file: file, line: line) }
+        XCTAssertFalse(r.output.contains("Fatal error"), shown, file: file, line: line)
+        XCTAssertLessThan(r.seconds, 10, "took \(r.seconds) s: \(shown)", file: file, line: line)
+        return r
+    }
+
+    func leftovers(_ dir: String) -> [String] {
+        let e = FileManager.default.enumerator(atPath: dir)
+        var out: [String] = []
+        while let n = e?.nextObject() as? String { if n.contains(".tmp-") { out.append(n) } }
+        return out
+    }
+
+    /// A 2-step finetune of the tiny model into ROOT/OUTPUT; `set` replaces or adds flags.
+    func finetune(_ output: String, _ set: [String: String] = [:], flags: [String] = []) -> [String] {
+        var o: [(String, String)] = [("--model", model), ("--data-train", data), ("--output", root + "/" + output), ("--steps", "2"),
+                                     ("--global-batch-size", "2"), ("--micro-batch-size", "2"), ("--seq-length", "32"),
+                                     ("--warmup-steps", "1"), ("--threads", "2")]
+        for (k, v) in set.sorted(by: { $0.key < $1.key }) {
+            if let i = o.firstIndex(where: { $0.0 == k }) { o[i].1 = v } else { o.append((k, v)) }
+        }
+        return ["finetune"] + o.flatMap { ["\($0.0)=\($0.1)"] } + flags
+    }
+
+    // MARK: options out of range
+
+    func testSequenceLongerThanThePositionsIsRefused() throws {
+        try expect(finetune("long", ["--seq-length": "100000"]), status: 1, ["--seq-length", "exceeds the 512 positions"])
+        try expect(["eval", "--model", model, "--data", data, "--seq-length", "20000"], status: 1, ["--seq-length", "exceeds the 512 positions"])
+        try expect(["prune", "depth", "--model", model, "--output", root + "/p", "--num-layers", "1", "--calibration-data", data, "--seq-length", "4096"],
+                   status: 1, ["--seq-length", "exceeds"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/long"))
+    }
+
+    func testZeroAndNegativeSizesAreRefused() throws {
+        try expect(["prune", "width", "--model", model, "--output", root + "/w", "--hidden-size", "32", "--size-multiple", "0"], status: 1, ["--size-multiple", "at least 1"])
+        try expect(["data", "inspect", data, "--seq-length", "0"], status: 1, ["--seq-length", "at least 1"])
+        try expect(["data", "inspect", data, "--seq-length=-5"], status: 1, ["--seq-length", "at least 1"])
+        try expect(["eval", "--model", model, "--data", data, "--max-windows", "0"], status: 1, ["--max-windows", "at least 1"])
+        try expect(["generate", "--model", model, "--prompt", "Hi", "--max-new-tokens=-5"], status: 1, ["--max-new-tokens", "at least 1"])
+        try expect(finetune("s1", ["--steps": "1", "--warmup-steps": "2"]), status: 1, ["--warmup-steps", "at most 1"])
+        // A negative number after a space is the option's value, not an unknown flag.
+        try expect(["finetune", "--model", model, "--data-train", data, "--output", root + "/neg", "--lr", "-1"], status: 1, ["--lr", "positive", "-1"])
+        try expect(["generate", "--model", model, "--prompt", "Hi", "--top-p", "-0.5"], status: 1, ["--top-p", "(0, 1]"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/neg"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/w"))
+    }
+
+    func testSamplingParametersAreRangeChecked() throws {
+        for t in ["-1", "nan", "inf"] {
+            try expect(["generate", "--model", model, "--prompt", "Hi", "--temperature=\(t)"], status: 1, ["--temperature", "finite number"])
+        }
+        try expect(["generate", "--model", model, "--prompt", "Hi", "--top-p", "2"], status: 1, ["--top-p", "(0, 1]"])
+    }
+
+    func testTooManyThreadsAreCappedWithAWarning() throws {
+        try expect(["generate", "--model", model, "--prompt", "Hi", "--max-new-tokens", "2", "--threads", "1000"], status: 0, ["more than twice", "using"])
+        try expect(["generate", "--model", model, "--prompt", "Hi", "--threads", "0"], status: 1, ["--threads", "at least 1"])
+    }
+
+    func testLayerListsWithNegativesOrOpenRangesAreRefused() throws {
+        for spec in ["-1", "5-", "1--2", "x"] {
+            try expect(["prune", "depth", "--model", model, "--output", root + "/d", "--drop-layers=\(spec)"], status: 1, ["cannot read"])
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/d"))
+    }
+
+    func testAPromptLongerThanTheContextIsRefusedBeforeEchoing() throws {
+        let r = try expect(["generate", "--model", model, "--prompt", String(repeating: "word ", count: 2000)], status: 1, ["shorten the prompt", "512 positions"])
+        XCTAssertTrue(r.stdout.isEmpty, "the prompt was echoed before the error")
+    }
+
+    func testEvalLongerThanItsDataIsAnErrorNotPerplexityOne() throws {
+        try expect(["eval", "--model", model, "--data", small, "--seq-length", "511"], status: 1, ["--seq-length", "tokens for one window"])
+    }
+
+    // MARK: models
+
+    func testAConfigDeclaringFewerLayersThanTheWeightsIsRefused() throws {
+        let dir = root + "/fewer"
+        try FileManager.default.copyItem(atPath: model, toPath: dir)
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as! [String: Any]
+        config["num_hidden_layers"] = 1
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        try expect(["generate", "--model", dir, "--prompt", "Hi"], status: 1, ["model.layers.1.", "num_hidden_layers"])
+    }
+
+    func testNonFiniteWeightsAreAnErrorNamingTheTensor() throws {
+        let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
+        let m = try LlamaModel(config: BadInputTests.tinyConfig)
+        m.initializeRandom(seed: 7)
+        m.parameter("model.layers.1.mlp.down_proj.weight")![5] = .nan
+        try HFCheckpoint.save(m, tokenizer: tok, to: root + "/nan")
+        try expect(["generate", "--model", root + "/nan", "--prompt", "Hi"], status: 1, ["model.layers.1.mlp.down_proj.weight", "non-finite"])
+        try expect(finetune("nanrun", ["--model": root + "/nan"]), status: 1, ["non-finite"])
+    }
+
+    func testAModelThatIsAFileOrMissingIsNamed() throws {
+        try expect(["generate", "--model", root + "/nope", "--prompt", "Hi"], status: 1, [root + "/nope", "no such file"])
+    }
+
+    // MARK: data
+
+    func testACorpusOfEmptyTextsIsRefusedAndWritesNothing() throws {
+        try Array(repeating: TextSources.jsonLine(""), count: 5).joined(separator: "\n").write(toFile: root + "/empty.jsonl", atomically: true, encoding: .utf8)
+        try expect(["data", "prepare", "--source", root + "/empty.jsonl", "--output", root + "/empty-data"], status: 1, ["no documents with text"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/empty-data/train.jsonl"))
+        try expect(["data", "tokenize", "--input", root + "/empty.jsonl", "--tokenizer", model, "--output-prefix", root + "/empty-ds"], status: 1, ["no documents"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/empty-ds_text_document.bin"))
+        XCTAssertEqual(leftovers(root), [])
+    }
+
+    func testAMalformedOrNonUTF8JSONLLineIsNamed() throws {
+        var bytes = Data(TextSources.jsonLine("fine").utf8) + Data("\n".utf8)
+        bytes += Data("{\"text\": \"caf".utf8) + Data([0xE9]) + Data("\"}\n".utf8)     // Latin-1 é
+        try bytes.write(to: URL(fileURLWithPath: root + "/latin1.jsonl"))
+        try expect(["data", "prepare", "--source", root + "/latin1.jsonl", "--output", root + "/l1"], status: 1, ["latin1.jsonl", "line 2", "not UTF-8"])
+        try "\(TextSources.jsonLine("a"))\n{\"text\": \"cut off\n".write(toFile: root + "/cut.jsonl", atomically: true, encoding: .utf8)
+        try expect(["data", "prepare", "--source", root + "/cut.jsonl", "--output", root + "/l2"], status: 1, ["cut.jsonl", "line 2", "not a JSON object", "cut off"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/l1/train.jsonl"))
+    }
+
+    func testABinWithAnotherDatasetsIdxIsRefused() throws {
+        let mixed = root + "/mixed_text_document"
+        try FileManager.default.copyItem(atPath: data + "_text_document.bin", toPath: mixed + ".bin")
+        try FileManager.default.copyItem(atPath: small + "_text_document.idx", toPath: mixed + ".idx")
+        try expect(["data", "inspect", root + "/mixed"], status: 1, ["do not belong together", "re-run pare data tokenize"])
+    }
+
+    func testStaleTokenizeTemporariesAreRemoved() throws {
+        let stale = data + "_text_document.bin.tmp-999999"
+        _ = FileManager.default.createFile(atPath: stale, contents: Data(count: 100))
+        try expect(["data", "tokenize", "--input", root + "/data/train.jsonl", "--tokenizer", model, "--output-prefix", data], status: 0, ["removed"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
+    }
+
+    // MARK: runs own their folders
+
+    func testARunFolderHoldingAnotherRunIsRefusedUnlessOverwrite() throws {
+        try expect(finetune("own"), status: 0)
+        let before = try String(contentsOfFile: root + "/own/metrics.jsonl", encoding: .utf8)
+        try expect(finetune("own"), status: 1, ["holds another run", "--resume", "--overwrite"])
+        XCTAssertEqual(try String(contentsOfFile: root + "/own/metrics.jsonl", encoding: .utf8), before, "the refused run touched the old one")
+        try expect(finetune("own", flags: ["--overwrite"]), status: 0, ["moved the earlier run", "own.previous-1"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/own.previous-1/metrics.jsonl"))
+        _ = FileManager.default.createFile(atPath: root + "/afile", contents: Data())
+        try expect(finetune("afile"), status: 1, ["--output", "is a file"])
+    }
+
+    func testResumeOnOtherDataIsRefused() throws {
+        try expect(finetune("data-run"), status: 0)
+        try expect(finetune("data-run", ["--steps": "3", "--data-train": small], flags: ["--resume"]), status: 1, ["other data", "--data-train"])
+    }
+
+    /// A run stopped after a step but before its checkpoint (kill -9) redoes that step on
+    /// resume; metrics.jsonl must still hold each step once, and stale checkpoint temporaries go.
+    func testResumeLeavesEachStepOnceAndNoTemporaries() throws {
+        let out = root + "/once"
+        let settings = ["--steps": "4", "--checkpoint-interval": "2", "--save-top-k": "2"]
+        try expect(finetune("once", settings), status: 0)
+        // Back to the state of a kill after step 4 was logged but before its checkpoint landed.
+        let fm = FileManager.default
+        for c in try fm.contentsOfDirectory(atPath: out + "/checkpoints") where c.hasSuffix("4") { try fm.removeItem(atPath: out + "/checkpoints/" + c) }
+        try? fm.removeItem(atPath: out + "/model")
+        try fm.createDirectory(atPath: out + "/checkpoints/.tmp-step-4-999999", withIntermediateDirectories: true)
+        try expect(finetune("once", settings, flags: ["--resume"]), status: 0, ["resumed", "removed"])
+        let rows = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let trainSteps = rows.filter { $0["train/loss"] != nil }.compactMap { $0["step"] as? Int }
+        XCTAssertEqual(trainSteps, [1, 2, 3, 4], "each step once in metrics.jsonl")
+        XCTAssertEqual(leftovers(out), [])
+    }
+
+    // MARK: pipeline YAML
+
+    func pipeline(_ yaml: String, _ extra: [String] = []) throws -> PareCLI.Result {
+        let path = root + "/p-\(abs(yaml.hashValue)).yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return try PareCLI.run(["pipeline", path, "--dry-run"] + extra)
+    }
+
+    func expectPipeline(_ yaml: String, _ words: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try pipeline(yaml)
+        XCTAssertEqual(r.status, 1, r.output, file: file, line: line)
+        for w in words { XCTAssertTrue(r.output.contains(w), "missing \"\(w)\" in: \(r.output)", file: file, line: line) }
+        XCTAssertFalse(r.output.contains("Fatal error"), r.output, file: file, line: line)
+    }
+
+    func testPipelineYAMLMistakesNameTheKeyAndLine() throws {
+        let head = "run_dir: \(root)/run\nteacher: \(model)\nprune: {depth: {num_layers: 1}}\n"
+        try expectPipeline(head + "distill:\n  steps: 3\n  steps: 4\n", ["distill.steps", "appears twice", "line 5", "line 6"])
+        try expectPipeline("", ["empty"])
+        try expectPipeline(head + "distill:\n  steps: \"two\"\n", ["distill.steps", "whole number", "two"])
+        try expectPipeline(head + "distill:\n\tsteps: 3\n", ["line 5 is indented with a tab"])
+        try expectPipeline(head + "distill:\n  stepz: 3\n", ["distill.stepz", "line 5", "did you mean steps"])
+        let latin1 = root + "/latin1.yaml"
+        try (Data("run_dir: x\n# caf".utf8) + Data([0xE9]) + Data("\n".utf8)).write(to: URL(fileURLWithPath: latin1))
+        let r = try PareCLI.run(["pipeline", latin1, "--dry-run"])
+        XCTAssertEqual(r.status, 1); XCTAssertTrue(r.output.contains("line 2 is not UTF-8"), r.output)
+        let missing = try PareCLI.run(["pipeline", root + "/none.yaml", "--dry-run"])
+        XCTAssertEqual(missing.status, 1); XCTAssertTrue(missing.output.contains("none.yaml not found"), missing.output)
+        try expectPipeline(head + "distill: {steps: -5}\n", ["distill.steps", "positive"])
+    }
+}
