@@ -43,7 +43,7 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
         guard schedule.minLR >= 0, schedule.minLR <= schedule.lr else { throw bad("min_lr", "must be in 0...\(TrainingError.ref("lr")) (\(schedule.lr)), not \(schedule.minLR)") }
         guard schedule.warmupSteps >= 0 else { throw bad("warmup_steps", "must be ≥ 0, not \(schedule.warmupSteps)") }
         guard schedule.decaySteps >= schedule.warmupSteps else {
-            throw bad("warmup_steps", "(\(schedule.warmupSteps), default 2) must not exceed the decay steps (\(schedule.decaySteps), \(TrainingError.ref("lr_decay_steps")) or else \(TrainingError.ref("steps"))); set \(TrainingError.ref("warmup_steps")) to at most \(schedule.decaySteps)")
+            throw bad("warmup_steps", "(\(schedule.warmupSteps)) must not exceed the decay steps (\(schedule.decaySteps), \(TrainingError.ref("lr_decay_steps")) or else \(TrainingError.ref("steps"))); set \(TrainingError.ref("warmup_steps")) to at most \(schedule.decaySteps)")
         }
         guard gradClip >= 0 else { throw bad("grad_clip", "must be ≥ 0, not \(gradClip)") }
         guard weightDecay >= 0 else { throw bad("weight_decay", "must be ≥ 0, not \(weightDecay)") }

@@ -18,7 +18,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Tokens per sequence (default \(d.seqLength)).") var seqLength: Int?
     @Option(parsing: .unconditional, help: "Peak learning rate (default \(d.lr)).") var lr: Double?
     @Option(parsing: .unconditional, help: "Final learning rate of the cosine decay (default \(d.minLr)).") var minLr: Double?
-    @Option(parsing: .unconditional, help: "Linear warm-up steps (default \(d.warmupSteps)).") var warmupSteps: Int?
+    @Option(parsing: .unconditional, help: "Linear warm-up steps (default 2, or the decay steps when fewer).") var warmupSteps: Int?
     @Option(parsing: .unconditional, help: "Steps over which the LR decays (default: --steps). Keep it fixed across --resume runs that extend --steps.") var lrDecaySteps: Int?
     @Option(help: "Learning-rate schedule: cosine or constant (default \(d.lrSchedule)).") var lrSchedule: String?
     @Option(parsing: .unconditional, help: "AdamW weight decay, not applied to norms and biases (default \(d.weightDecay)).") var weightDecay: Double?

@@ -91,6 +91,8 @@ final class BadInputTests: XCTestCase {
         try expect(["eval", "--model", model, "--data", data, "--max-windows", "0"], status: 1, ["--max-windows", "at least 1"])
         try expect(["generate", "--model", model, "--prompt", "Hi", "--max-new-tokens=-5"], status: 1, ["--max-new-tokens", "at least 1"])
         try expect(finetune("s1", ["--steps": "1", "--warmup-steps": "2"]), status: 1, ["--warmup-steps", "at most 1"])
+        // A warm-up the user never set adapts to a short run instead of being an error.
+        try expect(finetune("s1", ["--steps": "1"]).filter { !$0.hasPrefix("--warmup-steps") }, status: 0, ["step 1/1"])
         // A negative number after a space is the option's value, not an unknown flag.
         try expect(["finetune", "--model", model, "--data-train", data, "--output", root + "/neg", "--lr", "-1"], status: 1, ["--lr", "positive", "-1"])
         try expect(["generate", "--model", model, "--prompt", "Hi", "--top-p", "-0.5"], status: 1, ["--top-p", "(0, 1]"])
@@ -253,5 +255,34 @@ final class BadInputTests: XCTestCase {
         let missing = try PareCLI.run(["pipeline", root + "/none.yaml", "--dry-run"])
         XCTAssertEqual(missing.status, 1); XCTAssertTrue(missing.output.contains("none.yaml not found"), missing.output)
         try expectPipeline(head + "distill: {steps: -5}\n", ["distill.steps", "positive"])
+    }
+
+    /// Editing a step's settings and rerunning re-runs that step, moving its old run aside
+    /// (a pipeline user has no --output to change).
+    func testAPipelineStepWhoseSettingsChangedIsRerun() throws {
+        func yaml(distillSteps: Int) -> String {
+            """
+            run_dir: \(root)/pipe
+            teacher: \(model)
+            threads: 2
+            data: {source: \(root)/corpus.jsonl, val_fraction: 0.1, test_fraction: 0.1}
+            finetune: {steps: 1, global_batch_size: 2, micro_batch_size: 2, seq_length: 32}
+            prune: {calibration_samples: 2, seq_length: 32, depth: {num_layers: 1}, width: {hidden_size: 32, ffn_hidden_size: 64}}
+            distill: {steps: \(distillSteps), global_batch_size: 2, micro_batch_size: 2, seq_length: 32}
+            eval: {seq_length: 32, max_windows: 2, speed: false}
+            """
+        }
+        let path = root + "/pipe.yaml"
+        try yaml(distillSteps: 1).write(toFile: path, atomically: true, encoding: .utf8)
+        let first = try PareCLI.run(["pipeline", path])
+        XCTAssertEqual(first.status, 0, first.output)
+        try yaml(distillSteps: 2).write(toFile: path, atomically: true, encoding: .utf8)
+        let second = try PareCLI.run(["pipeline", path])
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertTrue(second.output.contains("settings or inputs changed"), second.output)
+        XCTAssertTrue(second.output.contains("distill-depth.previous-1"), second.output)
+        XCTAssertFalse(second.output.contains("new --output"), second.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/pipe/distill-depth/model/config.json"))
+        XCTAssertEqual(leftovers(root + "/pipe"), [])
     }
 }

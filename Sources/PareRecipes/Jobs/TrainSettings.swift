@@ -16,7 +16,7 @@ public struct TrainSettings: Codable, Equatable {
     public var seqLength = 256
     public var lr = 1e-4
     public var minLr = 1e-5
-    public var warmupSteps = 2
+    public var warmupSteps: Int? = nil        // default: 2, or the decay steps when there are fewer (--steps 1 just works)
     public var lrDecaySteps: Int? = nil       // default: steps (keep it fixed when a resumed run extends steps)
     public var lrSchedule = "cosine"          // cosine | constant
     public var weightDecay = 0.1
@@ -59,8 +59,9 @@ public struct TrainSettings: Codable, Equatable {
     /// The trainer's configuration; an out-of-range value is a RecipeError naming its key.
     public func trainerConfig() throws -> TrainerConfig {
         guard let kind = LRSchedule.Kind(rawValue: lrSchedule) else { throw RecipeError.invalid("lr_schedule", "must be cosine or constant, not \"\(lrSchedule)\"") }
+        let decaySteps = lrDecaySteps ?? steps
         var c = TrainerConfig(steps: steps, globalBatchSize: globalBatchSize, microBatchSize: microBatchSize, seqLength: seqLength,
-                              schedule: LRSchedule(kind: kind, lr: lr, minLR: minLr, warmupSteps: warmupSteps, decaySteps: lrDecaySteps ?? steps))
+                              schedule: LRSchedule(kind: kind, lr: lr, minLR: minLr, warmupSteps: warmupSteps ?? min(2, max(decaySteps, 0)), decaySteps: decaySteps))
         c.weightDecay = weightDecay; c.gradClip = gradClip; c.seed = seed
         c.logInterval = logInterval; c.valInterval = valInterval; c.valBatches = valBatches
         c.saveTopK = saveTopK; c.checkpointInterval = checkpointInterval
