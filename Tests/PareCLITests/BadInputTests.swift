@@ -217,6 +217,9 @@ final class BadInputTests: XCTestCase {
         for c in try fm.contentsOfDirectory(atPath: out + "/checkpoints") where c.hasSuffix("4") { try fm.removeItem(atPath: out + "/checkpoints/" + c) }
         try? fm.removeItem(atPath: out + "/model")
         try fm.createDirectory(atPath: out + "/checkpoints/.tmp-step-4-999999", withIntermediateDirectories: true)
+        // …and a metrics row cut mid-write (a full disk, a power cut).
+        let h = try XCTUnwrap(FileHandle(forWritingAtPath: out + "/metrics.jsonl"))
+        h.seekToEndOfFile(); h.write(Data(#"{"lr":0.0001,"step":5,"tra"#.utf8)); try h.close()
         try expect(finetune("once", settings, flags: ["--resume"]), status: 0, ["resumed", "removed"])
         let rows = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
             try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -224,6 +227,20 @@ final class BadInputTests: XCTestCase {
         let trainSteps = rows.filter { $0["train/loss"] != nil }.compactMap { $0["step"] as? Int }
         XCTAssertEqual(trainSteps, [1, 2, 3, 4], "each step once in metrics.jsonl")
         XCTAssertEqual(leftovers(out), [])
+    }
+
+    /// A second process on a run folder (a forgotten background job, a resume typed while the
+    /// run still goes) is refused before it touches anything; the test process holds the claim.
+    func testASecondProcessOnARunFolderIsRefused() throws {
+        try expect(finetune("busy"), status: 0)
+        let before = try String(contentsOfFile: root + "/busy/metrics.jsonl", encoding: .utf8)
+        let claim = try RunLock(folder: root + "/busy")
+        try expect(finetune("busy", flags: ["--resume"]), status: 1, ["PID \(getpid())", "is running in this folder", "busy"])
+        try expect(finetune("busy", flags: ["--overwrite"]), status: 1, ["is running in this folder"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/busy.previous-1"), "the busy run was moved aside")
+        XCTAssertEqual(try String(contentsOfFile: root + "/busy/metrics.jsonl", encoding: .utf8), before)
+        claim.release()
+        try expect(finetune("busy", flags: ["--resume"]), status: 0)
     }
 
     // MARK: pipeline YAML

@@ -114,16 +114,22 @@ public struct TrainSettings: Codable, Equatable {
         if FileManager.default.fileExists(atPath: output, isDirectory: &isDir), !isDir.boolValue {
             throw RecipeError.invalid("output", "(\(output)) is a file; give a folder for the run (checkpoints, metrics, model)")
         }
+        guard comm.isRoot else { return MetricsLog() }
+        // One process per run folder: a second one (a forgotten background job, a resume typed
+        // while the run is still going) is refused before it reads or moves anything.
+        var lock: RunLock? = nil
+        if isDir.boolValue { lock = try RunLock(folder: output) }
         // A fresh run never writes into another run's folder: its checkpoints would be mixed in
         // and its metrics.jsonl appended to.
-        if comm.isRoot, !resume, RunFolder.holdsRun(output) {
+        if !resume, RunFolder.holdsRun(output) {
             guard overwrite else {
                 throw RecipeError.invalid("output", "(\(output)) holds another run; pass \(SettingName.ref("resume")) to continue it, \(SettingName.ref("overwrite")) to move it aside, or choose another \(SettingName.ref("output"))")
             }
+            lock?.release(); lock = nil
             progress.say("moved the earlier run in \(output) aside to \(try RunFolder.moveAside(output))")
         }
         try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let log = comm.isRoot ? try MetricsLog(directory: output) : MetricsLog()
+        let log = try MetricsLog(directory: output, lock: lock ?? RunLock(folder: output))
         if comm.size > 1 { log.say("data parallel: \(comm.size) ranks × \(Parallel.threads) threads; each rank takes \(config.globalBatchSize / comm.size) of the \(config.globalBatchSize) sequences per step") }
         return log
     }
