@@ -49,6 +49,11 @@ final class BadInputTests: XCTestCase {
     func expect(_ args: [String], status: Int32, _ words: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> PareCLI.Result {
         let r = try PareCLI.run(args)
         let shown = "pare \(args.joined(separator: " ")) → exit \(r.status):\n\(r.output.suffix(1500))"
+        // PARE_SHOW_MESSAGES=1 prints each case and what pare said (the catalogue of messages).
+        if ProcessInfo.processInfo.environment["PARE_SHOW_MESSAGES"] == "1" {
+            let said = r.output.split(separator: "\n").filter { $0.contains("error") || $0.contains("warning") || $0.contains("moved") || $0.contains("removed") }
+            print("CASE pare \(args.map { $0.replacingOccurrences(of: root, with: "$R") }.joined(separator: " ")) → exit \(r.status): \(said.joined(separator: " / ").replacingOccurrences(of: root, with: "$R"))")
+        }
         XCTAssertEqual(r.status, status, shown, file: file, line: line)
         for w in words { XCTAssertTrue(r.output.contains(w), "missing \"\(w)\" in: \(shown)", file: file, line: line) }
         XCTAssertFalse(r.output.contains("Fatal error"), shown, file: file, line: line)
@@ -253,6 +258,9 @@ final class BadInputTests: XCTestCase {
 
     func expectPipeline(_ yaml: String, _ words: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         let r = try pipeline(yaml)
+        if ProcessInfo.processInfo.environment["PARE_SHOW_MESSAGES"] == "1" {
+            print("CASE pipeline YAML \(yaml.split(separator: "\n").suffix(2).joined(separator: "⏎")) → exit \(r.status): \(r.output.split(separator: "\n").filter { $0.contains("error") }.joined(separator: " / ").replacingOccurrences(of: root, with: "$R"))")
+        }
         XCTAssertEqual(r.status, 1, r.output, file: file, line: line)
         for w in words { XCTAssertTrue(r.output.contains(w), "missing \"\(w)\" in: \(r.output)", file: file, line: line) }
         XCTAssertFalse(r.output.contains("Fatal error"), r.output, file: file, line: line)
