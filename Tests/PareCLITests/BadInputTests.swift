@@ -46,8 +46,9 @@ final class BadInputTests: XCTestCase {
 
     /// Runs pare; asserts the status, that stderr+stdout hold every word, and the 10 s bound.
     @discardableResult
-    func expect(_ args: [String], status: Int32, _ words: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> PareCLI.Result {
-        let r = try PareCLI.run(args)
+    func expect(_ args: [String], status: Int32, _ words: [String] = [], environment: [String: String] = [:],
+                file: StaticString = #filePath, line: UInt = #line) throws -> PareCLI.Result {
+        let r = try PareCLI.run(args, environment: environment)
         let shown = "pare \(args.joined(separator: " ")) → exit \(r.status):\n\(r.output.suffix(1500))"
         // PARE_SHOW_MESSAGES=1 prints each case and what pare said (the catalogue of messages).
         if ProcessInfo.processInfo.environment["PARE_SHOW_MESSAGES"] == "1" {
@@ -131,6 +132,39 @@ final class BadInputTests: XCTestCase {
 
     func testEvalLongerThanItsDataIsAnErrorNotPerplexityOne() throws {
         try expect(["eval", "--model", model, "--data", small, "--seq-length", "511"], status: 1, ["--seq-length", "tokens for one window"])
+    }
+
+    /// Task files in a cache of their own (PARE_CACHE): a good one, one whose request is longer
+    /// than the model's 512 positions, and one whose .gz is cut short.
+    func testTaskMistakesNameTheTaskOrFile() throws {
+        let cache = root + "/cache"
+        func task(_ name: String, _ lines: [(Int, Int, String, String)]) throws {
+            let dir = "\(cache)/tasks/\(name)/rc_0shot"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try #"{"task_config": {"primary_metric": "acc_per_char", "num_shots": 0}}"#.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+            let rows = lines.map { d, i, c, k in
+                String(decoding: try! JSONSerialization.data(withJSONObject: ["doc_id": d, "idx": i, "label": 0, "request": ["context": c, "continuation": k]]), as: UTF8.self)
+            }
+            try rows.joined(separator: "\n").write(toFile: dir + "/requests.jsonl", atomically: true, encoding: .utf8)
+            let gz = Process()
+            gz.executableURL = URL(fileURLWithPath: "/usr/bin/env"); gz.arguments = ["gzip", "-f", dir + "/requests.jsonl"]
+            try gz.run(); gz.waitUntilExit()
+        }
+        try task("tiny", [(0, 0, "The sky is", " blue"), (0, 1, "The sky is", " green"), (1, 0, "Two and two make", " four"), (1, 1, "Two and two make", " five")])
+        try task("long", [(0, 0, String(repeating: "word ", count: 600), "end"), (0, 1, "short", " end")])
+        try task("cut", [(0, 0, "a", " b")])
+        let gz = cache + "/tasks/cut/rc_0shot/requests.jsonl.gz"
+        let packed = try Data(contentsOf: URL(fileURLWithPath: gz))
+        try packed.prefix(packed.count - 12).write(to: URL(fileURLWithPath: gz))
+        let env = ["PARE_CACHE": cache]
+        let base = ["eval", "--model", model, "--no-perplexity", "--tasks"]
+        try expect(base + ["tiny"], status: 0, ["tiny | 2 |", "acc_norm"], environment: env)
+        try expect(base + ["tiny,hellaswagg"], status: 1, ["no task named \"hellaswagg\"", "cut, long, tiny"], environment: env)
+        try expect(base + ["tiny", "--shots", "5"], status: 1, ["tiny has no 5-shot variant"], environment: env)
+        try expect(base + ["cut"], status: 1, ["cut/rc_0shot/requests.jsonl.gz", "ends early"], environment: env)
+        try expect(base + ["long"], status: 1, ["task long", "document 0 needs", "512 positions"], environment: env)
+        try expect(base + ["tiny"], status: 1, ["no zero-shot task files", "scripts/setup"], environment: ["PARE_CACHE": root + "/nocache"])
+        try expect(base + ["tiny", "--limit", "0"], status: 1, ["--limit must be at least 1"], environment: env)
     }
 
     // MARK: models

@@ -16,10 +16,15 @@ public struct EvalJob: Codable, Equatable {
     public var maxWindows: Int? = nil            // at most this many windows
     public var speed = false                     // also time prefill (128 tokens) and decode (32 tokens) at batch 1
     public var json: String? = nil               // write the results as JSON to this file
+    public var perplexity = true                 // loss and perplexity on the corpus or data
+    public var tasks: [String] = []              // zero-shot tasks: hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada, …
+    public var limit: Int? = nil                 // score the first N documents of each task
+    public var shots = 0                         // 0 or 5 examples in each task's context
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, corpus, data, tailFraction = "tail_fraction", seqLength = "seq_length", batch, maxWindows = "max_windows", speed, json
+        case model, corpus, data, tailFraction = "tail_fraction", seqLength = "seq_length", batch, maxWindows = "max_windows", speed, json,
+             perplexity, tasks, limit, shots
     }
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
     public init(from decoder: Decoder) throws {
@@ -27,6 +32,7 @@ public struct EvalJob: Codable, Equatable {
         try f.read("model", &model); try f.read("corpus", &corpus); try f.read("data", &data)
         try f.read("tail_fraction", &tailFraction); try f.read("seq_length", &seqLength); try f.read("batch", &batch)
         try f.read("max_windows", &maxWindows); try f.read("speed", &speed); try f.read("json", &json)
+        try f.read("perplexity", &perplexity); try f.read("tasks", &tasks); try f.read("limit", &limit); try f.read("shots", &shots)
     }
 
     public func validate() throws {
@@ -35,53 +41,54 @@ public struct EvalJob: Codable, Equatable {
         guard seqLength > 0 else { throw RecipeError.invalid("seq_length", "must be positive, not \(seqLength)") }
         guard batch > 0 else { throw RecipeError.invalid("batch", "must be positive, not \(batch)") }
         if let w = maxWindows, w < 1 { throw RecipeError.invalid("max_windows", "must be at least 1, not \(w)") }
+        guard perplexity || !tasks.isEmpty else { throw RecipeError.invalid("tasks", "is empty and perplexity is off: there is nothing to evaluate") }
+        if let n = limit, n < 1 { throw RecipeError.invalid("limit", "must be at least 1, not \(n)") }
+        guard shots == 0 || shots == 5 else { throw RecipeError.invalid("shots", "must be 0 or 5 (the variants the task files hold), not \(shots)") }
+        for t in tasks where t.isEmpty || t.contains("/") { throw RecipeError.invalid("tasks", "holds \"\(t)\", which is not a task name") }
     }
 
     /// One row per model: the keys the report reads (model, parameters, layers, hidden_size,
-    /// tokens, loss, perplexity, and with `speed` prefill/decode tokens per second).
+    /// tokens, loss, perplexity, with `speed` prefill/decode tokens per second, and with
+    /// `tasks` one entry per task under "tasks" and their mean under "task_average").
     @discardableResult
     public func run(progress: Progress) throws -> [[String: Any]] {
         try validate()
+        // Task files are read first, so a mistyped task name fails before any model loads.
+        let taskSets = try tasks.map { try TaskRequests.load(root: BundledAssets.tasks, task: $0, shots: shots) }
         var docs: [String] = []
         var dataStream: [Int32]? = nil
-        if let d = data {
-            let ds = try IndexedDataset(prefix: DataPrefix.resolve(d))
-            dataStream = (0..<ds.sequenceCount).flatMap { ds.sequence($0) }
-        } else {
-            docs = try BundledAssets.documents(corpus)
+        if perplexity {
+            if let d = data {
+                let ds = try IndexedDataset(prefix: DataPrefix.resolve(d))
+                dataStream = (0..<ds.sequenceCount).flatMap { ds.sequence($0) }
+            } else {
+                docs = try BundledAssets.documents(corpus)
+            }
         }
-        let seq = seqLength
-        progress.say("model | documents | tokens | windows | loss | perplexity | seconds" + (speed ? " | prefill tokens/s | decode tokens/s" : ""))
         var results: [[String: Any]] = []
         for path in model {
             let m = try PretrainedModel.load(path)
-            guard let eos = m.tokenizer.eosTokenId else { throw RecipeError.failed("\(path): the tokenizer has no EOS token to separate documents") }
-            try checkPositions(seqLength, key: "seq_length", model: m.model.config, path)
-            let (stream, n) = dataStream.map { ($0, -1) } ?? CorpusSlice.tailStream(documents: docs, fraction: tailFraction, tokenizer: m.tokenizer, eos: eos)
-            guard stream.count >= seq + 1 else {
-                throw RecipeError.invalid("seq_length", "(\(seq)) needs \(seq + 1) tokens for one window, but the evaluation text has \(stream.count); use a smaller \(SettingName.ref("seq_length"))\(data == nil ? " or a larger \(SettingName.ref("tail_fraction"))" : "")")
-            }
-            let t0 = ProcessInfoLite.now()
-            let r = try m.model.evaluate(stream: stream, seq: seq, batch: batch, maxWindows: maxWindows) { done, total in
-                let el = ProcessInfoLite.now() - t0
-                progress.status(String(format: "  %d/%d windows, %.0f tokens/s, ETA %.0f s", done, total,
-                                       Double(done * seq) / el, el / Double(done) * Double(total - done)))
-            }
-            progress.endStatus()
             var row: [String: Any] = ["model": path, "parameters": m.model.parameterCount, "layers": m.model.config.numHiddenLayers,
-                                      "hidden_size": m.model.config.hiddenSize, "tokens": r.tokens, "loss": r.meanLoss, "perplexity": r.perplexity]
-            var line = String(format: "%@ | %@ | %d | %d | %.4f | %.3f | %.1f", path, n < 0 ? "all" : String(n), r.tokens, r.windows, r.meanLoss, r.perplexity,
-                              ProcessInfoLite.now() - t0)
-            if speed {
-                let prompt = Array(stream.prefix(128))
-                var sampler = Sampler()
-                _ = try m.model.generate(prompt: Array(prompt.prefix(8)), maxNewTokens: 4, sampler: &sampler)   // warm-up
-                let (_, st) = try m.model.generate(prompt: prompt, maxNewTokens: 32, sampler: &sampler)
-                row["prefill_tokens_per_second"] = st.prefillTokensPerSecond
-                row["decode_tokens_per_second"] = st.decodeTokensPerSecond
-                line += String(format: " | %.0f | %.1f", st.prefillTokensPerSecond, st.decodeTokensPerSecond)
+                                      "hidden_size": m.model.config.hiddenSize]
+            if perplexity {
+                if results.isEmpty { progress.say("model | documents | tokens | windows | loss | perplexity | seconds" + (speed ? " | prefill tokens/s | decode tokens/s" : "")) }
+                try evaluatePerplexity(m, path: path, docs: docs, dataStream: dataStream, into: &row, progress: progress)
             }
-            progress.say(line)
+            if !taskSets.isEmpty {
+                progress.say("\(path): task | documents | acc ± stderr | acc_norm ± stderr | seconds | tokens/s")
+                var entries: [[String: Any]] = []
+                for t in taskSets {
+                    let r = try evaluate(t, m, progress: progress)
+                    entries.append(r.json)
+                    let norm = r.accNorm.map { String(format: "%.4f ± %.4f", $0, r.accNormStderr ?? 0) } ?? (r.perplexity.map { String(format: "ppl %.3f", $0) } ?? "-")
+                    progress.say(String(format: "  %@ | %d | %.4f ± %.4f | %@ | %.1f | %.0f", t.name + (shots > 0 ? " (\(shots)-shot)" : ""), r.documents, r.acc, r.accStderr,
+                                        norm, r.seconds, Double(r.tokens) / max(r.seconds, 1e-9)))
+                }
+                let average = entries.reduce(0.0) { $0 + (($1["primary_metric"] as? String) == "acc_norm" ? $1["acc_norm"] as! Double : $1["acc"] as! Double) } / Double(entries.count)
+                progress.say(String(format: "  average of the primary metrics (acc_norm where the task names acc_per_char, else acc): %.4f", average))
+                row["tasks"] = entries
+                row["task_average"] = average
+            }
             results.append(row)
         }
         if let json {
@@ -90,4 +97,53 @@ public struct EvalJob: Codable, Equatable {
         }
         return results
     }
+
+    /// Scores one task on one model, with a progress line (documents, tokens/s, ETA).
+    func evaluate(_ task: TaskRequests, _ m: PretrainedModel, progress: Progress) throws -> TaskResult {
+        let t0 = ProcessInfoLite.now()
+        do {
+            let r = try m.model.evaluate(task: task, tokenizer: m.tokenizer, limit: limit) { done, total, tokens in
+                let el = ProcessInfoLite.now() - t0
+                progress.status(String(format: "  %@: %d/%d requests, %.0f tokens/s, ETA %.0f s", task.name, done, total,
+                                       Double(tokens) / el, el / Double(done) * Double(total - done)))
+            }
+            progress.endStatus()
+            return r
+        } catch let e as TaskError {
+            progress.endStatus()
+            throw RecipeError.failed("\(m.source): \(e.description)")
+        }
+    }
+
+    /// Loss and perplexity of one model on the corpus or dataset, into `row`.
+    func evaluatePerplexity(_ m: PretrainedModel, path: String, docs: [String], dataStream: [Int32]?, into row: inout [String: Any], progress: Progress) throws {
+        let seq = seqLength
+        guard let eos = m.tokenizer.eosTokenId else { throw RecipeError.failed("\(path): the tokenizer has no EOS token to separate documents") }
+        try checkPositions(seqLength, key: "seq_length", model: m.model.config, path)
+        let (stream, n) = dataStream.map { ($0, -1) } ?? CorpusSlice.tailStream(documents: docs, fraction: tailFraction, tokenizer: m.tokenizer, eos: eos)
+        guard stream.count >= seq + 1 else {
+            throw RecipeError.invalid("seq_length", "(\(seq)) needs \(seq + 1) tokens for one window, but the evaluation text has \(stream.count); use a smaller \(SettingName.ref("seq_length"))\(data == nil ? " or a larger \(SettingName.ref("tail_fraction"))" : "")")
+        }
+        let t0 = ProcessInfoLite.now()
+        let r = try m.model.evaluate(stream: stream, seq: seq, batch: batch, maxWindows: maxWindows) { done, total in
+            let el = ProcessInfoLite.now() - t0
+            progress.status(String(format: "  %d/%d windows, %.0f tokens/s, ETA %.0f s", done, total,
+                                   Double(done * seq) / el, el / Double(done) * Double(total - done)))
+        }
+        progress.endStatus()
+        row["tokens"] = r.tokens; row["loss"] = r.meanLoss; row["perplexity"] = r.perplexity
+        var line = String(format: "%@ | %@ | %d | %d | %.4f | %.3f | %.1f", path, n < 0 ? "all" : String(n), r.tokens, r.windows, r.meanLoss, r.perplexity,
+                          ProcessInfoLite.now() - t0)
+        if speed {
+            let prompt = Array(stream.prefix(128))
+            var sampler = Sampler()
+            _ = try m.model.generate(prompt: Array(prompt.prefix(8)), maxNewTokens: 4, sampler: &sampler)   // warm-up
+            let (_, st) = try m.model.generate(prompt: prompt, maxNewTokens: 32, sampler: &sampler)
+            row["prefill_tokens_per_second"] = st.prefillTokensPerSecond
+            row["decode_tokens_per_second"] = st.decodeTokensPerSecond
+            line += String(format: " | %.0f | %.1f", st.prefillTokensPerSecond, st.decodeTokensPerSecond)
+        }
+        progress.say(line)
+    }
+
 }

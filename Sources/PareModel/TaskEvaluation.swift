@@ -1,0 +1,140 @@
+import Foundation
+import PareCore
+import PareFormats
+
+/// Accuracy on one task: `acc` picks the choice with the highest loglikelihood, `acc_norm`
+/// the highest loglikelihood per character of the continuation (olmo-eval's acc_per_char,
+/// lm-eval's acc_norm). Standard errors are the sample ones, √(p(1−p)/(n−1)), as lm-eval
+/// reports. LAMBADA (`lastWord`) gives last-word accuracy (the continuation is the greedy
+/// one) and perplexity exp(−mean loglikelihood per document).
+public struct TaskResult: Sendable {
+    public let task: String
+    public let variant: String
+    public let primaryMetric: String
+    public let documents: Int
+    public var acc = 0.0, accStderr = 0.0
+    public var accNorm: Double? = nil, accNormStderr: Double? = nil
+    public var perplexity: Double? = nil
+    public var tokens = 0
+    public var seconds = 0.0
+    /// Per-request loglikelihoods, in document order then choice order (for the reference check).
+    public var logLikelihoods: [Double] = []
+
+    /// The number the task's config calls primary (acc_per_char → acc_norm, else acc).
+    public var primary: Double { primaryMetric == "acc_per_char" ? (accNorm ?? acc) : acc }
+    public var primaryName: String { primaryMetric == "acc_per_char" && accNorm != nil ? "acc_norm" : "acc" }
+
+    public var json: [String: Any] {
+        var j: [String: Any] = ["task": task, "variant": variant, "primary_metric": primaryName, "documents": documents,
+                                "acc": acc, "acc_stderr": accStderr, "tokens": tokens, "seconds": seconds]
+        if let v = accNorm { j["acc_norm"] = v }
+        if let v = accNormStderr { j["acc_norm_stderr"] = v }
+        if let v = perplexity { j["perplexity"] = v }
+        j["loglikelihoods"] = logLikelihoods
+        return j
+    }
+}
+
+/// Why a task cannot be scored on a model.
+public enum TaskError: Error, CustomStringConvertible {
+    case tooLong(task: String, document: Int, tokens: Int, positions: Int)
+    case noEOS(task: String)
+    case emptyContinuation(task: String, document: Int)
+    public var description: String {
+        switch self {
+        case let .tooLong(t, d, n, p):
+            return "task \(t): document \(d) needs \(n) tokens, but the model has \(p) positions; use a model with a longer context or fewer shots"
+        case let .emptyContinuation(t, d):
+            return "task \(t): document \(d) has a choice that adds no tokens to its context; the task file is damaged: run scripts/setup"
+        case let .noEOS(t):
+            return "task \(t): a request has an empty context and the tokenizer has no EOS token to stand in for it"
+        }
+    }
+}
+
+extension TaskRequests {
+    /// Tokenizes the first `limit` documents' requests as lm-eval does: trailing spaces of the
+    /// context move to the continuation, the context is encoded alone, and the continuation is
+    /// what encoding context + continuation adds after it. An empty context becomes EOS.
+    public func tokenized(_ tokenizer: Tokenizer, limit: Int? = nil) throws -> [[ScoringRequest]] {
+        var enc = TokenEncoder(tokenizer)
+        var contextCache: [String: [Int32]] = [:]
+        return try documents.prefix(limit ?? documents.count).map { doc in
+            try doc.requests.map { r in
+                var context = r.context, continuation = r.continuation
+                let kept = context.unicodeScalars.reversed().drop { $0.properties.isWhitespace }   // Python's rstrip()
+                let spaces = context.unicodeScalars.count - kept.count
+                if spaces > 0 {
+                    let cut = context.unicodeScalars.index(context.unicodeScalars.endIndex, offsetBy: -spaces)
+                    continuation = String(context.unicodeScalars[cut...]) + continuation
+                    context = String(context.unicodeScalars[..<cut])
+                }
+                let ctx: [Int32]
+                if let c = contextCache[context] { ctx = c } else { ctx = enc.encode(context); contextCache[context] = ctx }
+                let whole = enc.encode(context + continuation)
+                let cont = Array(whole.dropFirst(ctx.count))
+                guard !cont.isEmpty else { throw TaskError.emptyContinuation(task: name, document: doc.id) }
+                if !ctx.isEmpty { return ScoringRequest(context: ctx, continuation: cont) }
+                guard let eos = tokenizer.eosTokenId else { throw TaskError.noEOS(task: name) }
+                return ScoringRequest(context: [eos], continuation: cont)
+            }
+        }
+    }
+}
+
+extension LlamaModel {
+    /// Scores the first `limit` documents of `task`.
+    public func evaluate(task: TaskRequests, tokenizer: Tokenizer, limit: Int? = nil, batchTokens: Int = 2048,
+                         skipLayers: Set<Int> = [], progress: (_ done: Int, _ total: Int, _ tokens: Int) -> Void = { _, _, _ in }) throws -> TaskResult {
+        let t0 = Date()
+        let docs = try task.tokenized(tokenizer, limit: limit)
+        let shown = Array(task.documents.prefix(docs.count))
+        for (d, reqs) in docs.enumerated() {
+            for r in reqs where r.inputLength > config.maxPositionEmbeddings {
+                throw TaskError.tooLong(task: task.name, document: shown[d].id, tokens: r.inputLength + 1, positions: config.maxPositionEmbeddings)
+            }
+        }
+        let flat = docs.flatMap { $0 }
+        let scores = try score(flat, batchTokens: batchTokens, skipLayers: skipLayers, progress: progress)
+        var result = TaskResult(task: task.name, variant: task.variant, primaryMetric: task.primaryMetric, documents: docs.count)
+        result.tokens = flat.reduce(0) { $0 + $1.inputLength }
+        result.logLikelihoods = scores.map(\.logLikelihood)
+        let n = Double(docs.count)
+        func stderr(_ p: Double) -> Double { docs.count > 1 ? (p * (1 - p) / (n - 1)).squareRoot() : 0 }
+        var k = 0
+        switch task.kind {
+        case .lastWord:
+            var hits = 0, llSum = 0.0
+            for d in docs.indices {
+                let s = scores[k..<(k + docs[d].count)]
+                if s.allSatisfy(\.isGreedy) { hits += 1 }
+                llSum += s.reduce(0) { $0 + $1.logLikelihood }
+                k += docs[d].count
+            }
+            result.acc = Double(hits) / n
+            result.perplexity = exp(-llSum / n)
+        case .multipleChoice:
+            var raw = 0, norm = 0
+            for (d, doc) in shown.enumerated() {
+                let s = scores[k..<(k + docs[d].count)].map(\.logLikelihood)
+                let perChar = zip(s, doc.requests).map { $0 / Double(max(1, $1.continuation.unicodeScalars.count)) }
+                if argmax(s) == doc.gold { raw += 1 }
+                if argmax(perChar) == doc.gold { norm += 1 }
+                k += docs[d].count
+            }
+            result.acc = Double(raw) / n
+            result.accNorm = Double(norm) / n
+            result.accNormStderr = stderr(result.accNorm!)
+        }
+        result.accStderr = stderr(result.acc)
+        result.seconds = Date().timeIntervalSince(t0)
+        return result
+    }
+}
+
+/// The first index of the largest value (numpy's argmax).
+func argmax(_ x: [Double]) -> Int {
+    var best = 0
+    for i in x.indices where x[i] > x[best] { best = i }
+    return best
+}

@@ -1,0 +1,70 @@
+import XCTest
+import PareTestSupport
+import PareCore
+import PareFormats
+import PareModel
+
+/// Batched continuation scoring against a brute-force twin: each request alone, full logits,
+/// log-softmax in Double, argmax by hand.
+final class TaskScoringTests: XCTestCase {
+    override func setUp() { Parallel.configure(threads: 2) }
+
+    func model() throws -> LlamaModel {
+        let config = LlamaConfig(vocabSize: 97, hiddenSize: 32, intermediateSize: 48, numHiddenLayers: 3,
+                                 numAttentionHeads: 4, numKeyValueHeads: 2, tieWordEmbeddings: true)
+        let m = try LlamaModel(config: config)
+        m.initializeRandom(seed: 11, std: 0.3)
+        return m
+    }
+
+    func naive(_ m: LlamaModel, _ r: ScoringRequest, skip: Set<Int> = []) throws -> ContinuationScore {
+        let whole = r.context + r.continuation
+        let T = whole.count - 1, V = m.config.vocabSize
+        let logits = try m.logits(tokens: Array(whole[0..<T]), B: 1, T: T, skipLayers: skip)
+        var ll = 0.0, greedy = true
+        for (j, target) in r.continuation.enumerated() {
+            let row = Array(logits[(r.context.count - 1 + j) * V..<(r.context.count + j) * V]).map(Double.init)
+            let mx = row.max()!
+            let lse = mx + log(row.reduce(0) { $0 + exp($1 - mx) })
+            ll += row[Int(target)] - lse
+            greedy = greedy && row.firstIndex(of: mx)! == Int(target)
+        }
+        return ContinuationScore(logLikelihood: ll, isGreedy: greedy, tokens: r.continuation.count)
+    }
+
+    /// Requests of many lengths (so batches of different shapes and padding), scored in
+    /// batches smaller than the set, equal their one-at-a-time scores.
+    func testBatchedScoresEqualOneRequestAtATime() throws {
+        let m = try model()
+        var rng = RNG(seed: 5)
+        var requests: [ScoringRequest] = []
+        for _ in 0..<23 {
+            let c = 1 + Int(rng.next() % 30), k = 1 + Int(rng.next() % 6)
+            requests.append(ScoringRequest(context: (0..<c).map { _ in Int32(rng.next() % 97) },
+                                           continuation: (0..<k).map { _ in Int32(rng.next() % 97) }))
+        }
+        // Make one request's continuation the greedy one, token by token.
+        var ctx: [Int32] = [4, 9, 2]
+        var cont: [Int32] = []
+        for _ in 0..<3 {
+            let l = try m.logits(tokens: ctx + cont, B: 1, T: ctx.count + cont.count)
+            let last = Array(l.suffix(97))
+            cont.append(Int32(last.firstIndex(of: last.max()!)!))
+        }
+        requests.append(ScoringRequest(context: ctx, continuation: cont))
+        var largest = 0.0
+        let got = try m.score(requests, batchTokens: 64)
+        for (i, r) in requests.enumerated() {
+            let want = try naive(m, r)
+            largest = max(largest, abs(got[i].logLikelihood - want.logLikelihood))
+            XCTAssertEqual(got[i].logLikelihood, want.logLikelihood, accuracy: 1e-4, "request \(i)")
+            XCTAssertEqual(got[i].isGreedy, want.isGreedy, "request \(i)")
+            XCTAssertEqual(got[i].tokens, r.continuation.count)
+        }
+        XCTAssertTrue(got.last!.isGreedy, "the greedy continuation is scored as greedy")
+        print("batched vs one-at-a-time scores: max |diff| \(largest)")
+        // With layers skipped, as depth selection by task does.
+        let skipped = try m.score(Array(requests.prefix(5)), batchTokens: 64, skipLayers: [1])
+        for i in 0..<5 { XCTAssertEqual(skipped[i].logLikelihood, try naive(m, requests[i], skip: [1]).logLikelihood, accuracy: 1e-4) }
+    }
+}

