@@ -43,6 +43,27 @@ final class ReportTests: XCTestCase {
         }
     }
 
+    /// With tasks in the test eval: an accuracy column per task (primary metric, ± stderr),
+    /// the average, and the bar chart with the fine-tuned teacher as the dashed reference.
+    func testAccuracyTableAndChart() throws {
+        let R = dir
+        func tasks(_ a: Double) -> String {
+            #", "task_average": \#((a + a + 0.1) / 2), "tasks": [{"task": "arc_easy", "documents": 50, "primary_metric": "acc", "acc": \#(a), "acc_stderr": 0.07, "acc_norm": 0.2},"#
+            + #" {"task": "hellaswag", "documents": 50, "primary_metric": "acc_norm", "acc": 0.1, "acc_norm": \#(a + 0.1), "acc_norm_stderr": 0.05}]"#
+        }
+        let models = [("/c/SmolLM2.gguf", 0.5), ("\(R)/teacher-ft/model", 0.6), ("\(R)/distill-width/model", 0.4)]
+        try write("eval-val.json", "[" + models.map { row($0.0, 1, 1, 1, 3) }.joined(separator: ",") + "]")
+        try write("eval-test.json", "[" + models.map { String(row($0.0, 1, 1, 1, 3).dropLast()) + tasks($0.1) + "}" }.joined(separator: ",") + "]")
+        let md = try ReportJob(runDir: R).run(progress: .silent, generated: "today")
+        XCTAssertTrue(md.contains("| model | arc_easy | hellaswag | average |"), md)
+        XCTAssertTrue(md.contains("| teacher (fine-tuned) | 60.0 ± 7.0 | 70.0 ± 5.0 | 65.0 |"), md)
+        XCTAssertTrue(md.contains("| width-pruned + distilled | 40.0 ± 7.0 | 50.0 ± 5.0 | 45.0 |"), md)
+        XCTAssertTrue(md.contains("arc_easy 50, hellaswag 50"), md)
+        let svg = try String(contentsOfFile: "\(R)/plots/task-accuracy.svg", encoding: .utf8)
+        XCTAssertTrue(svg.contains("dashed: teacher (fine-tuned)") && svg.contains("stroke-dasharray"), svg)
+        XCTAssertEqual(svg.components(separatedBy: "<rect x=").count - 1, 3 * 3 + 3, "3 models × (2 tasks + average) bars + 3 legend boxes")
+    }
+
     func testAMissingEvalIsAClearError() {
         XCTAssertThrowsError(try ReportJob(runDir: dir + "/none").run(progress: .silent)) {
             XCTAssert("\($0)".contains("eval-val.json is missing"), "\($0)")

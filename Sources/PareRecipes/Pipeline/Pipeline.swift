@@ -70,6 +70,9 @@ public struct Pipeline {
             var e = c.eval
             e.model = models; e.data = "\(R)/data/wiki_\(split)"; e.json = "\(R)/eval-\(split).json"
             e.speed = split == "test" && c.eval.speed
+            // Task accuracy does not depend on the split: it is measured once, in the test step.
+            if split == "val" { e.tasks = [] }
+            e.perplexity = true
             steps.append(PipelineStep(name: "eval-\(split)", job: .eval(e), inputs: models, output: e.json!))
         }
         steps.append(PipelineStep(name: "report", job: .report(ReportJob(runDir: R)),

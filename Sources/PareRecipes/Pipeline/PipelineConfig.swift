@@ -29,7 +29,7 @@ public struct PipelineConfig {
         "prune.depth": ["enabled"] + DepthPruneJob.ownKeys.filter { $0 != "model" && $0 != "output" },
         "prune.width": ["enabled"] + WidthPruneJob.ownKeys.filter { $0 != "model" && $0 != "output" },
         "distill": DistillJob.keys.filter { !wiredTrainKeys.contains($0) && $0 != "teacher" && $0 != "student" },
-        "eval": EvalJob.keys.filter { !["model", "data", "json"].contains($0) },   // speed: on the test split
+        "eval": EvalJob.keys.filter { !["model", "data", "json", "perplexity"].contains($0) },   // speed and tasks: on the test split
     ]
     static let wiredTrainKeys: Set<String> = ["data_train", "data_val", "data_test", "output", "resume"]
     static let topKeys = ["run_dir", "teacher", "threads", "data", "finetune", "prune", "distill", "eval"]

@@ -61,6 +61,7 @@ public struct ReportJob: Codable, Equatable {
             md += "\(n(v, "loss", "%.4f")) | \(n(v, "perplexity", "%.2f")) | \(n(t, "loss", "%.4f")) | \(n(t, "perplexity", "%.2f")) | "
             md += "\(n(t, "prefill_tokens_per_second", "%.0f")) | \(n(t, "decode_tokens_per_second", "%.1f")) |\n"
         }
+        md += accuracySection(test, name: name, plotsDir: "\(R)/plots")
         // The seed's trade-off, read off the numbers rather than asserted.
         let distilled = test.filter { ($0["model"] as? String)?.contains("/distill-") == true }
         if distilled.count == 2 {
@@ -81,4 +82,39 @@ public struct ReportJob: Codable, Equatable {
         progress.say("wrote \(R)/report.md and \(plots.count) plots in \(R)/plots")
         return md
     }
+
+    /// The zero-shot accuracy table (primary metric per task, ± stderr, and the average) and
+    /// its bar chart, from the test eval's "tasks" entries; empty when no task was run.
+    func accuracySection(_ rows: [[String: Any]], name: (String) -> String, plotsDir: String) -> String {
+        let withTasks = rows.filter { ($0["tasks"] as? [[String: Any]])?.isEmpty == false }
+        guard let first = withTasks.first, let firstTasks = first["tasks"] as? [[String: Any]] else { return "" }
+        let taskNames = firstTasks.compactMap { $0["task"] as? String }
+        func primary(_ e: [String: Any]) -> (Double, Double)? {
+            let key = e["primary_metric"] as? String ?? "acc"
+            guard let v = e[key] as? Double else { return nil }
+            return (v, e[key + "_stderr"] as? Double ?? 0)
+        }
+        func entry(_ row: [String: Any], _ task: String) -> [String: Any]? {
+            (row["tasks"] as? [[String: Any]])?.first { ($0["task"] as? String) == task }
+        }
+        let docs = firstTasks.map { "\($0["task"] as? String ?? "?") \($0["documents"] as? Int ?? 0)" }.joined(separator: ", ")
+        var md = "\n## Zero-shot accuracy\n\nPrimary metric of each task (acc_norm where olmo-eval's config names acc_per_char, else acc) ± standard error, "
+        md += "on the first documents of each task (\(docs)); `pare eval --tasks` scores the full sets.\n\n"
+        md += "| model | " + taskNames.joined(separator: " | ") + " | average |\n| --- |" + String(repeating: " ---: |", count: taskNames.count + 1) + "\n"
+        for row in withTasks {
+            md += "| \(name(row["model"] as? String ?? "?")) | "
+            for t in taskNames { md += (entry(row, t).flatMap(primary).map { String(format: "%.1f ± %.1f", 100 * $0.0, 100 * $0.1) } ?? "–") + " | " }
+            md += ((row["task_average"] as? Double).map { String(format: "%.1f", 100 * $0) } ?? "–") + " |\n"
+        }
+        // The reference bars: the fine-tuned teacher (what the students learn from), else the first model.
+        var ordered = withTasks
+        if let i = ordered.firstIndex(where: { ($0["model"] as? String)?.hasSuffix("teacher-ft/model") == true }) { ordered.insert(ordered.remove(at: i), at: 0) }
+        let chart = SVGBarChart(title: "Zero-shot accuracy per task (dashed: \(name(ordered[0]["model"] as? String ?? "?")))", yLabel: "accuracy (primary metric)",
+                                categories: taskNames + ["average"],
+                                series: ordered.map { row in (name(row["model"] as? String ?? "?"), taskNames.map { entry(row, $0).flatMap(primary)?.0 } + [row["task_average"] as? Double]) })
+        try? AtomicFileWriter.write(Data(chart.render().utf8), to: plotsDir + "/task-accuracy.svg")
+        md += "\n![zero-shot accuracy](plots/task-accuracy.svg)\n"
+        return md
+    }
+
 }
