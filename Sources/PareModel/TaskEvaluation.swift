@@ -8,6 +8,8 @@ import PareFormats
 /// reports. LAMBADA (`lastWord`) gives last-word accuracy (the continuation is the greedy
 /// one) and perplexity exp(−mean loglikelihood per document).
 public struct TaskResult: Sendable {
+    /// Bumped whenever scoring changes what it computes, so cached results are not reused.
+    public static let scoringVersion = "scoring-1"
     public let task: String
     public let variant: String
     public let primaryMetric: String

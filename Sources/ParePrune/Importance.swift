@@ -143,11 +143,18 @@ public struct ImportanceScores: Codable, Sendable {
     public var layerLoss: [Double]?     // (L) LM loss with the layer removed
     public var blockLoss: [Double]?     // LM loss with each block removed
     public var baseLoss: Double?
+    public var task: String?            // the task of the task metric (e.g. winogrande), its documents
+    public var taskDocuments: Int?
+    public var baseTaskAccuracy: Double?
+    public var layerTaskDrop: [Double]? // (L) accuracy lost when the layer is skipped
+    public var blockTaskDrop: [Double]? // accuracy lost when each block is skipped
 
     enum CodingKeys: String, CodingKey {
         case aggregation, mlpActivation = "mlp_activation", calibrationTokens = "calibration_tokens", mlp, heads, hidden
         case layerCosine = "layer_cosine", blockSize = "block_size", blockCosine = "block_cosine"
         case layerLoss = "layer_loss", blockLoss = "block_loss", baseLoss = "base_loss"
+        case task, taskDocuments = "task_documents", baseTaskAccuracy = "base_task_accuracy"
+        case layerTaskDrop = "layer_task_drop", blockTaskDrop = "block_task_drop"
     }
 
     public func write(to path: String) throws {

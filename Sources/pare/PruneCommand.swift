@@ -35,7 +35,8 @@ struct PruneDepth: ParsableCommand {
     @Option(help: "Output Hugging Face directory.") var output: String
     @Option(help: "Layers to drop, 0-based as in model.layers.N: e.g. 15-29 or 3,5,7-9.") var dropLayers: String?
     @Option(parsing: .unconditional, help: "Layers to keep; the others are chosen by --metric.") var numLayers: Int?
-    @Option(help: "cosine (1 − cos between a layer's input and output) or loss (LM loss with it removed) (default \(d.metric)).") var metric: String?
+    @Option(help: "cosine (1 − cos between a layer's input and output), loss (LM loss with it removed) or task:NAME (accuracy lost on a zero-shot task with it removed, e.g. task:winogrande, the paper's choice) (default \(d.metric)).") var metric: String?
+    @Option(parsing: .unconditional, help: "With --metric task:NAME, documents of the task scored per candidate (default \(d.taskLimit)).") var taskLimit: Int?
     @Flag(help: "Drop one contiguous block of layers (the best block) instead of the individually least important.") var contiguous = false
     @OptionGroup var calibration: CalibrationOptions
     @OptionGroup var threads: ThreadOptions
@@ -44,7 +45,7 @@ struct PruneDepth: ParsableCommand {
         try threads.apply()
         var job = DepthPruneJob()
         job.model = model; job.output = output; job.dropLayers = dropLayers; job.numLayers = numLayers
-        if let v = metric { job.metric = v }; job.contiguous = contiguous
+        if let v = metric { job.metric = v }; job.contiguous = contiguous; if let v = taskLimit { job.taskLimit = v }
         job.calibration = calibration.settings
         try runJob { try job.run(progress: .console) }
     }

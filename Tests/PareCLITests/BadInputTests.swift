@@ -158,7 +158,11 @@ final class BadInputTests: XCTestCase {
         try packed.prefix(packed.count - 12).write(to: URL(fileURLWithPath: gz))
         let env = ["PARE_CACHE": cache]
         let base = ["eval", "--model", model, "--no-perplexity", "--tasks"]
-        try expect(base + ["tiny"], status: 0, ["tiny | 2 |", "acc_norm"], environment: env)
+        let first = try expect(base + ["tiny"], status: 0, ["tiny | 2 |", "acc_norm"], environment: env)
+        XCTAssertFalse(first.output.contains("cached"))
+        let again = try expect(base + ["tiny"], status: 0, ["tiny | 2 |", "| cached"], environment: env)
+        XCTAssertEqual(first.output.split(separator: "\n").first { $0.contains("tiny | 2") }?.split(separator: "|").prefix(4),
+                       again.output.split(separator: "\n").first { $0.contains("tiny | 2") }?.split(separator: "|").prefix(4), "the cached result is the measured one")
         try expect(base + ["tiny,hellaswagg"], status: 1, ["no task named \"hellaswagg\"", "cut, long, tiny"], environment: env)
         try expect(base + ["tiny", "--shots", "5"], status: 1, ["tiny has no 5-shot variant"], environment: env)
         try expect(base + ["cut"], status: 1, ["cut/rc_0shot/requests.jsonl.gz", "ends early"], environment: env)

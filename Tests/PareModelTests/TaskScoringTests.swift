@@ -67,4 +67,15 @@ final class TaskScoringTests: XCTestCase {
         let skipped = try m.score(Array(requests.prefix(5)), batchTokens: 64, skipLayers: [1])
         for i in 0..<5 { XCTAssertEqual(skipped[i].logLikelihood, try naive(m, requests[i], skip: [1]).logLikelihood, accuracy: 1e-4) }
     }
+
+    /// The content hash follows the weights and config, not the object or the thread count.
+    func testContentHashFollowsTheWeights() throws {
+        let a = try model(), b = try model()
+        XCTAssertEqual(a.contentHash, b.contentHash)
+        Parallel.configure(threads: 1)
+        XCTAssertEqual(a.contentHash, b.contentHash)
+        Parallel.configure(threads: 2)
+        b.params.pointer[b.params.count / 3] += 1e-6
+        XCTAssertNotEqual(a.contentHash, b.contentHash)
+    }
 }

@@ -47,6 +47,36 @@ final class DepthSelectionTests: XCTestCase {
         for l in 0..<L { XCTAssertEqual(s.scores.blockCosine![l], s.scores.layerCosine[l], accuracy: 1e-6) }
     }
 
+    /// The task metric scores each candidate by the accuracy lost when it is skipped and drops
+    /// the candidate that loses least; the scorer sees exactly the candidate sets.
+    func testTaskMetricDropsWhatLosesTheLeastAccuracy() throws {
+        let m = try Fixture("tiny-llama3").model()
+        let L = m.config.numHiddenLayers, cal = try calibration()
+        // A made-up task: each layer is worth `worth[l]` accuracy; layer L-2 is worth least.
+        let worth = (0..<L).map { $0 == L - 2 ? 0.01 : 0.1 + 0.01 * Double($0) }
+        var asked: [Set<Int>] = []
+        let task = DepthTask(name: "made-up", documents: 10) { skip in
+            asked.append(skip)
+            return 0.9 - skip.reduce(0) { $0 + worth[$1] }
+        }
+        let single = try DepthSelection.measure(m, keep: L - 1, metric: .task, contiguous: false, calibration: cal, task: task)
+        XCTAssertEqual(single.drop, [L - 2])
+        XCTAssertEqual(asked, [[]] + (0..<L).map { [$0] }, "the base, then each layer once")
+        for l in 0..<L { XCTAssertEqual(single.scores.layerTaskDrop![l], worth[l], accuracy: 1e-12) }
+        XCTAssertEqual(single.scores.baseTaskAccuracy, 0.9)
+        XCTAssertEqual(single.scores.task, "made-up")
+        XCTAssertNil(single.scores.blockTaskDrop)
+
+        asked = []
+        // Contiguous: blocks of L − keep layers (1 here: the fixture has 2 layers).
+        let block = try DepthSelection.measure(m, keep: L - 1, metric: .task, contiguous: true, calibration: cal, task: task)
+        XCTAssertEqual(asked, [[]] + (0...(L - 1)).map { Set($0..<($0 + 1)) }, "the base, then each block")
+        for l in 0..<L { XCTAssertEqual(block.scores.blockTaskDrop![l], worth[l], accuracy: 1e-12, "a block of one layer loses that layer's worth") }
+        XCTAssertEqual(block.drop, [L - 2])
+        XCTAssertNil(block.scores.layerTaskDrop)
+        XCTAssertThrowsError(try DepthSelection.measure(m, keep: L - 1, metric: .task, contiguous: false, calibration: cal), "no task given")
+    }
+
     func testLossMetricScoresEachLayerByTheLossWithoutIt() throws {
         let m = try Fixture("tiny-llama3").model()
         let L = m.config.numHiddenLayers, cal = try calibration()

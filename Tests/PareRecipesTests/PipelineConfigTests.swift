@@ -95,7 +95,7 @@ final class PipelineConfigTests: XCTestCase {
         assertError("distill: {layer_map: {depth: \"1:x\"}, intermediate_loss: cosine}\nprune: {depth: {num_layers: 1}}", ["distill.layer_map", "STUDENT:TEACHER"])
         assertError("distill: {layer_map: {deep: \"1:1\"}}", ["distill.layer_map.deep"])
         assertError("distill: {temperature: -1}", ["distill.temperature must be positive"])
-        assertError("prune: {depth: {num_layers: 2, metric: bi}}", ["prune.depth.metric must be cosine or loss"])
+        assertError("prune: {depth: {num_layers: 2, metric: bi}}", ["prune.depth.metric must be cosine, loss or task:NAME"])
         assertError("eval: {seq_length: 0}", ["eval.seq_length must be positive"])
         assertError("prune: {depth: {}}", ["prune.depth.drop_layers", "prune.depth.num_layers"])
         assertError("data: [1, 2]", ["data", "expected a mapping"])

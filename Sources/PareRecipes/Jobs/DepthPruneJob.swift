@@ -11,18 +11,20 @@ public struct DepthPruneJob: Codable, Equatable {
     public var output = ""
     public var dropLayers: String? = nil        // 0-based as in model.layers.N: "15-29" or "3,5,7-9"
     public var numLayers: Int? = nil            // layers to keep; the others are chosen by `metric`
-    public var metric = "cosine"                // cosine | loss
+    public var metric = "cosine"                // cosine | loss | task:NAME (e.g. task:winogrande)
+    public var taskLimit = 200                  // with task:NAME, documents of the task scored per candidate
     public var contiguous = false               // drop one contiguous block (the best) instead of single layers
     public var calibration = CalibrationSettings()
 
     public init() {}
-    static let ownKeys = ["model", "output", "drop_layers", "num_layers", "metric", "contiguous"]
+    static let ownKeys = ["model", "output", "drop_layers", "num_layers", "metric", "task_limit", "contiguous"]
     public static var keys: [String] { ownKeys + CalibrationSettings.keys }
 
     public init(from decoder: Decoder) throws {
         let f = try StrictFields(decoder, known: DepthPruneJob.keys)
         try f.read("model", &model); try f.read("output", &output); try f.read("drop_layers", &dropLayers)
         try f.read("num_layers", &numLayers); try f.read("metric", &metric); try f.read("contiguous", &contiguous)
+        try f.read("task_limit", &taskLimit)
         calibration = try CalibrationSettings(f)
     }
     public func encode(to encoder: Encoder) throws {
@@ -31,17 +33,29 @@ public struct DepthPruneJob: Codable, Equatable {
         try c.encode(model, forKey: AnyKey("model")); try c.encode(output, forKey: AnyKey("output"))
         try c.encodeIfPresent(dropLayers, forKey: AnyKey("drop_layers")); try c.encodeIfPresent(numLayers, forKey: AnyKey("num_layers"))
         try c.encode(metric, forKey: AnyKey("metric")); try c.encode(contiguous, forKey: AnyKey("contiguous"))
+        if metric.hasPrefix("task:") { try c.encode(taskLimit, forKey: AnyKey("task_limit")) }   // other metrics' fingerprints unchanged
     }
 
     public func validate() throws {
         guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: a .gguf file or a Hugging Face directory") }
         guard !output.isEmpty else { throw RecipeError.invalid("output", "is required: the student's Hugging Face directory") }
-        guard DepthMetric(rawValue: metric) != nil else { throw RecipeError.invalid("metric", "must be cosine or loss, not \"\(metric)\"") }
+        guard parsedMetric != nil else { throw RecipeError.invalid("metric", "must be cosine, loss or task:NAME (e.g. task:winogrande), not \"\(metric)\"") }
+        guard taskLimit >= 1 else { throw RecipeError.invalid("task_limit", "must be at least 1, not \(taskLimit)") }
         guard (dropLayers == nil) != (numLayers == nil) else {
             throw RecipeError.invalid("drop_layers", "or \(SettingName.ref("num_layers")): give exactly one of them")
         }
         if let spec = dropLayers { _ = try DepthPruning.parseLayers(spec) }
         if numLayers != nil { try calibration.validate() }
+    }
+
+    /// The metric and, for task:NAME, the task's name.
+    var parsedMetric: (DepthMetric, String?)? {
+        if metric.hasPrefix("task:") {
+            let name = String(metric.dropFirst(5))
+            return name.isEmpty ? nil : (.task, name)
+        }
+        guard let m = DepthMetric(rawValue: metric), m != .task else { return nil }
+        return (m, nil)
     }
 
     /// Prunes and writes the student; returns the dropped layers.
@@ -60,9 +74,19 @@ public struct DepthPruneJob: Codable, Equatable {
             guard keep >= 1 && keep < L else { throw RecipeError.invalid("num_layers", "must be between 1 and \(L - 1) (the model has \(L))") }
             try checkPositions(calibration.seqLength, key: "seq_length", model: m.config, model)
             let cal = try calibration.calibration("to measure which layers to drop (or give \(SettingName.ref("drop_layers")))")
-            let metric = DepthMetric(rawValue: self.metric)!
-            let sel = try DepthSelection.measure(m, keep: keep, metric: metric, contiguous: contiguous, calibration: cal,
-                                                 progress: progress.counter("calibration", unit: "sequences"))
+            let (metric, taskName) = parsedMetric!
+            var task: DepthTask? = nil
+            if let taskName {
+                let requests = try TaskRequests.load(root: BundledAssets.tasks, task: taskName, shots: 0)
+                let docs = min(taskLimit, requests.documents.count)
+                task = DepthTask(name: taskName, documents: docs) { skip in
+                    do { return try m.evaluate(task: requests, tokenizer: loaded.tokenizer, limit: docs, skipLayers: skip).primary }
+                    catch let e as TaskError { throw RecipeError.failed("\(model): \(e.description)") }
+                }
+            }
+            let sel = try DepthSelection.measure(m, keep: keep, metric: metric, contiguous: contiguous, calibration: cal, task: task,
+                                                 progress: progress.counter("calibration", unit: "sequences"),
+                                                 taskProgress: progress.counter("\(taskName ?? "task") scoring", unit: "candidates"))
             drop = sel.drop
             report(sel, layers: L, progress)
             try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
@@ -77,14 +101,19 @@ public struct DepthPruneJob: Codable, Equatable {
     /// The score table: every layer, and every block when contiguous.
     func report(_ sel: DepthSelection, layers L: Int, _ progress: Progress) {
         let s = sel.scores, isLoss = sel.metric == .loss
+        let layerTask = sel.metric == .task && !sel.contiguous
         progress.say(String(format: "calibration: %d tokens, base loss %.4f", s.calibrationTokens, s.baseLoss ?? .nan))
-        progress.say("layer | 1 − cos(in, out)" + (isLoss ? " | loss without it" : "") + " | dropped")
+        if let t = s.task, let a = s.baseTaskAccuracy { progress.say(String(format: "%@: %d documents, accuracy %.4f with every layer", t, s.taskDocuments ?? 0, a)) }
+        progress.say("layer | 1 − cos(in, out)" + (isLoss ? " | loss without it" : "") + (layerTask ? " | accuracy lost without it" : "") + " | dropped")
         for l in 0..<L {
-            progress.say(String(format: "%5d | %.5f", l, s.layerCosine[l]) + (isLoss ? String(format: " | %.4f", s.layerLoss![l]) : "") + (sel.drop.contains(l) ? " | yes" : " |"))
+            progress.say(String(format: "%5d | %.5f", l, s.layerCosine[l]) + (isLoss ? String(format: " | %.4f", s.layerLoss![l]) : "")
+                         + (layerTask ? String(format: " | %+.4f", s.layerTaskDrop![l]) : "") + (sel.drop.contains(l) ? " | yes" : " |"))
         }
         if sel.contiguous, let bs = s.blockScores(sel.metric) {
-            progress.say("block of \(sel.drop.count) starting at | \(isLoss ? "loss without it" : "1 − cos(in, out)")")
-            for (i, v) in bs.enumerated() { progress.say(String(format: "%5d | %.5f", i, v)) }
+            let what = isLoss ? "loss without it" : sel.metric == .task ? "accuracy lost without it" : "1 − cos(in, out)"
+            let chosen = sel.drop.min() ?? -1
+            progress.say("block of \(sel.drop.count) starting at | \(what) | dropped")
+            for (i, v) in bs.enumerated() { progress.say(String(format: "%5d | %+.5f", i, v) + (i == chosen ? " | yes" : " |")) }
         }
     }
 }

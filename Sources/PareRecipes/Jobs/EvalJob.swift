@@ -77,12 +77,24 @@ public struct EvalJob: Codable, Equatable {
             if !taskSets.isEmpty {
                 progress.say("\(path): task | documents | acc ± stderr | acc_norm ± stderr | seconds | tokens/s")
                 var entries: [[String: Any]] = []
+                let hash = m.model.contentHash
                 for t in taskSets {
-                    let r = try evaluate(t, m, progress: progress)
-                    entries.append(r.json)
-                    let norm = r.accNorm.map { String(format: "%.4f ± %.4f", $0, r.accNormStderr ?? 0) } ?? (r.perplexity.map { String(format: "ppl %.3f", $0) } ?? "-")
-                    progress.say(String(format: "  %@ | %d | %.4f ± %.4f | %@ | %.1f | %.0f", t.name + (shots > 0 ? " (\(shots)-shot)" : ""), r.documents, r.acc, r.accStderr,
-                                        norm, r.seconds, Double(r.tokens) / max(r.seconds, 1e-9)))
+                    // Results are kept per model content, task variant and document count, so a
+                    // rerun (or the pipeline's report after one student changed) reuses them.
+                    let cacheFile = "\(BundledAssets.cache)/task-results/\(hash)-\(t.name)-\(t.variant)-\(limit.map(String.init) ?? "all")-\(TaskResult.scoringVersion).json"
+                    let cached = FileManager.default.contents(atPath: cacheFile).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+                    let e: [String: Any]
+                    if let cached { e = cached } else {
+                        e = try evaluate(t, m, progress: progress).json
+                        try? FileManager.default.createDirectory(atPath: BundledAssets.cache + "/task-results", withIntermediateDirectories: true)
+                        if let d = try? JSONSerialization.data(withJSONObject: e, options: [.sortedKeys]) { try? AtomicFileWriter.write(d, to: cacheFile) }
+                    }
+                    entries.append(e)
+                    func v(_ k: String) -> Double { e[k] as? Double ?? .nan }
+                    let norm = e["acc_norm"] != nil ? String(format: "%.4f ± %.4f", v("acc_norm"), v("acc_norm_stderr")) : (e["perplexity"] != nil ? String(format: "ppl %.3f", v("perplexity")) : "-")
+                    let timing = cached != nil ? "cached" : String(format: "%.1f | %.0f", v("seconds"), Double(e["tokens"] as? Int ?? 0) / max(v("seconds"), 1e-9))
+                    progress.say(String(format: "  %@ | %d | %.4f ± %.4f | %@ | %@", t.name + (shots > 0 ? " (\(shots)-shot)" : ""), e["documents"] as? Int ?? 0, v("acc"), v("acc_stderr"),
+                                        norm, timing))
                 }
                 let average = entries.reduce(0.0) { $0 + (($1["primary_metric"] as? String) == "acc_norm" ? $1["acc_norm"] as! Double : $1["acc"] as! Double) } / Double(entries.count)
                 progress.say(String(format: "  average of the primary metrics (acc_norm where the task names acc_per_char, else acc): %.4f", average))

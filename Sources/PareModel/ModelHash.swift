@@ -1,0 +1,30 @@
+import Foundation
+import PareCore
+
+extension LlamaModel {
+    /// A fingerprint of what the model computes: its config and every parameter, bit for bit
+    /// (FNV-1a over 64-bit words, split across threads). The same weights loaded from a GGUF or
+    /// from the Hugging Face folder converted from it hash alike; any change to a weight does not.
+    public var contentHash: String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in (try? enc.encode(config)) ?? Data() { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        let words = params.count / 2, parts = 16
+        let partial = UnsafeMutablePointer<UInt64>.allocate(capacity: parts)
+        defer { partial.deallocate() }
+        let box = UncheckedBox((UnsafeRawPointer(params.pointer).assumingMemoryBound(to: UInt64.self), partial))
+        // Fixed parts, so the hash does not depend on the thread count.
+        Parallel.forRange(parts, costPerItem: words / parts + 1) { s, e in
+            let (w, out) = box.value
+            for p in s..<e {
+                var x: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(p)
+                for i in (words * p / parts)..<(words * (p + 1) / parts) { x = (x ^ w[i]) &* 0x100_0000_01b3 }
+                out[p] = x
+            }
+        }
+        for p in 0..<parts { h = (h ^ partial[p]) &* 0x100_0000_01b3 }
+        if params.count % 2 == 1 { h = (h ^ UInt64(params.pointer[params.count - 1].bitPattern)) &* 0x100_0000_01b3 }
+        return String(h, radix: 16)
+    }
+}
