@@ -332,7 +332,7 @@ final class BadInputTests: XCTestCase {
             finetune: {steps: 1, global_batch_size: 2, micro_batch_size: 2, seq_length: 32}
             prune: {calibration_samples: 2, seq_length: 32, depth: {num_layers: 1}, width: {hidden_size: 32, ffn_hidden_size: 64}}
             distill: {steps: \(distillSteps), global_batch_size: 2, micro_batch_size: 2, seq_length: 32}
-            eval: {seq_length: 32, max_windows: 2, speed: false}
+            eval: {seq_length: 32, max_windows: 2, speed: false, tasks: [arc_easy, lambada], limit: 3}
             """
         }
         let path = root + "/pipe.yaml"
@@ -342,6 +342,11 @@ final class BadInputTests: XCTestCase {
         try yaml(distillSteps: 2).write(toFile: path, atomically: true, encoding: .utf8)
         let second = try PareCLI.run(["pipeline", path])
         XCTAssertEqual(second.status, 0, second.output)
+        // Task accuracy reaches the report; models the edit did not touch reuse their scores.
+        let report = try String(contentsOfFile: root + "/pipe/report.md", encoding: .utf8)
+        XCTAssertTrue(report.contains("| model | arc_easy | lambada | average |"), report)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/pipe/plots/task-accuracy.svg"))
+        XCTAssertTrue(second.output.contains("| cached"), second.output)
         XCTAssertTrue(second.output.contains("settings or inputs changed"), second.output)
         XCTAssertTrue(second.output.contains("distill-depth.previous-1"), second.output)
         XCTAssertFalse(second.output.contains("new --output"), second.output)
