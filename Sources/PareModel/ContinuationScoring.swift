@@ -19,16 +19,57 @@ public struct ScoringRequest: Sendable {
     public var inputLength: Int { context.count + continuation.count - 1 }
 }
 
+/// Requests scored in one packed row: the longest input prefix they all share, once, then
+/// each request's remaining input tokens (see PackedRows). A lone request is its own prefix.
+struct PrefixGroup {
+    let members: [Int]      // request indices
+    let prefix: Int         // input tokens every member shares
+    let starts: [Int]       // where each member's remainder begins in the row
+    let length: Int         // tokens in the packed row
+
+    init(_ members: [Int], _ requests: [ScoringRequest]) {
+        precondition(!members.isEmpty)
+        self.members = members
+        let first = requests[members[0]]
+        var p = first.inputLength
+        for m in members.dropFirst() {
+            let r = requests[m]
+            p = min(p, r.inputLength)
+            var t = 0
+            while t < p && r.input(t) == first.input(t) { t += 1 }
+            p = t
+        }
+        prefix = p
+        var at = p, starts: [Int] = []
+        for m in members { starts.append(at); at += requests[m].inputLength - p }
+        self.starts = starts
+        length = at
+    }
+
+    /// The row index of member k's input token t.
+    func row(_ k: Int, _ t: Int) -> Int { t < prefix ? t : starts[k] + t - prefix }
+}
+
+extension ScoringRequest {
+    /// Input token t: the context, then the continuation but its last token.
+    func input(_ t: Int) -> Int32 { t < context.count ? context[t] : continuation[t - context.count] }
+}
+
 extension LlamaModel {
-    /// Scores `requests` in batches of about `batchTokens` input tokens. Requests are sorted by
-    /// length and padded at the end to a multiple of 16 within a batch, so padding is small
-    /// and causal attention keeps it from touching real positions. Only rows that predict a
-    /// continuation token go through the LM head. `skipLayers` scores the model with those
-    /// layers removed (depth selection by task accuracy).
-    public func score(_ requests: [ScoringRequest], batchTokens: Int = 2048, skipLayers: Set<Int> = [],
+    /// Scores `requests` in batches of about `batchTokens` row tokens. Each of `groups` (request
+    /// indices, e.g. the choices of one document; default: every request alone) is one row that
+    /// computes the members' shared input prefix once. Rows are sorted by length and padded at
+    /// the end to a multiple of 16 within a batch, so padding is small and causal attention
+    /// keeps it from touching real positions. Only rows that predict a continuation token go
+    /// through the LM head. `skipLayers` scores the model with those layers removed (depth
+    /// selection by task accuracy). `progress` counts requests and their input tokens.
+    public func score(_ requests: [ScoringRequest], groups: [[Int]]? = nil, batchTokens: Int = 2048, skipLayers: Set<Int> = [],
                       progress: (_ done: Int, _ total: Int, _ tokens: Int) -> Void = { _, _, _ in }) throws -> [ContinuationScore] {
         let C = config.hiddenSize, V = config.vocabSize
-        let order = requests.indices.sorted { requests[$0].inputLength > requests[$1].inputLength }
+        for q in requests { precondition(!q.context.isEmpty && !q.continuation.isEmpty, "a request needs a context and a continuation token") }
+        let packs = (groups ?? requests.indices.map { [$0] }).map { PrefixGroup($0, requests) }
+        precondition(packs.reduce(0) { $0 + $1.members.count } == requests.count, "every request belongs to exactly one group")
+        let order = packs.indices.sorted { packs[$0].length > packs[$1].length }
         var scores = [ContinuationScore](repeating: ContinuationScore(logLikelihood: 0, isGreedy: false, tokens: 0), count: requests.count)
         var acts: Activations? = nil   // lengths only fall, so one shape at a time is kept
         let headRows = 64
@@ -36,38 +77,48 @@ extension LlamaModel {
         var done = 0, seen = 0
         var i = 0
         while i < order.count {
-            let T = (requests[order[i]].inputLength + 15) / 16 * 16
+            let T = (packs[order[i]].length + 15) / 16 * 16
             let B = min(max(1, batchTokens / T), order.count - i)
             let batch = Array(order[i..<(i + B)])
             if acts?.B != B || acts?.T != T { acts = Activations(config: config, B: B, T: T, lmChunk: 1, forTraining: false) }
             let a = acts!
-            // tokens (B, T): each request's context + continuation but the last token, then padding.
+            // tokens (B, T): each row's prefix and remainders, then padding; placed by `packed`
+            // only when some row shares a prefix (otherwise plain causal rows).
             var tokens = [Int32](repeating: 0, count: B * T)
+            let packed = batch.contains { packs[$0].members.count > 1 } ? PackedRows(count: B * T) : nil
             // Rows of the final hidden state that predict a continuation token, and that token.
-            var rows: [(request: Int, row: Int, target: Int32)] = []
-            for (b, r) in batch.enumerated() {
-                let q = requests[r]
-                precondition(!q.context.isEmpty && !q.continuation.isEmpty, "a request needs a context and a continuation token")
-                let whole = q.context + q.continuation
-                for t in 0..<q.inputLength { tokens[b * T + t] = whole[t] }
-                for j in 0..<q.continuation.count { rows.append((r, b * T + q.context.count - 1 + j, q.continuation[j])) }
-                seen += q.inputLength
+            var heads: [(request: Int, row: Int, target: Int32)] = []
+            for (b, g) in batch.enumerated() {
+                let pack = packs[g], base = b * T
+                for (k, r) in pack.members.enumerated() {
+                    let q = requests[r]
+                    for t in 0..<q.inputLength {
+                        let at = base + pack.row(k, t)
+                        tokens[at] = q.input(t)
+                        packed?.positions[at] = Int32(t)
+                        packed?.branches[at] = t < pack.prefix ? 0 : Int32(k + 1)
+                    }
+                    for j in 0..<q.continuation.count { heads.append((r, base + pack.row(k, q.context.count - 1 + j), q.continuation[j])) }
+                    seen += q.inputLength
+                }
+                for at in (base + pack.length)..<(base + T) { packed?.branches[at] = Int32(pack.members.count + 1) }
+                done += pack.members.count
             }
-            try tokens.withUnsafeBufferPointer { try forward(tokens: $0.baseAddress!, acts: a, skipLayers: skipLayers) }
+            try tokens.withUnsafeBufferPointer { try forward(tokens: $0.baseAddress!, acts: a, skipLayers: skipLayers, packed: packed) }
             let xf = a.finalHidden
             var k = 0
-            while k < rows.count {
-                let R = min(headRows, rows.count - k)
-                for j in 0..<R { (gathered.pointer + j * C).update(from: xf + rows[k + j].row * C, count: C) }
+            while k < heads.count {
+                let R = min(headRows, heads.count - k)
+                for j in 0..<R { (gathered.pointer + j * C).update(from: xf + heads[k + j].row * C, count: C) }
                 matmulForward(out: logits.pointer, inp: gathered.pointer, weight: params.pointer + layout.lmHead, bias: nil, N: R, I: C, O: V)
                 for j in 0..<R {
                     let z = logits.pointer + j * V
-                    let target = Int(rows[k + j].target)
+                    let target = Int(heads[k + j].target)
                     let lse = logSumExpRow(z, V)
                     var best = 0
                     var bestValue = z[0]
                     for v in 1..<V where z[v] > bestValue { bestValue = z[v]; best = v }
-                    let r = rows[k + j].request
+                    let r = heads[k + j].request
                     scores[r].logLikelihood += Double(z[target] - lse)
                     scores[r].tokens += 1
                     // Ties count as greedy only if the target is the first maximum, as argmax does.
@@ -75,8 +126,8 @@ extension LlamaModel {
                 }
                 k += R
             }
-            i += B; done += B
-            progress(done, order.count, seen)
+            i += B
+            progress(done, requests.count, seen)
         }
         return scores
     }

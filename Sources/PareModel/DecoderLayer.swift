@@ -30,8 +30,9 @@ extension LlamaModel {
     /// The decoder layer body, the one implementation for training, evaluation and decoding:
     ///   resid_mid = resid_in + o_proj(attn(rope(q), rope(k), v))      over input_layernorm(resid_in)
     ///   resid_out = resid_mid + down(silu(gate(x)) · up(x))            over post_attention_layernorm(resid_mid)
-    /// `shape` gives B, Tq (this call's positions, starting at `pos0`) and Tk (all positions).
-    func decoderLayerForward(_ l: Int, _ b: DecoderLayerBuffers, shape: AttentionShape, pos0: Int, observer: ForwardObserver?) {
+    /// `shape` gives B, Tq (this call's positions, starting at `pos0`) and Tk (all positions);
+    /// `packed` places the tokens of rows that share a prefix (positions and branches instead).
+    func decoderLayerForward(_ l: Int, _ b: DecoderLayerBuffers, shape: AttentionShape, pos0: Int, packed: PackedRows? = nil, observer: ForwardObserver?) {
         let c = config, w = layout.layers[l], P = params.pointer
         let N = shape.B * shape.Tq, C = c.hiddenSize, F = c.intermediateSize
         let H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim
@@ -42,9 +43,9 @@ extension LlamaModel {
         matmulForward(out: b.q, inp: b.ln, weight: P + w.q, bias: w.qBias.map { P + $0 }, N: N, I: C, O: HD)
         matmulForward(out: b.kNew, inp: b.ln, weight: P + w.k, bias: w.kBias.map { P + $0 }, N: N, I: C, O: KVD)
         matmulForward(out: b.vNew, inp: b.ln, weight: P + w.v, bias: w.vBias.map { P + $0 }, N: N, I: C, O: KVD)
-        ropeForward(x: b.q, table: rope, N: N, T: T, pos0: pos0, nHeads: H, D: D)
-        ropeForward(x: b.kNew, table: rope, N: N, T: T, pos0: pos0, nHeads: KV, D: D)
-        attentionForward(out: b.att, q: b.q, k: b.kAll, v: b.vAll, shape: shape)
+        ropeForward(x: b.q, table: rope, N: N, T: T, pos0: pos0, nHeads: H, D: D, positions: packed?.positions)
+        ropeForward(x: b.kNew, table: rope, N: N, T: T, pos0: pos0, nHeads: KV, D: D, positions: packed?.positions)
+        attentionForward(out: b.att, q: b.q, k: b.kAll, v: b.vAll, shape: shape, branches: packed?.branches)
         observer?.observe(.attentionOutput, layer: l, values: b.att, B: B, T: T, width: HD)
         matmulForward(out: b.attnOut, inp: b.att, weight: P + w.o, bias: w.oBias.map { P + $0 }, N: N, I: HD, O: C)
         residualForward(out: b.residMid, a: b.attnOut, b: b.residIn, count: N * C)

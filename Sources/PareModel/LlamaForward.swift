@@ -20,8 +20,11 @@ extension LlamaModel {
     /// Runs the decoder over tokens (B, T) and keeps what backward needs in `acts`; ends with
     /// the final-norm output (N, C). Logits are left to `lmHead…`, chunk by chunk.
     /// Layers in `skipLayers` pass the residual stream through unchanged (as if removed).
-    public func forward(tokens: UnsafePointer<Int32>, acts a: Activations, skipLayers: Set<Int> = [], observer: ForwardObserver? = nil) throws {
+    /// `packed` (forward only) places rows that pack several sequences sharing a prefix.
+    public func forward(tokens: UnsafePointer<Int32>, acts a: Activations, skipLayers: Set<Int> = [], observer: ForwardObserver? = nil,
+                        packed: PackedRows? = nil) throws {
         let c = config, N = a.N, C = c.hiddenSize, eps = Float(c.rmsNormEps)
+        precondition(packed == nil || (packed!.count == N && !a.forTraining), "packed rows are for forward-only scoring")
         let P = params.pointer
         let shape = AttentionShape(B: a.B, Tq: a.T, Tk: a.T, H: c.numAttentionHeads, KV: c.numKeyValueHeads, D: c.headDim)
         try embeddingForward(out: a.p(a.layers[0].residIn), tokens: tokens, table: P + layout.embed, N: N, C: C, V: c.vocabSize)
@@ -36,7 +39,7 @@ extension LlamaModel {
                     residIn: a.p(s.residIn), residMid: a.p(s.residMid), residOut: a.p(residOut), ln: a.p(a.ln),
                     rstd1: a.p(s.rstd1), rstd2: a.p(s.rstd2), q: a.p(s.q), kNew: a.p(s.k), vNew: a.p(s.v), kAll: a.p(s.k), vAll: a.p(s.v),
                     att: a.p(s.att), attnOut: a.p(s.residMid), gate: a.p(s.gate), up: a.p(s.up), h: a.p(a.h), mlpOut: a.p(residOut)),
-                    shape: shape, pos0: 0, observer: observer)
+                    shape: shape, pos0: 0, packed: packed, observer: observer)
             }
             observer?.observe(.layerOutput, layer: l, values: a.p(residOut), B: a.B, T: a.T, width: C)
         }

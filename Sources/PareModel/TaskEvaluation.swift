@@ -9,7 +9,7 @@ import PareFormats
 /// one) and perplexity exp(−mean loglikelihood per document).
 public struct TaskResult: Sendable {
     /// Bumped whenever scoring changes what it computes, so cached results are not reused.
-    public static let scoringVersion = "scoring-1"
+    public static let scoringVersion = "scoring-2"
     public let task: String
     public let variant: String
     public let primaryMetric: String
@@ -97,7 +97,11 @@ extension LlamaModel {
             }
         }
         let flat = docs.flatMap { $0 }
-        let scores = try score(flat, batchTokens: batchTokens, skipLayers: skipLayers, progress: progress)
+        // A document's choices share their context (most tasks) or its start (Winogrande's
+        // partial scoring): each document is one packed row that computes that prefix once.
+        var groups: [[Int]] = [], next = 0
+        for d in docs { groups.append(Array(next..<(next + d.count))); next += d.count }
+        let scores = try score(flat, groups: groups, batchTokens: batchTokens, skipLayers: skipLayers, progress: progress)
         var result = TaskResult(task: task.name, variant: task.variant, primaryMetric: task.primaryMetric, documents: docs.count)
         result.tokens = flat.reduce(0) { $0 + $1.inputLength }
         result.logLikelihoods = scores.map(\.logLikelihood)

@@ -70,6 +70,43 @@ final class KernelTwinTests: XCTestCase {
         }
     }
 
+    /// Per-token positions (packed rows restart each branch at the prefix length).
+    func testRoPEAtGivenPositions() {
+        let N = 41, Hh = 2, D = 16
+        let table = RopeTable(invFreq: RopeTable.defaultInvFreq(headDim: D, theta: 10_000))
+        var positions = [Int32](repeating: 0, count: N)
+        for n in 0..<N { positions[n] = Int32(n < 20 ? n : 7 + (n * 5) % 30) }
+        let x = randomArray(N * Hh * D, seed: 30)
+        var a = x, b = x
+        positions.withUnsafeBufferPointer { p in a.ptr { ropeForward(x: $0, table: table, N: N, T: N, pos0: 0, nHeads: Hh, D: D, positions: p.baseAddress!) } }
+        b.ptr { ropeForwardNaive(x: $0, invFreq: table.invFreq, N: N, T: N, pos0: 0, nHeads: Hh, D: D, positions: positions) }
+        assertClose(a, b, atol: 1e-6, rtol: 1e-6, "rope at given positions")
+    }
+
+    /// Rows packing a shared prefix and branches: every branch token skips the other
+    /// branches' keys, over several row blocks (rows past 64) and with padding branches.
+    func testAttentionForwardWithBranches() {
+        let s = AttentionShape(B: 2, Tq: 150, Tk: 150, H: 4, KV: 2, D: 16)
+        var branches = [Int32](repeating: 0, count: s.B * s.Tq)
+        let edges = [30, 80, 81, 140]   // row 0: prefix, 3 branches (one of a single token), padding
+        for t in 0..<s.Tq {
+            branches[t] = Int32(edges.filter { t >= $0 }.count)
+            branches[s.Tq + t] = t < 5 ? 0 : Int32(1 + (t - 5) / 20)
+        }
+        let q = randomArray(s.B * s.Tq * s.H * s.D, seed: 31), k = randomArray(s.B * s.Tk * s.KV * s.D, seed: 32)
+        let v = randomArray(s.B * s.Tk * s.KV * s.D, seed: 33)
+        var o1 = [Float](repeating: 0, count: s.B * s.Tq * s.H * s.D), o2 = o1
+        branches.withUnsafeBufferPointer { br in o1.ptr { attentionForward(out: $0, q: q, k: k, v: v, shape: s, branches: br.baseAddress!) } }
+        o2.ptr { attentionForwardNaive(out: $0, q: q, k: k, v: v, shape: s, branches: branches) }
+        assertClose(o1, o2, atol: 1e-5, rtol: 1e-4, "attention with branches")
+        // All zeros is plain causal attention.
+        let zeros = [Int32](repeating: 0, count: s.B * s.Tq)
+        var o3 = o1, o4 = o1
+        zeros.withUnsafeBufferPointer { br in o3.ptr { attentionForward(out: $0, q: q, k: k, v: v, shape: s, branches: br.baseAddress!) } }
+        o4.ptr { attentionForward(out: $0, q: q, k: k, v: v, shape: s) }
+        XCTAssertEqual(o3, o4, "branch 0 everywhere is causal attention, bit for bit")
+    }
+
     func testSwiGLU() {
         let n = 4099
         let g = randomArray(n, seed: 12, scale: 4), u = randomArray(n, seed: 13), dy = randomArray(n, seed: 14)

@@ -68,6 +68,47 @@ final class TaskScoringTests: XCTestCase {
         for i in 0..<5 { XCTAssertEqual(skipped[i].logLikelihood, try naive(m, requests[i], skip: [1]).logLikelihood, accuracy: 1e-4) }
     }
 
+    /// Documents scored as packed rows (the choices' shared prefix once, then each remainder)
+    /// equal each request scored alone: shared contexts, a shared start with different
+    /// contexts (Winogrande), one input a prefix of another, and lone requests, in batches
+    /// that mix packed and plain rows.
+    func testSharedPrefixRowsEqualOneRequestAtATime() throws {
+        let m = try model()
+        var rng = RNG(seed: 8)
+        func tokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % 97) } }
+        var requests: [ScoringRequest] = [], groups: [[Int]] = []
+        for d in 0..<12 {
+            let start = requests.count
+            switch d % 4 {
+            case 0:   // one context, four continuations
+                let ctx = tokens(5 + d)
+                for _ in 0..<4 { requests.append(ScoringRequest(context: ctx, continuation: tokens(1 + Int(rng.next() % 7)))) }
+            case 1:   // contexts that differ after a shared start, one continuation
+                let head = tokens(4 + d), cont = tokens(3)
+                for _ in 0..<2 { requests.append(ScoringRequest(context: head + tokens(2), continuation: cont)) }
+            case 2:   // one request's input is the start of another's
+                let ctx = tokens(6)
+                requests.append(ScoringRequest(context: ctx, continuation: [7]))
+                requests.append(ScoringRequest(context: ctx, continuation: [7, 8, 9]))
+            default:  // a lone request
+                requests.append(ScoringRequest(context: tokens(3 + d), continuation: tokens(2)))
+            }
+            groups.append(Array(start..<requests.count))
+        }
+        let got = try m.score(requests, groups: groups, batchTokens: 96)
+        var largest = 0.0
+        for (i, r) in requests.enumerated() {
+            let want = try naive(m, r)
+            largest = max(largest, abs(got[i].logLikelihood - want.logLikelihood))
+            XCTAssertEqual(got[i].logLikelihood, want.logLikelihood, accuracy: 1e-4, "request \(i)")
+            XCTAssertEqual(got[i].isGreedy, want.isGreedy, "request \(i)")
+            XCTAssertEqual(got[i].tokens, r.continuation.count)
+        }
+        print("shared-prefix rows vs one-at-a-time scores: max |diff| \(largest)")
+        let skipped = try m.score(requests, groups: groups, batchTokens: 96, skipLayers: [0])
+        for i in 0..<6 { XCTAssertEqual(skipped[i].logLikelihood, try naive(m, requests[i], skip: [0]).logLikelihood, accuracy: 1e-4) }
+    }
+
     /// The content hash follows the weights and config, not the object or the thread count.
     func testContentHashFollowsTheWeights() throws {
         let a = try model(), b = try model()

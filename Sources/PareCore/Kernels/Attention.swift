@@ -47,14 +47,21 @@ func forEachGroup(_ s: AttentionShape, cost: Int, scratchPerItem: Int, _ body: (
 
 /// P (rows × L, ld L) = causal softmax(scale · Q·Kᵀ) for query rows [i0, i1) of one head.
 /// Q points at row i0 of the head (ld H·D); K at key row 0 of its group (ld KV·D).
+/// With `branches` (Tq, this batch row's), query i also skips every key j of another branch:
+/// it sees j ≤ i only where branches[j] is 0 (the shared prefix) or branches[i].
 @inline(__always)
-func attentionProbs(_ P: UnsafeMutablePointer<Float>, Q: UnsafePointer<Float>, K: UnsafePointer<Float>, i0: Int, i1: Int, s: AttentionShape) {
+func attentionProbs(_ P: UnsafeMutablePointer<Float>, Q: UnsafePointer<Float>, K: UnsafePointer<Float>, i0: Int, i1: Int, s: AttentionShape,
+                    branches: UnsafePointer<Int32>? = nil) {
     let rows = i1 - i0, L = s.past + i1
     BLAS.sgemm(transA: false, transB: true, M: rows, N: L, K: s.D, alpha: s.scale,
                A: Q, lda: s.H * s.D, B: K, ldb: s.KV * s.D, C: P, ldc: L)
     for r in 0..<rows {
         let row = P + r * L
         let valid = s.past + i0 + r + 1
+        let own = branches.map { $0[i0 + r] } ?? 0
+        if own != 0, let br = branches {
+            for j in 0..<valid where br[j] != 0 && br[j] != own { row[j] = -.infinity }
+        }
         var mv = F8(repeating: -.infinity)
         var j = 0
         while j + 8 <= valid { mv = max8(mv, load8(row + j)); j += 8 }
@@ -72,22 +79,31 @@ func attentionProbs(_ P: UnsafeMutablePointer<Float>, Q: UnsafePointer<Float>, K
         while j + 8 <= valid { store8(load8(row + j) * iv, row + j); j += 8 }
         while j < valid { row[j] *= inv; j += 1 }
         (row + valid).update(repeating: 0, count: L - valid)
+        // exp8 clamps −∞ to e^−87, not 0: make the other branches' weights exactly zero.
+        if own != 0, let br = branches {
+            for j in 0..<valid where br[j] != 0 && br[j] != own { row[j] = 0 }
+        }
     }
 }
 
-/// out (B, Tq, H·D) = attention(q, k, v).
-public func attentionForward(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, shape s: AttentionShape) {
+/// out (B, Tq, H·D) = attention(q, k, v). `branches` (B, Tq) packs several sequences that
+/// share a prefix into one row (forward only, no past): branch 0 is the prefix, and a token of
+/// branch k ≥ 1 attends to the prefix and to the tokens before it in branch k.
+public func attentionForward(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, shape s: AttentionShape,
+                             branches: UnsafePointer<Int32>? = nil) {
+    precondition(branches == nil || s.past == 0, "packed branches need the whole row in one call")
     if s.Tq == 1 && s.B == 1 { return attentionDecode(out: out, q: q, k: k, v: v, shape: s) }
     let headsPerGroup = s.H / s.KV
-    let o = UncheckedBox(out)
+    let o = UncheckedBox(out), br = UncheckedBox(branches)
     forEachGroup(s, cost: 4 * headsPerGroup * s.Tq * s.Tk * s.D, scratchPerItem: min(attentionRowBlock, s.Tq) * s.Tk) { b, g, P in
         let K = k + b * s.Tk * s.KV * s.D + g * s.D, V = v + b * s.Tk * s.KV * s.D + g * s.D
+        let rowBranches = br.value.map { $0 + b * s.Tq }
         for h in g * headsPerGroup..<(g + 1) * headsPerGroup {
             let qOff = b * s.Tq * s.H * s.D + h * s.D
             var i0 = 0
             while i0 < s.Tq {
                 let i1 = min(s.Tq, i0 + attentionRowBlock), L = s.past + i1
-                attentionProbs(P, Q: q + qOff + i0 * s.H * s.D, K: K, i0: i0, i1: i1, s: s)
+                attentionProbs(P, Q: q + qOff + i0 * s.H * s.D, K: K, i0: i0, i1: i1, s: s, branches: rowBranches)
                 BLAS.sgemm(transA: false, transB: false, M: i1 - i0, N: s.D, K: L, A: P, lda: L,
                            B: V, ldb: s.KV * s.D, C: o.value + qOff + i0 * s.H * s.D, ldc: s.H * s.D)
                 i0 = i1
@@ -167,8 +183,10 @@ public func attentionBackward(
     }
 }
 
-/// Naive twin: explicit loops in Double, probabilities kept per row.
-public func attentionForwardNaive(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, shape s: AttentionShape) {
+/// Naive twin: explicit loops in Double, probabilities kept per row; keys another branch
+/// holds (`branches`, as in attentionForward) get weight 0.
+public func attentionForwardNaive(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, shape s: AttentionShape,
+                                  branches: [Int32]? = nil) {
     var p = [Double](repeating: 0, count: s.Tk)
     for b in 0..<s.B {
         for h in 0..<s.H {
@@ -177,6 +195,7 @@ public func attentionForwardNaive(out: UnsafeMutablePointer<Float>, q: UnsafePoi
                 let L = s.past + i + 1
                 var m = -Double.infinity
                 for j in 0..<L {
+                    if let br = branches, br[b * s.Tq + j] != 0, br[b * s.Tq + j] != br[b * s.Tq + i] { p[j] = -.infinity; continue }
                     var d: Double = 0
                     for e in 0..<s.D {
                         d += Double(q[(b * s.Tq + i) * s.H * s.D + h * s.D + e]) * Double(k[(b * s.Tk + j) * s.KV * s.D + g * s.D + e])

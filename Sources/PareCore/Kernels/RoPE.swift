@@ -39,9 +39,11 @@ public final class RopeTable: @unchecked Sendable {
     }
 }
 
-/// Rotates x (N, nHeads · D) in place. Row n sits at position pos0 + n % T.
-public func ropeForward(x: UnsafeMutablePointer<Float>, table: RopeTable, N: Int, T: Int, pos0: Int, nHeads: Int, D: Int) {
-    ropeApply(x: x, table: table, N: N, T: T, pos0: pos0, nHeads: nHeads, D: D, sign: 1)
+/// Rotates x (N, nHeads · D) in place. Row n sits at position pos0 + n % T, or at
+/// `positions[n]` (N) when given (packed rows, where each sequence counts from its own start).
+public func ropeForward(x: UnsafeMutablePointer<Float>, table: RopeTable, N: Int, T: Int, pos0: Int, nHeads: Int, D: Int,
+                        positions: UnsafePointer<Int32>? = nil) {
+    ropeApply(x: x, table: table, N: N, T: T, pos0: pos0, nHeads: nHeads, D: D, sign: 1, positions: positions)
 }
 
 /// The rotation is orthogonal: its backward is the inverse rotation, applied in place to dx.
@@ -49,9 +51,17 @@ public func ropeBackward(dx: UnsafeMutablePointer<Float>, table: RopeTable, N: I
     ropeApply(x: dx, table: table, N: N, T: T, pos0: pos0, nHeads: nHeads, D: D, sign: -1)
 }
 
-func ropeApply(x: UnsafeMutablePointer<Float>, table: RopeTable, N: Int, T: Int, pos0: Int, nHeads: Int, D: Int, sign: Float) {
+func ropeApply(x: UnsafeMutablePointer<Float>, table: RopeTable, N: Int, T: Int, pos0: Int, nHeads: Int, D: Int, sign: Float,
+               positions: UnsafePointer<Int32>? = nil) {
     precondition(D == 2 * table.halfDim, "rope table head size mismatch")
-    table.reserve(pos0 + min(T, N))
+    if let pos = positions {
+        var top: Int32 = 0
+        for n in 0..<N { precondition(pos[n] >= 0, "negative position"); top = max(top, pos[n]) }
+        table.reserve(Int(top) + 1)
+    } else {
+        table.reserve(pos0 + min(T, N))
+    }
+    let pb = UncheckedBox(positions)
     let h = D / 2
     let xb = UncheckedBox(x)
     table.cosTable.withUnsafeBufferPointer { cosB in
@@ -61,8 +71,9 @@ func ropeApply(x: UnsafeMutablePointer<Float>, table: RopeTable, N: Int, T: Int,
                 let x = xb.value
                 let (cosP, sinP) = cs.value
                 let sv = F8(repeating: sign)
+                let positions = pb.value
                 for n in start..<end {
-                    let p = pos0 + n % T
+                    let p = positions.map { Int($0[n]) } ?? pos0 + n % T
                     let c = cosP + p * h, s = sinP + p * h
                     for hd in 0..<nHeads {
                         let a = x + n * nHeads * D + hd * D, b = a + h
@@ -86,11 +97,12 @@ func ropeApply(x: UnsafeMutablePointer<Float>, table: RopeTable, N: Int, T: Int,
     }
 }
 
-/// Naive twin: recomputes the angles in Double per element.
-public func ropeForwardNaive(x: UnsafeMutablePointer<Float>, invFreq: [Float], N: Int, T: Int, pos0: Int, nHeads: Int, D: Int) {
+/// Naive twin: recomputes the angles per element.
+public func ropeForwardNaive(x: UnsafeMutablePointer<Float>, invFreq: [Float], N: Int, T: Int, pos0: Int, nHeads: Int, D: Int,
+                             positions: [Int32]? = nil) {
     let h = D / 2
     for n in 0..<N {
-        let p = Float(pos0 + n % T)
+        let p = Float(positions.map { Int($0[n]) } ?? pos0 + n % T)
         for hd in 0..<nHeads {
             for j in 0..<h {
                 let a = n * nHeads * D + hd * D + j

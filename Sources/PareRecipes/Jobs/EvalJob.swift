@@ -20,6 +20,7 @@ public struct EvalJob: Codable, Equatable {
     public var tasks: [String] = []              // zero-shot tasks: hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada, …
     public var limit: Int? = nil                 // score the first N documents of each task
     public var shots = 0                         // 0 or 5 examples in each task's context
+    public var rescore = false                   // score tasks again even when cached results exist (CLI only: timing)
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -82,7 +83,7 @@ public struct EvalJob: Codable, Equatable {
                     // Results are kept per model content, task variant and document count, so a
                     // rerun (or the pipeline's report after one student changed) reuses them.
                     let cacheFile = "\(BundledAssets.cache)/task-results/\(hash)-\(t.name)-\(t.variant)-\(limit.map(String.init) ?? "all")-\(TaskResult.scoringVersion).json"
-                    let cached = FileManager.default.contents(atPath: cacheFile).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+                    let cached = rescore ? nil : FileManager.default.contents(atPath: cacheFile).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
                     let e: [String: Any]
                     if let cached { e = cached } else {
                         e = try evaluate(t, m, progress: progress).json
