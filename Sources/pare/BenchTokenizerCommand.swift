@@ -19,7 +19,7 @@ struct BenchTokenizer: ParsableCommand {
         let tok: Tokenizer
         do {
             docs = try BundledAssets.documents(corpus)
-            if model.hasSuffix(".gguf") { tok = try Tokenizer(gguf: GGUFFile(path: model)) } else { tok = try Tokenizer(directory: model) }
+            tok = try Tokenizer(path: model)
         } catch let e as FormatError { throw fail("\(e)") }
         let bytes = docs.reduce(0) { $0 + $1.utf8.count }
         // A fresh encoder per pass: the first-seen cost of every word is included each time,

@@ -82,7 +82,7 @@ struct DataInspect: ParsableCommand {
         print("document \(document): \(ids.count) tokens: \(ids.prefix(24).map(String.init).joined(separator: " "))\(ids.count > 24 ? " …" : "")")
         if let t = tokenizer {
             do {
-                let tok = t.hasSuffix(".gguf") ? try Tokenizer(gguf: GGUFFile(path: t)) : try Tokenizer(directory: t)
+                let tok = try Tokenizer(path: t)
                 print("decoded: \(String(reflecting: String(tok.decode(ids).prefix(400))))")
             } catch let e as FormatError { throw fail("\(e)") }
         }

@@ -18,6 +18,10 @@ public enum Assets {
     }
     public static var teacher: String { get throws { try path("SmolLM2-135M-Instruct.Q4_1.gguf") } }
     public static var corpus: String { get throws { try path("summaries_en-us.json") } }
+    /// The second family's teacher (scripts/setup --qwen; scripts/test fetches it).
+    public static var qwen: String { get throws { try path("Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf") } }
+    /// Meta's Llama 3 tiktoken file (no weights).
+    public static var llama3Tokenizer: String { get throws { try path("llama3-tokenizer.model") } }
 }
 
 /// Asserts |a − b| ≤ atol + rtol·|b| elementwise and reports the largest difference and the

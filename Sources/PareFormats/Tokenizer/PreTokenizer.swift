@@ -49,6 +49,69 @@ struct PreTokenizer {
         gpt2Split(0, classes.count, starts, classes, values, piece)
     }
 
+    /// The Llama 3 (tiktoken cl100k-style) pattern, and Qwen2's (`maxDigits` 1 instead of 3):
+    ///   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+    /// The alternatives are tried in order at each position, as the regex engines do
+    /// (leftmost alternative that matches, each quantifier greedy).
+    static func splitCL100K(_ bytes: UnsafeBufferPointer<UInt8>, maxDigits: Int, _ piece: (Int, Int) -> Void) {
+        let (starts, cls, val) = scalars(bytes)
+        let hi = cls.count
+        @inline(__always) func isNewline(_ k: Int) -> Bool { val[k] == 0x0A || val[k] == 0x0D }
+        var i = 0
+        while i < hi {
+            let end = cl100kMatch(i, hi, cls, val, maxDigits, isNewline)
+            piece(starts[i], starts[end])
+            i = end
+        }
+    }
+
+    /// End (exclusive, in scalars) of the cl100k-style match starting at scalar i.
+    @inline(__always)
+    static func cl100kMatch(_ i: Int, _ hi: Int, _ cls: [CharClass], _ val: [UInt32], _ maxDigits: Int, _ isNewline: (Int) -> Bool) -> Int {
+        // (?i:'s|'t|'re|'ve|'m|'ll|'d): case-insensitive, so 'S and 'ſ (U+017F folds to s) too.
+        if val[i] == 0x27 && i + 1 < hi {
+            let a = val[i + 1] < 128 ? val[i + 1] | 0x20 : val[i + 1]
+            if a == 0x73 || a == 0x17F || a == 0x74 || a == 0x6D || a == 0x64 { return i + 2 }
+            if i + 2 < hi {
+                let b = val[i + 2] < 128 ? val[i + 2] | 0x20 : val[i + 2]
+                if (a == 0x72 && b == 0x65) || (a == 0x76 && b == 0x65) || (a == 0x6C && b == 0x6C) { return i + 3 }
+            }
+        }
+        let c = cls[i]
+        // [^\r\n\p{L}\p{N}]?\p{L}+: letters, optionally after one character that is neither a
+        // letter, a number nor a line break (a space, a tab, punctuation, an emoji, a mark).
+        var j = i
+        if c != .letter && c != .number && !isNewline(i) && i + 1 < hi && cls[i + 1] == .letter { j = i + 1 }
+        if cls[j] == .letter {
+            var end = j + 1
+            while end < hi && cls[end] == .letter { end += 1 }
+            return end
+        }
+        // \p{N}{1,maxDigits}
+        if c == .number {
+            var end = i + 1
+            while end < hi && end - i < maxDigits && cls[end] == .number { end += 1 }
+            return end
+        }
+        //  ?[^\s\p{L}\p{N}]+[\r\n]*
+        let k = (val[i] == 0x20 && i + 1 < hi) ? i + 1 : i
+        if cls[k] == .other {
+            var end = k + 1
+            while end < hi && cls[end] == .other { end += 1 }
+            while end < hi && isNewline(end) { end += 1 }
+            return end
+        }
+        // Whitespace (cls[i] is .space here): \s*[\r\n]+ ends at the run's last line break;
+        // otherwise \s+(?!\S) leaves the run's last character to the next piece, and \s+ takes
+        // a single whitespace character before a non-space.
+        var end = i
+        var lastNewline = -1
+        while end < hi && cls[end] == .space { if isNewline(end) { lastNewline = end }; end += 1 }
+        if lastNewline >= 0 { return lastNewline + 1 }
+        if end == hi { return end }
+        return end - i >= 2 ? end - 1 : i + 1
+    }
+
     /// GPT-2's pattern over scalars [lo, hi).
     static func gpt2Split(_ lo: Int, _ hi: Int, _ starts: [Int], _ cls: [CharClass], _ val: [UInt32], _ piece: (Int, Int) -> Void) {
         var i = lo

@@ -1,16 +1,60 @@
-/// Which pre-tokenizer the vocabulary was trained with.
-public enum PreTokenizerKind: String, Sendable {
-    /// Digits split one by one, then GPT-2's pattern (SmolLM2; GGUF `pre` = "smollm").
+import Foundation
+
+/// Which pre-tokenizer the vocabulary was trained with. Each is an exact hand-written matcher
+/// of one regex (see PreTokenizer.swift); the raw value is llama.cpp's GGUF `pre` name.
+public enum PreTokenizerKind: String, Sendable, CaseIterable {
+    /// Digits split one by one, then GPT-2's pattern (SmolLM2).
     case smollm
-    /// GPT-2's pattern alone (GGUF `pre` = "gpt2").
+    /// GPT-2's pattern alone.
     case gpt2
+    /// Llama 3's tiktoken (cl100k-style) pattern, numbers in runs of up to three.
+    case llama3 = "llama-bpe"
+    /// Qwen2's: Llama 3's pattern with single digits.
+    case qwen2
+
+    /// The `Split` regex of a tokenizer.json for the patterns written as one (as tokenizers
+    /// and transformers spell them); nil for the GPT-2 family, written as ByteLevel(use_regex).
+    public var splitPattern: String? {
+        switch self {
+        case .smollm, .gpt2: nil
+        case .llama3: #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        case .qwen2: #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        }
+    }
+
+    /// From a GGUF's `tokenizer.ggml.pre`: llama.cpp's names for these patterns.
+    public init?(ggufName: String) {
+        switch ggufName {
+        case "smollm": self = .smollm
+        case "gpt2", "default": self = .gpt2
+        case "llama-bpe", "llama3", "llama-v3": self = .llama3
+        case "qwen2": self = .qwen2
+        default: return nil
+        }
+    }
 }
 
-/// A token matched literally before BPE (control tokens such as <|im_start|>).
+/// A token matched literally before BPE (control tokens such as <|im_start|>), with
+/// tokenizers' options: `lstrip`/`rstrip` swallow the whitespace beside a match.
 public struct AddedToken: Sendable, Equatable {
     public let id: Int32
     public let content: String
     public let special: Bool
+    public var lstrip = false
+    public var rstrip = false
+    public var normalized = false
+
+    public init(id: Int32, content: String, special: Bool, lstrip: Bool = false, rstrip: Bool = false, normalized: Bool = false) {
+        self.id = id; self.content = content; self.special = special
+        self.lstrip = lstrip; self.rstrip = rstrip; self.normalized = normalized
+    }
+}
+
+/// Text normalization before pre-tokenization (tokenizer.json `normalizer`).
+public enum TextNormalizer: String, Sendable {
+    case none
+    /// Unicode canonical composition (Qwen2's tokenizer.json).
+    case nfc = "NFC"
 }
 
 /// A GPT-2-style byte-level BPE tokenizer, read from GGUF metadata or a `tokenizer.json`.
@@ -19,6 +63,7 @@ public struct AddedToken: Sendable, Equatable {
 public final class Tokenizer: Sendable {
     public let model: BPEModel
     public let preTokenizer: PreTokenizerKind
+    public let normalizer: TextNormalizer
     public let addedTokens: [AddedToken]
     public let bosTokenId: Int32?
     public let eosTokenId: Int32?
@@ -30,10 +75,11 @@ public final class Tokenizer: Sendable {
     let addedByFirstByte: [UInt8: [([UInt8], Int32)]]   // longest first
     let tokenBytes: [[UInt8]]               // id → bytes it decodes to
 
-    public init(model: BPEModel, preTokenizer: PreTokenizerKind, addedTokens: [AddedToken],
+    public init(model: BPEModel, preTokenizer: PreTokenizerKind, normalizer: TextNormalizer = .none, addedTokens: [AddedToken],
                 bos: Int32?, eos: Int32?, unk: Int32?, pad: Int32?, chatTemplate: String?) {
         self.model = model
         self.preTokenizer = preTokenizer
+        self.normalizer = normalizer
         self.addedTokens = addedTokens
         bosTokenId = bos; eosTokenId = eos; unkTokenId = unk; padTokenId = pad
         self.chatTemplate = chatTemplate
@@ -105,9 +151,15 @@ public struct TokenEncoder {
             var start = 0, i = 0
             while i < bytes.count {
                 if tokenizer.addedFirstBytes[Int(bytes[i])], let (len, id) = matchAdded(bytes, at: i) {
-                    if i > start { encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start..<i]), into: &out) }
+                    // lstrip / rstrip: the token swallows the whitespace beside it.
+                    var before = i, after = i + len
+                    if let a = tokenizer.addedById[id] {
+                        if a.lstrip { while before > start && Self.isASCIISpace(bytes[before - 1]) { before -= 1 } }
+                        if a.rstrip { while after < bytes.count && Self.isASCIISpace(bytes[after]) { after += 1 } }
+                    }
+                    if before > start { encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start..<before]), into: &out) }
                     out.append(id)
-                    i += len
+                    i = after
                     start = i
                 } else {
                     i += 1
@@ -117,6 +169,8 @@ public struct TokenEncoder {
         }
         return out
     }
+
+    @inline(__always) static func isASCIISpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
 
     /// The longest added token at byte i.
     func matchAdded(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> (Int, Int32)? {
@@ -130,12 +184,22 @@ public struct TokenEncoder {
     }
 
     mutating func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
-        let kind = tokenizer.preTokenizer
+        // NFC leaves ASCII unchanged: only text with other characters is normalized.
+        if tokenizer.normalizer == .nfc, bytes.contains(where: { $0 >= 0x80 }) {
+            var text = String(decoding: bytes, as: UTF8.self).precomposedStringWithCanonicalMapping
+            text.withUTF8 { encodeSplit($0, into: &out) }
+            return
+        }
+        encodeSplit(bytes, into: &out)
+    }
+
+    mutating func encodeSplit(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
         var pieces: [(Int, Int)] = []
-        if kind == .smollm {
-            PreTokenizer.split(bytes) { pieces.append(($0, $1)) }
-        } else {
-            PreTokenizer.splitGPT2(bytes) { pieces.append(($0, $1)) }
+        switch tokenizer.preTokenizer {
+        case .smollm: PreTokenizer.split(bytes) { pieces.append(($0, $1)) }
+        case .gpt2: PreTokenizer.splitGPT2(bytes) { pieces.append(($0, $1)) }
+        case .llama3: PreTokenizer.splitCL100K(bytes, maxDigits: 3) { pieces.append(($0, $1)) }
+        case .qwen2: PreTokenizer.splitCL100K(bytes, maxDigits: 1) { pieces.append(($0, $1)) }
         }
         for (s, e) in pieces { encodePiece(UnsafeBufferPointer(rebasing: bytes[s..<e]), into: &out) }
     }

@@ -6,12 +6,8 @@ extension Tokenizer {
             throw FormatError.unsupported(path: g.path, message: "tokenizer.ggml.model is \"\(kind)\"; Pare reads byte-level BPE tokenizers (\"gpt2\")")
         }
         let preName = g.metadata["tokenizer.ggml.pre"]?.string ?? "gpt2"
-        let pre: PreTokenizerKind
-        switch preName {
-        case "smollm": pre = .smollm
-        case "gpt2", "default": pre = .gpt2
-        default:
-            throw FormatError.unsupported(path: g.path, message: "pre-tokenizer \"\(preName)\" is not supported (Pare implements \"smollm\" and \"gpt2\")")
+        guard let pre = PreTokenizerKind(ggufName: preName) else {
+            throw FormatError.unsupported(path: g.path, message: "pre-tokenizer \"\(preName)\" (tokenizer.ggml.pre) is not supported; Pare implements \"smollm\", \"gpt2\", \"default\", \"llama-bpe\" (Llama 3) and \"qwen2\"")
         }
         let tokens = try g.strings("tokenizer.ggml.tokens")
         let merges = try g.strings("tokenizer.ggml.merges").enumerated().map { (i, m) -> (String, String) in
@@ -27,7 +23,8 @@ extension Tokenizer {
             added.append(AddedToken(id: Int32(i), content: tokens[i], special: t == 3))
         }
         let model: BPEModel
-        do { model = try BPEModel(tokens: tokens, merges: merges) } catch {
+        // llama.cpp (like tiktoken) takes a piece that is a whole token as it is for Llama 3.
+        do { model = try BPEModel(tokens: tokens, merges: merges, ignoreMerges: pre == .llama3) } catch {
             throw FormatError.corrupt(path: g.path, message: "\(error)")
         }
         func id(_ key: String) -> Int32? { g.metadata[key]?.int.map(Int32.init) }

@@ -40,7 +40,7 @@ public struct TokenizeJob: Codable, Equatable {
     @discardableResult
     public func run(progress: Progress) throws -> (documents: Int, tokens: Int) {
         try validate()
-        let tok = tokenizer.hasSuffix(".gguf") ? try Tokenizer(gguf: GGUFFile(path: tokenizer)) : try Tokenizer(directory: tokenizer)
+        let tok = try Tokenizer(path: tokenizer)
         let docs = try JSONLText.read(path: input, key: jsonKey)
         guard let eod = tok.eosTokenId ?? (appendEod ? nil : 0) else { throw RecipeError.invalid("append_eod", "is set but the tokenizer has no end-of-sequence token") }
         let totalBytes = docs.reduce(0) { $0 + $1.utf8.count }

@@ -1,0 +1,142 @@
+import Foundation
+import XCTest
+import PareTestSupport
+import PareCore
+import PareFormats
+
+/// Llama 3 and Qwen2 tokenizers against the libraries users run (scripts/tokenizer_families.py):
+/// Meta's tiktoken file against `tiktoken`; the Qwen2.5 GGUF against HF `tokenizers` on the
+/// tokenizer.json transformers writes from it. Each also through the tokenizer.json Pare writes.
+final class TokenizerFamilyTests: XCTestCase {
+    nonisolated(unsafe) static var qwen: Tokenizer?
+    nonisolated(unsafe) static var llama3: Tokenizer?
+
+    func qwenTokenizer() throws -> Tokenizer {
+        if let t = Self.qwen { return t }
+        let t = try Tokenizer(gguf: GGUFFile(path: try Assets.qwen))
+        Self.qwen = t
+        return t
+    }
+
+    func llama3Tokenizer() throws -> Tokenizer {
+        if let t = Self.llama3 { return t }
+        let t = try Tokenizer(tiktokenModel: try Assets.llama3Tokenizer)
+        Self.llama3 = t
+        return t
+    }
+
+    /// Every case of `tokenizer-golden-NAME.jsonl` encodes to the reference ids, and decodes back
+    /// to its text (NFC-normalized when the tokenizer normalizes).
+    func checkGolden(_ t: Tokenizer, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        guard let url = Bundle.module.url(forResource: "tokenizer-golden-\(name)", withExtension: "jsonl", subdirectory: "Fixtures") else {
+            return XCTFail("golden file missing: run scripts/tokenizer_families.py golden \(name)", file: file, line: line)
+        }
+        let cases = try TokenizerTests.jsonLines(url.path)
+        XCTAssertGreaterThan(cases.count, 200, file: file, line: line)
+        var failures = 0
+        for c in cases {
+            let text = c["text"] as! String, special = c["special"] as! Bool
+            let want = (c["ids"] as! [Int]).map(Int32.init)
+            let got = t.encode(text, parseSpecial: special)
+            if got != want {
+                failures += 1
+                if failures <= 5 {
+                    XCTFail("\(name): \(String(reflecting: text).prefix(100)) special=\(special):\n got  \(got.prefix(30))\n want \(want.prefix(30))", file: file, line: line)
+                }
+            }
+            let expected = t.normalizer == .nfc ? text.precomposedStringWithCanonicalMapping : text
+            XCTAssertEqual(t.decode(got), expected, "\(name): decode(encode(x)) for \(String(reflecting: text).prefix(60))", file: file, line: line)
+        }
+        print("tokenizer golden \(name): \(cases.count - failures)/\(cases.count) cases identical to the reference")
+    }
+
+    /// The tokenizer read back from the tokenizer.json (+ config) Pare writes for it.
+    func roundTripped(_ t: Tokenizer, patch: ((inout [String: Any]) -> Void)? = nil) throws -> Tokenizer {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pare-tok-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, var data) in try t.hfFiles(modelMaxLength: 4096) {
+            if name == "tokenizer.json", let patch {
+                var root = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+                patch(&root)
+                data = try JSONSerialization.data(withJSONObject: root)
+            }
+            try data.write(to: URL(fileURLWithPath: dir + "/" + name))
+        }
+        return try Tokenizer(directory: dir)
+    }
+
+    func testQwen2FromGGUFMatchesTokenizers() throws {
+        let t = try qwenTokenizer()
+        XCTAssertEqual(t.preTokenizer, .qwen2)
+        XCTAssertEqual(t.vocabularySize, 151_936, "llama.cpp pads the vocabulary to the embedding's rows")
+        XCTAssertEqual(t.encode("<|im_start|>user", parseSpecial: true).first, 151_644)
+        try checkGolden(t, "qwen2")
+        try checkGolden(try roundTripped(t), "qwen2")
+    }
+
+    func testQwen2WithNFCNormalizerMatchesTokenizers() throws {
+        let t = try roundTripped(try qwenTokenizer()) { $0["normalizer"] = ["type": "NFC"] }
+        XCTAssertEqual(t.normalizer, .nfc)
+        try checkGolden(t, "qwen2-nfc")
+    }
+
+    func testLlama3FromTiktokenMatchesTiktoken() throws {
+        let t = try llama3Tokenizer()
+        XCTAssertEqual(t.vocabularySize, 128_256)
+        XCTAssertEqual(t.encode("<|begin_of_text|>Hi<|eot_id|>", parseSpecial: true).first, 128_000)
+        XCTAssertEqual(t.encode("<|eot_id|>", parseSpecial: true), [128_009])
+        try checkGolden(t, "llama3")
+        // Through a tokenizer.json: Pare's own, and transformers' conversion when the reference
+        // script has written it (scripts/tokenizer_families.py golden llama3-json).
+        try checkGolden(try roundTripped(t), "llama3")
+        let hf = "/tmp/pare-tok/llama3-tokenizer.json"
+        if FileManager.default.fileExists(atPath: hf) { try checkGolden(try Tokenizer(path: hf), "llama3") }
+    }
+
+    /// The whole bundled corpus round-trips; with a reference dump
+    /// (scripts/tokenizer_families.py corpus FAMILY) every document's ids are compared too.
+    func testWholeCorpusPerFamily() throws {
+        let docs = try Corpus.documents(path: try Assets.corpus)
+        for (name, t) in [("qwen2", try qwenTokenizer()), ("llama3", try llama3Tokenizer())] {
+            var enc = TokenEncoder(t)
+            let t0 = ProcessInfoLite.now()
+            let all = docs.map { enc.encode($0) }
+            let seconds = ProcessInfoLite.now() - t0
+            let bytes = docs.reduce(0) { $0 + $1.utf8.count }
+            XCTAssertEqual(zip(docs, all).filter { t.decode($0.1) != $0.0 }.count, 0, "\(name): documents whose decode(encode(x)) != x")
+            print(String(format: "tokenizer corpus %@: %d documents, %.2f MB/s single-threaded (first pass)", name, docs.count, Double(bytes) / seconds / 1e6))
+            let dir = ProcessInfo.processInfo.environment["PARE_TOKENIZER_REFERENCE_DIR"] ?? "/tmp/pare-tok"
+            let ref = dir + "/corpus-\(name).jsonl"
+            guard FileManager.default.fileExists(atPath: ref) else {
+                print("tokenizer corpus \(name): no reference dump at \(ref); run scripts/tokenizer_families.py corpus \(name)")
+                continue
+            }
+            let lines = try TokenizerTests.jsonLines(ref)
+            XCTAssertEqual(lines.count, docs.count)
+            var mismatches = 0
+            for (k, r) in lines.enumerated() where k < all.count && (r["ids"] as! [Int]).map(Int32.init) != all[k] {
+                mismatches += 1
+                if mismatches <= 3 { XCTFail("\(name): document \(k) differs from the reference: \(docs[k].prefix(80))") }
+            }
+            print("tokenizer corpus \(name): \(lines.count - mismatches)/\(lines.count) documents identical to the reference")
+        }
+    }
+
+    func testAnUnknownSplitPatternIsRefusedWithThePatternQuoted() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pare-tok-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let json = """
+        {"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]},
+         "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": "\\\\p{Han}+|[a-z]+"}, "behavior": "Isolated", "invert": false},
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]}}
+        """
+        try json.write(toFile: dir + "/tokenizer.json", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Tokenizer(directory: dir)) { e in
+            let m = "\(e)"
+            XCTAssert(m.contains("\\p{Han}+|[a-z]+") && m.contains("tokenizer.json"), m)
+        }
+    }
+}

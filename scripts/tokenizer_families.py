@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Reference token ids for Pare's Llama 3 and Qwen2 tokenizers, from the libraries users run.
+
+  llama3        Meta's tokenizer.model (llama-models==0.3.0) through `tiktoken`, with the
+                pattern and special tokens of llama_models/llama3/tokenizer.py.
+  llama3-json   the tokenizer.json that transformers' TikTokenConverter makes from that file,
+                through HF `tokenizers` (written to /tmp/pare-tok/llama3-tokenizer.json).
+  qwen2         the tokenizer.json transformers writes from the Qwen2.5 GGUF (its
+                `from_pretrained(gguf_file=...)`), through HF `tokenizers`.
+  qwen2-nfc     the same with Qwen2.5's NFC normalizer (as its own tokenizer.json has), written
+                to /tmp/pare-tok/qwen2-nfc-tokenizer.json.
+
+Subcommands (FAMILY is one of the above):
+  golden FAMILY   {"text", "special", "ids"} lines: hand-made edge cases and every 50th corpus
+                  document, to Tests/PareFormatsTests/Fixtures/tokenizer-golden-FAMILY.jsonl
+  corpus FAMILY   {"text", "ids"} for every corpus document, to /tmp/pare-tok/corpus-FAMILY.jsonl
+                  (the whole-corpus test reads it: PARE_TOKENIZER_REFERENCE_DIR=/tmp/pare-tok)
+  bench FAMILY    single-threaded throughput (MB/s) of the reference over the corpus
+
+Versions: scripts/task-reference-requirements.txt (a venv under /tmp, never the project):
+  python3 -m venv /tmp/pare-tasks-ref && /tmp/pare-tasks-ref/bin/pip install -r scripts/task-reference-requirements.txt
+  /tmp/pare-tasks-ref/bin/python scripts/tokenizer_families.py golden qwen2
+Inputs come from $PARE_CACHE (default ~/.cache/pare; scripts/setup --qwen).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("RAYON_NUM_THREADS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+CACHE = os.path.expanduser(os.environ.get("PARE_CACHE", "~/.cache/pare"))
+OUT_TMP = "/tmp/pare-tok"
+QWEN_GGUF = "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf"
+LLAMA3_MODEL = "llama3-tokenizer.model"
+
+# llama_models/llama3/tokenizer.py (llama-models==0.3.0)
+LLAMA3_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+LLAMA3_NAMED = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
+                "<|finetune_right_pad_id|>", "<|step_id|>", "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>",
+                "<|eot_id|>", "<|python_tag|>", "<|image|>"]
+LLAMA3_SPECIALS = LLAMA3_NAMED + [f"<|reserved_special_token_{2 + i}|>" for i in range(256 - len(LLAMA3_NAMED))]
+
+# Edge cases the patterns treat specially: contractions in any case (and the long s that
+# folds to s), digit runs of 1-7, CR/LF mixes, tabs, trailing spaces, emoji, CJK, combining
+# marks (decomposed and composed), punctuation runs before newlines, and special tokens.
+EDGE = [
+    "Hello world! The year 2024 had 366 days.",
+    "don't you'll I'm we've they'd IT'S SHE'LL We'Re 'tis 'ſ o'clock rock'n'roll",
+    "1 12 123 1234 12345 123456 1234567 3.14159 -42 1e10 ٣٤٥ ½ ²³",
+    "line one\r\nline two\rline three\n\n\nline four\r\n\r\n",
+    "tabs\tand\t\ttabs \t mixed\t\n\t indent",
+    "trailing spaces   ",
+    "   leading spaces",
+    "a  b   c    d\n  e\n \n  \n",
+    "emoji 🙂👍🏽 family 👨‍👩‍👧 flags 🇫🇷🇯🇵 keycap 1️⃣",
+    "中文文本，日本語のテキスト、한국어 텍스트。",
+    "e\u0301 vs \u00e9, n\u0303 vs \u00f1, A\u030a vs \u00c5 vs \u212b, \uf900 compat",
+    "Ünïcödé café — naïve façade, Москва, Αθήνα, עברית, العربية, हिन्दी",
+    "!!!\n??? ...\r\n--- ***   ;;;\t\t",
+    "def f(x):\n    return x**2 // 7  # comment\n\n\tif a != b: pass\n",
+    "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+    "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>",
+    "x" * 300,
+    " " * 40 + "end",
+    "\u00a0non-breaking\u2003em space\u3000ideographic\u2028line sep\u0085nel",
+    "mixedCASE camelCase snake_case kebab-case SCREAMING_CASE",
+    "http://example.com/path?query=1&b=2#frag user@mail.org",
+    "",
+]
+
+
+def corpus_texts():
+    with open(os.path.join(CACHE, "summaries_en-us.json"), encoding="utf-8") as f:
+        corpus = json.load(f)
+    # The same documents `Corpus.documents` reads: title, newline, extract.
+    return [d["title"] + "\n" + d["extract"] for d in corpus.values()]
+
+
+def reference(family):
+    """(encode(text, special) -> ids, name): the independent implementation for FAMILY."""
+    if family == "llama3":
+        import tiktoken
+        from tiktoken.load import load_tiktoken_bpe
+        ranks = load_tiktoken_bpe(os.path.join(CACHE, LLAMA3_MODEL))
+        enc = tiktoken.Encoding(name="llama3", pat_str=LLAMA3_PATTERN, mergeable_ranks=ranks,
+                                special_tokens={t: len(ranks) + i for i, t in enumerate(LLAMA3_SPECIALS)})
+
+        def encode(text, special):
+            return enc.encode(text, allowed_special="all") if special else enc.encode(text, disallowed_special=())
+        return encode, f"tiktoken {tiktoken.__version__}"
+    import tokenizers
+    os.makedirs(OUT_TMP, exist_ok=True)
+    if family == "llama3-json":
+        from transformers.convert_slow_tokenizer import TikTokenConverter
+        tok = TikTokenConverter(vocab_file=os.path.join(CACHE, LLAMA3_MODEL), pattern=LLAMA3_PATTERN,
+                                extra_special_tokens=LLAMA3_SPECIALS).converted()
+        path = os.path.join(OUT_TMP, "llama3-tokenizer.json")
+    elif family in ("qwen2", "qwen2-nfc"):
+        from transformers import AutoTokenizer
+        hf = AutoTokenizer.from_pretrained(CACHE, gguf_file=QWEN_GGUF)
+        save = os.path.join(OUT_TMP, "qwen2-from-gguf")
+        hf.save_pretrained(save)
+        path = os.path.join(save, "tokenizer.json")
+        tok = tokenizers.Tokenizer.from_file(path)
+        if family == "qwen2-nfc":
+            # Qwen2.5's own tokenizer.json normalizes to NFC; the GGUF route does not.
+            tok.normalizer = tokenizers.normalizers.NFC()
+            path = os.path.join(OUT_TMP, "qwen2-nfc-tokenizer.json")
+            tok.save(path)
+    else:
+        sys.exit(f"unknown family {family}")
+    if family == "llama3-json":
+        tok.save(path)
+    tok = tokenizers.Tokenizer.from_file(path)
+    specials = [a.content for a in tok.get_added_tokens_decoder().values() if a.special]
+
+    def encode(text, special):
+        # tokenizers always matches added tokens, so a case meant as plain text must hold none.
+        if not special and any(s in text for s in specials):
+            raise SystemExit(f"reference: {text[:60]!r} holds a special token; mark the case special")
+        return tok.encode(text, add_special_tokens=False).ids
+    return encode, f"tokenizers {tokenizers.__version__} on {path}"
+
+
+def cmd_golden(family):
+    encode, name = reference(family)
+    docs = corpus_texts()
+    cases = [(t, False) for t in EDGE if "<|" not in t] + [(t, True) for t in EDGE if "<|" in t]
+    cases += [(d, False) for d in docs[::50]]
+    path = os.path.join(REPO, "Tests", "PareFormatsTests", "Fixtures", f"tokenizer-golden-{family}.jsonl")
+    with open(path, "w", encoding="utf-8") as f:
+        for text, special in cases:
+            f.write(json.dumps({"text": text, "special": special, "ids": encode(text, special)}, ensure_ascii=False) + "\n")
+    print(f"wrote {path}: {len(cases)} cases from {name}")
+
+
+def cmd_corpus(family):
+    encode, name = reference(family)
+    os.makedirs(OUT_TMP, exist_ok=True)
+    path = os.path.join(OUT_TMP, f"corpus-{family}.jsonl")
+    docs = corpus_texts()
+    with open(path, "w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(json.dumps({"text": d, "ids": encode(d, False)}, ensure_ascii=False) + "\n")
+    print(f"wrote {path}: {len(docs)} documents from {name}")
+
+
+def cmd_bench(family, repeats=3):
+    encode, name = reference(family)
+    docs = corpus_texts()
+    size = sum(len(d.encode("utf-8")) for d in docs)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for d in docs:
+            encode(d, False)
+        best = min(best, time.perf_counter() - t0)
+    print(f"reference {name} single-thread: {size / best / 1e6:.2f} MB/s ({len(docs)} documents, {size} bytes)")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", choices=["golden", "corpus", "bench"])
+    p.add_argument("family", choices=["llama3", "llama3-json", "qwen2", "qwen2-nfc"])
+    a = p.parse_args()
+    {"golden": cmd_golden, "corpus": cmd_corpus, "bench": cmd_bench}[a.command](a.family)
+
+
+if __name__ == "__main__":
+    main()
