@@ -8,14 +8,17 @@ For each variant of a tiny LlamaForCausalLM (deterministic weights), one safeten
   adamw_losses (5,) the losses of 5 AdamW steps (loss measured before each update)
 and in __metadata__: "config" (config.json text) and "adamw" (hyper-parameters).
 
-Run with the pinned versions in scripts/reference-requirements.txt:
-  scripts/setup --reference && /tmp/pare-ref/bin/python scripts/make_reference.py
+Variants: tiny Llama (untied, tied, Llama 3.1 rope scaling with biases), Qwen2 and Mistral.
+Run with the current releases pinned in scripts/task-reference-requirements.txt (a venv under /tmp):
+  python3 -m venv /tmp/pare-tasks-ref && /tmp/pare-tasks-ref/bin/pip install -r scripts/task-reference-requirements.txt
+  /tmp/pare-tasks-ref/bin/python scripts/make_reference.py [VARIANT ...]
 """
 import json, os, sys
 import numpy as np
 import torch
 from safetensors.numpy import save_file
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
+                          Qwen2ForCausalLM)
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "PareTestSupport", "Fixtures")
 B, T = 2, 16
@@ -34,14 +37,25 @@ VARIANTS = {
     "tiny-llama3": dict(rope_theta=500000.0, attention_bias=True, mlp_bias=True,
                         rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0,
                                           high_freq_factor=4.0, original_max_position_embeddings=8)),
+    # The other families: Qwen2 (q/k/v biases, no o bias; tied like Qwen2.5-0.5B) and Mistral
+    # (no biases; a sliding window longer than the sequence, which equals full attention).
+    "tiny-qwen2": dict(family="qwen2", tie_word_embeddings=True, rope_theta=1000000.0, rms_norm_eps=1e-6),
+    "tiny-mistral": dict(family="mistral", sliding_window=32),
 }
+FAMILIES = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM),
+            "mistral": (MistralConfig, MistralForCausalLM)}
+# Keys each family's config does not take (their biases are fixed by the architecture).
+NOT_IN = {"qwen2": ("attention_bias", "mlp_bias"), "mistral": ("attention_bias", "mlp_bias")}
 
 
 def build(overrides, seed):
-    cfg = LlamaConfig(**{**BASE, **overrides})
+    overrides = dict(overrides)
+    family = overrides.pop("family", "llama")
+    config_class, model_class = FAMILIES[family]
+    cfg = config_class(**{k: v for k, v in {**BASE, **overrides}.items() if k not in NOT_IN.get(family, ())})
     cfg._attn_implementation = "eager"
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(cfg).float()
+    model = model_class(cfg).float()
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -96,7 +110,11 @@ def variant(name, overrides, seed):
         losses.append(l.item())
     tensors["adamw_losses"] = np.array(losses, dtype=np.float32)
 
-    config = {k: v for k, v in cfg.to_dict().items() if k in BASE or k in ("rope_scaling", "architectures", "model_type")}
+    # config.json as transformers 5 writes it (rope_parameters, not rope_theta + rope_scaling).
+    config = {k: v for k, v in cfg.to_dict().items()
+              if k in BASE or k in ("rope_scaling", "rope_parameters", "model_type", "sliding_window", "use_sliding_window",
+                                    "max_window_layers")}
+    config["architectures"] = [type(model).__name__]
     meta = {"config": json.dumps(config), "adamw": json.dumps(ADAMW),
             "versions": json.dumps({"torch": torch.__version__, "transformers": __import__("transformers").__version__})}
     path = os.path.join(OUT, name + ".safetensors")
@@ -109,4 +127,5 @@ if __name__ == "__main__":
     torch.use_deterministic_algorithms(True)
     os.makedirs(OUT, exist_ok=True)
     for i, (name, ov) in enumerate(VARIANTS.items()):
-        variant(name, ov, seed=1234 + 17 * i)
+        if len(sys.argv) == 1 or name in sys.argv[1:]:
+            variant(name, ov, seed=1234 + 17 * i)

@@ -16,7 +16,7 @@ extension LlamaModel {
     public func generate(prompt: [Int32], maxNewTokens: Int, sampler: inout Sampler, stop: Set<Int32> = [],
                          onToken: (Int32) -> Void = { _ in }) throws -> ([Int32], GenerationStats) {
         precondition(!prompt.isEmpty, "generation needs at least one prompt token")
-        let cache = KVCache(config: config, maxTokens: min(config.maxPositionEmbeddings, prompt.count + maxNewTokens))
+        let cache = KVCache(config: config, maxTokens: min(config.usablePositions, prompt.count + maxNewTokens))
         var stats = GenerationStats()
         stats.promptTokens = prompt.count
         var t0 = ProcessInfoLite.now()

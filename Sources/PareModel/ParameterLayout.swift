@@ -44,20 +44,20 @@ public struct ParameterLayout: Sendable {
             let p = "model.layers.\(l)."
             let inputNorm = add(p + "input_layernorm.weight", [C])
             let q = add(p + "self_attn.q_proj.weight", [HD, C])
-            let qb = c.attentionBias ? add(p + "self_attn.q_proj.bias", [HD]) : nil
+            let qb = c.qkvBias ? add(p + "self_attn.q_proj.bias", [HD]) : nil
             let k = add(p + "self_attn.k_proj.weight", [KVD, C])
-            let kb = c.attentionBias ? add(p + "self_attn.k_proj.bias", [KVD]) : nil
+            let kb = c.qkvBias ? add(p + "self_attn.k_proj.bias", [KVD]) : nil
             let v = add(p + "self_attn.v_proj.weight", [KVD, C])
-            let vb = c.attentionBias ? add(p + "self_attn.v_proj.bias", [KVD]) : nil
+            let vb = c.qkvBias ? add(p + "self_attn.v_proj.bias", [KVD]) : nil
             let o = add(p + "self_attn.o_proj.weight", [C, HD])
-            let ob = c.attentionBias ? add(p + "self_attn.o_proj.bias", [C]) : nil
+            let ob = c.oBias ? add(p + "self_attn.o_proj.bias", [C]) : nil
             let postNorm = add(p + "post_attention_layernorm.weight", [C])
             let gate = add(p + "mlp.gate_proj.weight", [F, C])
-            let gb = c.mlpBias ? add(p + "mlp.gate_proj.bias", [F]) : nil
+            let gb = c.mlpBiases ? add(p + "mlp.gate_proj.bias", [F]) : nil
             let up = add(p + "mlp.up_proj.weight", [F, C])
-            let ub = c.mlpBias ? add(p + "mlp.up_proj.bias", [F]) : nil
+            let ub = c.mlpBiases ? add(p + "mlp.up_proj.bias", [F]) : nil
             let down = add(p + "mlp.down_proj.weight", [C, F])
-            let db = c.mlpBias ? add(p + "mlp.down_proj.bias", [C]) : nil
+            let db = c.mlpBiases ? add(p + "mlp.down_proj.bias", [C]) : nil
             layers.append(LayerOffsets(inputNorm: inputNorm, q: q, k: k, v: v, qBias: qb, kBias: kb, vBias: vb,
                                        o: o, oBias: ob, postNorm: postNorm, gate: gate, up: up,
                                        gateBias: gb, upBias: ub, down: down, downBias: db))

@@ -92,8 +92,8 @@ extension LlamaModel {
         let docs = try task.tokenized(tokenizer, limit: limit)
         let shown = Array(task.documents.prefix(docs.count))
         for (d, reqs) in docs.enumerated() {
-            for r in reqs where r.inputLength > config.maxPositionEmbeddings {
-                throw TaskError.tooLong(task: task.name, document: shown[d].id, tokens: r.inputLength + 1, positions: config.maxPositionEmbeddings)
+            for r in reqs where r.inputLength > config.usablePositions {
+                throw TaskError.tooLong(task: task.name, document: shown[d].id, tokens: r.inputLength + 1, positions: config.usablePositions)
             }
         }
         let flat = docs.flatMap { $0 }

@@ -31,9 +31,9 @@ struct Generate: ParsableCommand {
         let text = chat ? tok.chatPrompt([ChatMessage(role: "user", content: prompt)]) : prompt
         let ids = tok.encode(text, parseSpecial: chat)
         guard !ids.isEmpty else { throw fail("the prompt is empty") }
-        let positions = loaded.model.config.maxPositionEmbeddings
+        let positions = loaded.model.config.usablePositions
         guard ids.count < positions else {
-            throw fail("the prompt is \(ids.count) tokens, but \(model) has \(positions) positions (max_position_embeddings); shorten the prompt")
+            throw fail("the prompt is \(ids.count) tokens, but \(model) has \(positions) positions (\(loaded.model.config.usablePositionsKey)); shorten the prompt")
         }
         if let path = dumpLogits { return try writeLogits(loaded.model, ids: ids, to: path) }
         var sampler = Sampler(temperature: temperature, topP: topP, seed: seed)

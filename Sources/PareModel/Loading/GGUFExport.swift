@@ -1,41 +1,45 @@
 import PareCore
 import PareFormats
 
-/// Writes a Llama model and its tokenizer as a GGUF that llama.cpp runs.
+/// Writes a model and its tokenizer as a GGUF that llama.cpp runs (its "llama" architecture
+/// for Llama and Mistral, "qwen2" for Qwen2).
 public enum GGUFExport {
     public enum TensorType: String, CaseIterable, Sendable { case f32, f16, q8_0, q4_0 }
 
     public static func write(_ model: LlamaModel, tokenizer t: Tokenizer, type: TensorType, name: String, to path: String) throws {
         let c = model.config
-        guard c.modelType == "llama", c.hiddenAct == "silu" else {
-            throw FormatError.unsupported(path: path, message: "only Llama models (model_type llama, SiLU) map to llama.cpp's \"llama\" architecture")
+        guard c.hiddenAct == "silu" else {
+            throw FormatError.unsupported(path: path, message: "hidden_act is \(c.hiddenAct); llama.cpp's llama and qwen2 architectures use SiLU")
         }
+        let arch = c.family.ggufArchitecture
+        func key(_ k: String) -> String { arch + "." + k }
         if let s = c.ropeScaling, s.ropeType == "llama3" {
             throw FormatError.unsupported(path: path, message: "Llama 3.1 rope scaling needs a rope_freqs tensor, which this exporter does not write yet")
         }
         var w = GGUFWriter()
         let fileType: UInt32 = switch type { case .f32: 0; case .f16: 1; case .q4_0: 2; case .q8_0: 7 }
-        w.add("general.architecture", .string("llama"))
+        w.add("general.architecture", .string(arch))
         w.add("general.type", .string("model"))
         w.add("general.name", .string(name))
         w.add("general.file_type", .u32(fileType))
         w.add("general.quantization_version", .u32(2))
-        w.add("llama.context_length", .u32(UInt32(c.maxPositionEmbeddings)))
-        w.add("llama.embedding_length", .u32(UInt32(c.hiddenSize)))
-        w.add("llama.block_count", .u32(UInt32(c.numHiddenLayers)))
-        w.add("llama.feed_forward_length", .u32(UInt32(c.intermediateSize)))
-        w.add("llama.attention.head_count", .u32(UInt32(c.numAttentionHeads)))
-        w.add("llama.attention.head_count_kv", .u32(UInt32(c.numKeyValueHeads)))
+        // Mistral's window becomes the context: llama.cpp's llama architecture has no window.
+        w.add(key("context_length"), .u32(UInt32(c.usablePositions)))
+        w.add(key("embedding_length"), .u32(UInt32(c.hiddenSize)))
+        w.add(key("block_count"), .u32(UInt32(c.numHiddenLayers)))
+        w.add(key("feed_forward_length"), .u32(UInt32(c.intermediateSize)))
+        w.add(key("attention.head_count"), .u32(UInt32(c.numAttentionHeads)))
+        w.add(key("attention.head_count_kv"), .u32(UInt32(c.numKeyValueHeads)))
         // Written always: after width pruning heads × head_dim no longer equals the hidden size.
-        w.add("llama.attention.key_length", .u32(UInt32(c.headDim)))
-        w.add("llama.attention.value_length", .u32(UInt32(c.headDim)))
-        w.add("llama.rope.dimension_count", .u32(UInt32(c.headDim)))
-        w.add("llama.rope.freq_base", .f32(Float(c.ropeTheta)))
-        w.add("llama.attention.layer_norm_rms_epsilon", .f32(Float(c.rmsNormEps)))
-        w.add("llama.vocab_size", .u32(UInt32(c.vocabSize)))
+        w.add(key("attention.key_length"), .u32(UInt32(c.headDim)))
+        w.add(key("attention.value_length"), .u32(UInt32(c.headDim)))
+        w.add(key("rope.dimension_count"), .u32(UInt32(c.headDim)))
+        w.add(key("rope.freq_base"), .f32(Float(c.ropeTheta)))
+        w.add(key("attention.layer_norm_rms_epsilon"), .f32(Float(c.rmsNormEps)))
+        w.add(key("vocab_size"), .u32(UInt32(c.vocabSize)))
         // Tokenizer: byte-level BPE as llama.cpp's "gpt2" model with its pre-tokenizer name.
         w.add("tokenizer.ggml.model", .string("gpt2"))
-        w.add("tokenizer.ggml.pre", .string(t.preTokenizer == .smollm ? "smollm" : "gpt2"))
+        w.add("tokenizer.ggml.pre", .string(t.preTokenizer.rawValue))
         var tokens = t.model.tokens
         if tokens.count < c.vocabSize { tokens += (tokens.count..<c.vocabSize).map { "[PAD\($0)]" } }
         w.add("tokenizer.ggml.tokens", .array(tokens.map { .string($0) }))
@@ -55,7 +59,8 @@ public enum GGUFExport {
         for e in model.layout.entries {
             guard let gname = WeightNames.gguf(fromHF: e.name) else { preconditionFailure("no GGUF name for \(e.name)") }
             var values = Array(UnsafeBufferPointer(start: model.params.pointer + e.offset, count: e.count))
-            if let heads = WeightNames.permutedHeads(hfName: e.name, queryHeads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads) {
+            if c.family.ggufPermutesQK,
+               let heads = WeightNames.permutedHeads(hfName: e.name, queryHeads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads) {
                 values.withUnsafeMutableBufferPointer {
                     WeightNames.permuteRows($0.baseAddress!, heads: heads, rows: e.shape[0], cols: e.shape.count > 1 ? e.shape[1] : 1)
                 }

@@ -5,38 +5,49 @@ extension LlamaConfig {
     /// The Hugging Face config equivalent to a llama.cpp GGUF's hyper-parameters.
     public init(gguf g: GGUFFile) throws {
         let arch = try g.string("general.architecture")
-        guard arch == "llama" else {
-            throw FormatError.unsupported(path: g.path, message: "general.architecture is \"\(arch)\"; Pare runs Llama-architecture models (\"llama\")")
+        guard let family = ModelFamily.fromGGUF(arch) else {
+            throw FormatError.unsupported(path: g.path, message: ModelFamily.unsupportedMessage(arch, key: "general.architecture"))
         }
         if g.tensors["rope_freqs.weight"] != nil {
             throw FormatError.unsupported(path: g.path, message: "the model uses per-dimension rope frequency factors (rope_freqs.weight, Llama 3.1 style), which Pare cannot read from GGUF yet; convert the Hugging Face checkpoint instead")
         }
-        let hidden = try g.int("llama.embedding_length"), heads = try g.int("llama.attention.head_count")
-        let vocab = try g.metadata["llama.vocab_size"]?.int ?? g.strings("tokenizer.ggml.tokens").count
-        self.init(vocabSize: vocab, hiddenSize: hidden, intermediateSize: try g.int("llama.feed_forward_length"),
-                  numHiddenLayers: try g.int("llama.block_count"), numAttentionHeads: heads,
-                  numKeyValueHeads: g.metadata["llama.attention.head_count_kv"]?.int ?? heads,
-                  headDim: g.metadata["llama.attention.key_length"]?.int ?? hidden / heads,
-                  maxPositionEmbeddings: g.metadata["llama.context_length"]?.int ?? 2048,
+        // Hyper-parameters are prefixed by the architecture name ("llama.block_count", "qwen2.block_count").
+        func key(_ k: String) -> String { arch + "." + k }
+        let hidden = try g.int(key("embedding_length")), heads = try g.int(key("attention.head_count"))
+        let vocab = try g.metadata[key("vocab_size")]?.int ?? g.strings("tokenizer.ggml.tokens").count
+        self.init(vocabSize: vocab, hiddenSize: hidden, intermediateSize: try g.int(key("feed_forward_length")),
+                  numHiddenLayers: try g.int(key("block_count")), numAttentionHeads: heads,
+                  numKeyValueHeads: g.metadata[key("attention.head_count_kv")]?.int ?? heads,
+                  headDim: g.metadata[key("attention.key_length")]?.int ?? hidden / heads,
+                  maxPositionEmbeddings: g.metadata[key("context_length")]?.int ?? 2048,
                   // GGUF stores fp32; keep the shortest decimal that round-trips it (1e-05, as HF writes).
-                  rmsNormEps: Double("\(Float(try g.double("llama.attention.layer_norm_rms_epsilon")))") ?? 1e-5,
-                  ropeTheta: g.metadata["llama.rope.freq_base"]?.double ?? 10_000,
+                  rmsNormEps: Double("\(Float(try g.double(key("attention.layer_norm_rms_epsilon"))))") ?? 1e-5,
+                  ropeTheta: g.metadata[key("rope.freq_base")]?.double ?? 10_000,
                   tieWordEmbeddings: g.tensors["output.weight"] == nil,
-                  attentionBias: g.tensors["blk.0.attn_q.bias"] != nil)
+                  attentionBias: family == .llama && g.tensors["blk.0.attn_q.bias"] != nil)
+        modelType = family.rawValue
+        architectures = [family.hfArchitecture]
+        if family == .qwen2 {
+            // llama.cpp's qwen2 runs full attention; Qwen2.5's configs say use_sliding_window false.
+            useSlidingWindow = false
+        }
         bosTokenId = g.metadata["tokenizer.ggml.bos_token_id"]?.int.map { .one($0) }
         eosTokenId = g.metadata["tokenizer.ggml.eos_token_id"]?.int.map { .one($0) }
-        if let rot = g.metadata["llama.rope.dimension_count"]?.int, rot != headDim {
+        if let rot = g.metadata[key("rope.dimension_count")]?.int, rot != headDim {
             throw FormatError.unsupported(path: g.path, message: "rope.dimension_count \(rot) differs from the head size \(headDim); partial rotary embeddings are not supported")
         }
-        if let t = g.metadata["llama.rope.scaling.type"]?.string, t != "none" {
+        if let t = g.metadata[key("rope.scaling.type")]?.string, t != "none" {
             throw FormatError.unsupported(path: g.path, message: "rope scaling type \"\(t)\" in GGUF is not supported")
+        }
+        if let w = g.metadata[key("attention.sliding_window")]?.int, w > 0 {
+            slidingWindow = w
         }
     }
 }
 
 extension LlamaModel {
     /// Loads a llama.cpp GGUF: config from the metadata, every tensor dequantised to fp32,
-    /// q/k rows put back into Hugging Face's rotary layout.
+    /// q/k rows put back into Hugging Face's rotary layout where llama.cpp permuted them.
     public static func load(gguf g: GGUFFile) throws -> LlamaModel {
         let config = try LlamaConfig(gguf: g)
         let model = try LlamaModel(config: config)
@@ -48,7 +59,8 @@ extension LlamaModel {
             }
             let view = model.parameter(e.name)!
             try g.dequantize(name, into: view)
-            if let heads = WeightNames.permutedHeads(hfName: e.name, queryHeads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads) {
+            if config.family.ggufPermutesQK,
+               let heads = WeightNames.permutedHeads(hfName: e.name, queryHeads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads) {
                 WeightNames.unpermuteRows(view.baseAddress!, heads: heads, rows: e.shape[0], cols: e.shape.count > 1 ? e.shape[1] : 1)
             }
         }

@@ -1,0 +1,45 @@
+/// The architectures Pare runs: one Llama-shaped decoder with options, named by Hugging Face's
+/// `model_type`. Everything that differs between them is a property here.
+public enum ModelFamily: String, CaseIterable, Sendable {
+    case llama, mistral, qwen2
+
+    /// `architectures` in config.json, the class transformers builds.
+    public var hfArchitecture: String {
+        switch self {
+        case .llama: "LlamaForCausalLM"
+        case .mistral: "MistralForCausalLM"
+        case .qwen2: "Qwen2ForCausalLM"
+        }
+    }
+
+    /// llama.cpp's `general.architecture`: its converter writes Mistral as "llama".
+    public var ggufArchitecture: String { self == .qwen2 ? "qwen2" : "llama" }
+
+    /// llama.cpp's "llama" architecture rotates adjacent pairs, so its converter permutes the
+    /// q/k rows; "qwen2" uses the NeoX (rotate-half) layout of Hugging Face and does not.
+    public var ggufPermutesQK: Bool { ggufArchitecture == "llama" }
+
+    /// Families by their llama.cpp name, for GGUF files.
+    public static func fromGGUF(_ arch: String) -> ModelFamily? {
+        switch arch {
+        case "llama": .llama
+        case "qwen2": .qwen2
+        default: nil
+        }
+    }
+
+    /// What to tell a user whose model_type (or GGUF architecture) Pare does not run.
+    static func unsupportedMessage(_ type: String, key: String) -> String {
+        let runs = "Pare runs \(allCases.map(\.rawValue).joined(separator: ", ")) (Llama-shaped decoders with SwiGLU)"
+        let why: String
+        switch type {
+        case let t where t.hasPrefix("gemma"): why = "Gemma's architecture (GeGLU, scaled embeddings, extra norms) is not implemented"
+        case let t where t.hasPrefix("phi"): why = "Phi models fuse q/k/v into one qkv_proj (and gate/up into one), which Pare does not split"
+        case let t where t.contains("moe") || ["mixtral", "dbrx", "deepseek_v2", "deepseek_v3", "olmoe", "jamba", "granitemoe"].contains(t):
+            why = "it is a mixture-of-experts model; Pare prunes dense models"
+        case "qwen3": why = "Qwen3's per-head q/k norms are not implemented yet"
+        default: why = "its architecture is not one Pare implements"
+        }
+        return "\(key) is \"\(type)\": \(why). \(runs)"
+    }
+}
