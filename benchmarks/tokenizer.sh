@@ -4,14 +4,40 @@
 # same GGUF vocabulary and merges (scripts/tokenizer_reference.py). Best of 3 passes each.
 #
 #   benchmarks/tokenizer.sh
-# Needs the reference venv: scripts/setup --reference.
+# Needs the reference venvs: scripts/setup --reference (SmolLM2), and the current pins of
+# scripts/task-reference-requirements.txt in /tmp/pare-tasks-ref (Qwen2, Llama 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PARE_REF_VENV:-/tmp/pare-ref}/bin/python
 GGUF=${PARE_CACHE:-$HOME/.cache/pare}/SmolLM2-135M-Instruct.Q4_1.gguf
 swift build -c release --product pare --scratch-path .build-release >/dev/null
-p=$(.build-release/release/pare bench tokenizer --model "$GGUF" | tail -1); echo "$p"
-h=$("$PY" scripts/tokenizer_reference.py bench --threads 2 2>&1 | grep -E "^tokenizers (single|batch)"); echo "$h"
-pm=$(echo "$p" | sed -E 's/.*: ([0-9.]+) MB\/s.*/\1/')
-hs=$(echo "$h" | grep single | sed -E 's/.*: ([0-9.]+) MB\/s.*/\1/')
-echo "single-thread: Pare $pm MB/s, tokenizers $hs MB/s: Pare/tokenizers = $(awk -v a="$pm" -v b="$hs" 'BEGIN{printf "%.2f", a/b}')x"
+if [ -x "$PY" ]; then
+  p=$(.build-release/release/pare bench tokenizer --model "$GGUF" | tail -1); echo "$p"
+  h=$("$PY" scripts/tokenizer_reference.py bench --threads 2 2>&1 | grep -E "^tokenizers (single|batch)"); echo "$h"
+  pm=$(echo "$p" | sed -E 's/.*: ([0-9.]+) MB\/s.*/\1/')
+  hs=$(echo "$h" | grep single | sed -E 's/.*: ([0-9.]+) MB\/s.*/\1/')
+  echo "single-thread: Pare $pm MB/s, tokenizers $hs MB/s: Pare/tokenizers = $(awk -v a="$pm" -v b="$hs" 'BEGIN{printf "%.2f", a/b}')x"
+else
+  echo "(SmolLM2 skipped: scripts/setup --reference makes $PY)"
+fi
+
+# The other families (scripts/tokenizer_families.py, current tokenizers/tiktoken in a venv under
+# /tmp): Qwen2 from its GGUF and Llama 3 from Meta's tokenizer.model, against HF `tokenizers` on
+# the tokenizer.json transformers makes of each (and tiktoken for Llama 3), single-threaded.
+FPY=${PARE_TASKS_VENV:-/tmp/pare-tasks-ref}/bin/python
+if [ -x "$FPY" ]; then
+  C=${PARE_CACHE:-$HOME/.cache/pare}
+  for fam in qwen2 llama3; do
+    src=$C/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf; [ "$fam" = llama3 ] && src=$C/llama3-tokenizer.model
+    p=$(.build-release/release/pare bench tokenizer --model "$src" | tail -1)
+    pm=$(echo "$p" | sed -E 's/.*: ([0-9.]+) MB\/s.*/\1/')
+    refs=("$fam"); [ "$fam" = llama3 ] && refs=(llama3-json llama3)
+    for r in "${refs[@]}"; do
+      h=$("$FPY" scripts/tokenizer_families.py bench "$r" 2>/dev/null | tail -1)
+      hs=$(echo "$h" | sed -E 's/.*: ([0-9.]+) MB\/s.*/\1/')
+      echo "$fam: Pare $pm MB/s vs $h: $(awk -v a="$pm" -v b="$hs" 'BEGIN{printf "%.2f", a/b}')x"
+    done
+  done
+else
+  echo "(families skipped: python3 -m venv /tmp/pare-tasks-ref && /tmp/pare-tasks-ref/bin/pip install -r scripts/task-reference-requirements.txt)"
+fi

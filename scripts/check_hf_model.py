@@ -4,7 +4,7 @@ transformers' AutoModelForCausalLM / AutoTokenizer and prints its loss and perpl
 corpus tail exactly as `pare eval` computes them (last 5% of documents, EOS after each,
 non-overlapping windows of --seq + 1 tokens), so the two numbers can be compared.
 
-  /tmp/pare-ref/bin/python scripts/check_hf_model.py DIR [--seq 256] [--max-windows 8] [--pare-loss X]
+  /tmp/pare-tasks-ref/bin/python scripts/check_hf_model.py DIR [--seq 256] [--max-windows 8] [--pare-loss X]
 With --pare-loss, exits 1 unless the losses agree within 1e-3 relative.
 """
 import argparse, json, math, os, sys
@@ -18,7 +18,7 @@ p.add_argument("--max-windows", type=int, default=8)
 p.add_argument("--pare-loss", type=float)
 a = p.parse_args()
 torch.set_num_threads(2)
-model = AutoModelForCausalLM.from_pretrained(a.dir, torch_dtype=torch.float32).eval()
+model = AutoModelForCausalLM.from_pretrained(a.dir, dtype=torch.float32).eval()
 tok = AutoTokenizer.from_pretrained(a.dir)
 cfg = model.config
 print(f"{a.dir}: {type(model).__name__}, hidden {cfg.hidden_size}, layers {cfg.num_hidden_layers}, heads {cfg.num_attention_heads}"
@@ -27,7 +27,7 @@ cache = os.environ.get("PARE_CACHE", os.path.expanduser("~/.cache/pare"))
 docs = [e["title"] + "\n" + e["extract"] for e in json.load(open(os.path.join(cache, "summaries_en-us.json"))).values()]
 stream = []
 for d in docs[int(len(docs) * 0.95):]:
-    stream += tok(d, add_special_tokens=False).input_ids + [tok.convert_tokens_to_ids("<|im_end|>")]
+    stream += tok(d, add_special_tokens=False).input_ids + [tok.eos_token_id]   # pare eval: the tokenizer's EOS
 n = min(a.max_windows, (len(stream) - 1) // a.seq)
 total, count = 0.0, 0
 with torch.no_grad():

@@ -182,6 +182,29 @@ final class BadInputTests: XCTestCase {
         try expect(["generate", "--model", dir, "--prompt", "Hi"], status: 1, ["model.layers.1.", "num_hidden_layers"])
     }
 
+    /// The tiny model's folder with config.json edited by `edit`, at ROOT/NAME.
+    func editedModel(_ name: String, _ edit: (inout [String: Any]) -> Void) throws -> String {
+        let dir = root + "/" + name
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.copyItem(atPath: model, toPath: dir)
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as! [String: Any]
+        edit(&config)
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        return dir
+    }
+
+    func testUnsupportedFamiliesAreNamedWithTheFamiliesPareRuns() throws {
+        for (type, why) in [("gemma2", "Gemma"), ("phi3", "qkv_proj"), ("mixtral", "mixture-of-experts"), ("qwen2_moe", "mixture-of-experts")] {
+            let dir = try editedModel("family-\(type)") { $0["model_type"] = type }
+            try expect(["generate", "--model", dir, "--prompt", "Hi"], status: 1, ["model_type", type, why, "llama, mistral, qwen2"])
+        }
+        // A Mistral window shorter than the sequence: Pare attends to every position, so it refuses.
+        let windowed = try editedModel("mistral-window") { $0["model_type"] = "mistral"; $0["sliding_window"] = 64
+            $0["architectures"] = ["MistralForCausalLM"]; $0["attention_bias"] = nil; $0["mlp_bias"] = nil }
+        try expect(["eval", "--model", windowed, "--data", data, "--seq-length", "128"], status: 1, ["--seq-length", "exceeds the 64 positions", "sliding_window"])
+        try expect(["eval", "--model", windowed, "--data", data, "--seq-length", "32"], status: 0, ["loss"])
+    }
+
     func testNonFiniteWeightsAreAnErrorNamingTheTensor() throws {
         let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
         let m = try LlamaModel(config: BadInputTests.tinyConfig)

@@ -57,6 +57,29 @@ final class GGUFExportTests: XCTestCase {
         }
     }
 
+    /// Qwen2 (llama.cpp's "qwen2": q/k not permuted, q/k/v biases) and Mistral (written as
+    /// "llama", permuted) survive an f32 export exactly, and the logits with them.
+    func testOtherFamiliesRoundTripThroughGGUF() throws {
+        let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
+        for (name, arch) in [("tiny-qwen2", "qwen2"), ("tiny-mistral", "llama")] {
+            let f = try Fixture(name)
+            var config = f.config
+            config.vocabSize = tok.vocabularySize     // the exporter writes the tokenizer's vocabulary
+            let m = try LlamaModel(config: config)
+            m.initializeRandom(seed: 3)
+            let path = dir + "/\(name).gguf"
+            try GGUFExport.write(m, tokenizer: tok, type: .f32, name: name, to: path)
+            let g = try GGUFFile(path: path)
+            XCTAssertEqual(try g.string("general.architecture"), arch)
+            let back = try LlamaModel.load(gguf: g)
+            XCTAssertEqual(back.config.family, arch == "qwen2" ? .qwen2 : .llama, name)
+            XCTAssertEqual(back.layout.entries.map(\.name), m.layout.entries.map(\.name), "\(name): the same tensors (biases included)")
+            XCTAssertEqual(back.params.toArray(), m.params.toArray(), "\(name): f32 export is exact")
+            let ids: [Int32] = [1, 504, 3575, 282, 4649, 314]
+            XCTAssertEqual(try back.logits(tokens: ids, B: 1, T: ids.count), try m.logits(tokens: ids, B: 1, T: ids.count), name)
+        }
+    }
+
     func testUnsupportedExportsAreRefused() throws {
         let f = try Fixture("tiny-llama3")          // llama3 rope scaling
         let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
