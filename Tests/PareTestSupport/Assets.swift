@@ -20,6 +20,8 @@ public enum Assets {
     public static var corpus: String { get throws { try path("summaries_en-us.json") } }
     /// The second family's teacher (scripts/setup --qwen; scripts/test fetches it).
     public static var qwen: String { get throws { try path("Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf") } }
+    /// A SentencePiece byte-fallback vocabulary in GGUF metadata (Gemma 3 270M's; tokenizer only).
+    public static var sentencePieceVocabulary: String { get throws { try path("gemma-3-270m-q4_k_m.gguf") } }
     /// Meta's Llama 3 tiktoken file (no weights).
     public static var llama3Tokenizer: String { get throws { try path("llama3-tokenizer.model") } }
 }

@@ -70,14 +70,18 @@ public final class Tokenizer: Sendable {
     public let unkTokenId: Int32?
     public let padTokenId: Int32?
     public let chatTemplate: String?
+    /// Set for SentencePiece-style vocabularies; `model` then only lists the tokens.
+    public let sentencePiece: SentencePieceModel?
     let addedById: [Int32: AddedToken]
     let addedFirstBytes: [Bool]              // 256 entries
     let addedByFirstByte: [UInt8: [([UInt8], Int32)]]   // longest first
     let tokenBytes: [[UInt8]]               // id → bytes it decodes to
+    let hasOrdinaryAddedTokens: Bool
 
     public init(model: BPEModel, preTokenizer: PreTokenizerKind, normalizer: TextNormalizer = .none, addedTokens: [AddedToken],
-                bos: Int32?, eos: Int32?, unk: Int32?, pad: Int32?, chatTemplate: String?) {
+                bos: Int32?, eos: Int32?, unk: Int32?, pad: Int32?, chatTemplate: String?, sentencePiece: SentencePieceModel? = nil) {
         self.model = model
+        self.sentencePiece = sentencePiece
         self.preTokenizer = preTokenizer
         self.normalizer = normalizer
         self.addedTokens = addedTokens
@@ -95,8 +99,9 @@ public final class Tokenizer: Sendable {
         }
         for k in byFirst.keys { byFirst[k]!.sort { $0.0.count > $1.0.count } }
         addedById = byId; addedFirstBytes = first; addedByFirstByte = byFirst
+        hasOrdinaryAddedTokens = addedTokens.contains { !$0.special }
         tokenBytes = model.tokens.enumerated().map { (i, t) in
-            byId[Int32(i)].map { Array($0.content.utf8) } ?? ByteLevel.decode(t) ?? Array(t.utf8)
+            byId[Int32(i)].map { Array($0.content.utf8) } ?? sentencePiece?.bytes(of: t) ?? ByteLevel.decode(t) ?? Array(t.utf8)
         }
     }
 
@@ -117,6 +122,8 @@ public final class Tokenizer: Sendable {
             if skipSpecial, let a = addedById[id], a.special { continue }
             bytes.append(contentsOf: tokenBytes[Int(id)])
         }
+        // SentencePiece's decoder drops the space its prefix put in front (Strip left 1).
+        if sentencePiece?.stripLeadingSpace == true, bytes.first == 0x20 { bytes.removeFirst() }
         return String(decoding: bytes, as: UTF8.self)
     }
 
@@ -144,20 +151,22 @@ public struct TokenEncoder {
         var text = text
         text.withUTF8 { bytes in
             out.reserveCapacity(bytes.count / 3)
-            guard parseSpecial && !tokenizer.addedTokens.isEmpty else {
-                encodeOrdinary(bytes, into: &out)
+            // Added tokens that are not special (user-defined) are always matched whole, as
+            // tokenizers and llama.cpp do; special (control) ones only with parseSpecial.
+            guard (parseSpecial && !tokenizer.addedTokens.isEmpty) || tokenizer.hasOrdinaryAddedTokens else {
+                encodeOrdinary(bytes, first: true, into: &out)
                 return
             }
             var start = 0, i = 0
             while i < bytes.count {
-                if tokenizer.addedFirstBytes[Int(bytes[i])], let (len, id) = matchAdded(bytes, at: i) {
+                if tokenizer.addedFirstBytes[Int(bytes[i])], let (len, id) = matchAdded(bytes, at: i, special: parseSpecial) {
                     // lstrip / rstrip: the token swallows the whitespace beside it.
                     var before = i, after = i + len
                     if let a = tokenizer.addedById[id] {
                         if a.lstrip { while before > start && Self.isASCIISpace(bytes[before - 1]) { before -= 1 } }
                         if a.rstrip { while after < bytes.count && Self.isASCIISpace(bytes[after]) { after += 1 } }
                     }
-                    if before > start { encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start..<before]), into: &out) }
+                    if before > start { encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start..<before]), first: start == 0, into: &out) }
                     out.append(id)
                     i = after
                     start = i
@@ -165,17 +174,17 @@ public struct TokenEncoder {
                     i += 1
                 }
             }
-            if start < bytes.count { encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start...]), into: &out) }
+            if start < bytes.count { encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start...]), first: start == 0, into: &out) }
         }
         return out
     }
 
     @inline(__always) static func isASCIISpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
 
-    /// The longest added token at byte i.
-    func matchAdded(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> (Int, Int32)? {
+    /// The longest added token at byte i (special ones only when `special`).
+    func matchAdded(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, special: Bool) -> (Int, Int32)? {
         guard let cands = tokenizer.addedByFirstByte[bytes[i]] else { return nil }
-        for (b, id) in cands where b.count <= bytes.count - i {
+        for (b, id) in cands where b.count <= bytes.count - i && (special || !tokenizer.isSpecial(id)) {
             var same = true
             for k in 1..<max(b.count, 1) where bytes[i + k] != b[k] { same = false; break }
             if same { return (b.count, id) }
@@ -183,7 +192,12 @@ public struct TokenEncoder {
         return nil
     }
 
-    mutating func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+    /// Text between added tokens; `first` says whether it starts the text.
+    mutating func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, first: Bool, into out: inout [Int32]) {
+        if let spm = tokenizer.sentencePiece {
+            spm.encode(spm.normalize(String(decoding: bytes, as: UTF8.self), first: first), into: &out)
+            return
+        }
         // NFC leaves ASCII unchanged: only text with other characters is normalized.
         if tokenizer.normalizer == .nfc, bytes.contains(where: { $0 >= 0x80 }) {
             var text = String(decoding: bytes, as: UTF8.self).precomposedStringWithCanonicalMapping

@@ -20,15 +20,18 @@ extension Tokenizer {
         }
         func bad(_ m: String) -> FormatError { .unsupported(path: path, message: m) }
         guard (model["type"] as? String) == "BPE" else { throw bad("model type \(model["type"] ?? "nil"); Pare reads BPE tokenizers") }
-        if (model["byte_fallback"] as? Bool) == true { throw bad("byte_fallback BPE (SentencePiece-style) is not supported") }
+        let byteFallback = (model["byte_fallback"] as? Bool) == true
         var normalizer = TextNormalizer.none
-        if let n = root["normalizer"], !(n is NSNull) {
-            guard let type = (n as? [String: Any])?["type"] as? String, type == "NFC" else {
-                throw bad("normalizer \(String(describing: n).prefix(120)) is not one Pare implements (none, or NFC)")
+        var pre = PreTokenizerKind.gpt2
+        if !byteFallback {
+            if let n = root["normalizer"], !(n is NSNull) {
+                guard let type = (n as? [String: Any])?["type"] as? String, type == "NFC" else {
+                    throw bad("normalizer \(String(describing: n).prefix(120)) is not one Pare implements (none, or NFC)")
+                }
+                normalizer = .nfc
             }
-            normalizer = .nfc
+            pre = try Tokenizer.preTokenizerKind(root["pre_tokenizer"], path: path)
         }
-        let pre = try Tokenizer.preTokenizerKind(root["pre_tokenizer"], path: path)
         guard let vocab = model["vocab"] as? [String: Int] else { throw FormatError.corrupt(path: path, message: "model.vocab is missing") }
         var added: [AddedToken] = []
         for a in (root["added_tokens"] as? [[String: Any]]) ?? [] {
@@ -38,9 +41,12 @@ extension Tokenizer {
                                     lstrip: (a["lstrip"] as? Bool) ?? false, rstrip: (a["rstrip"] as? Bool) ?? false,
                                     normalized: (a["normalized"] as? Bool) ?? false))
         }
-        let size = max(vocab.values.max() ?? -1, added.map { Int($0.id) }.max() ?? -1) + 1
+        // SentencePiece vocabularies hold canonically equivalent strings that a Swift dictionary
+        // merges; their tokens come from the raw JSON text instead (VocabJSON).
+        let pairs = byteFallback ? (VocabJSON.entries(data) ?? vocab.map { ($0.key, $0.value) }) : vocab.map { ($0.key, $0.value) }
+        let size = max(pairs.map(\.1).max() ?? -1, added.map { Int($0.id) }.max() ?? -1) + 1
         var tokens = [String](repeating: "", count: size)
-        for (t, i) in vocab where i >= 0 { tokens[i] = t }
+        for (t, i) in pairs where i >= 0 { tokens[i] = t }
         for a in added { tokens[Int(a.id)] = a.content }
         var merges: [(String, String)] = []
         for (i, m) in ((model["merges"] as? [Any]) ?? []).enumerated() {
@@ -52,8 +58,21 @@ extension Tokenizer {
                 throw FormatError.corrupt(path: path, message: "merge \(i) is neither \"A B\" nor [A, B]")
             }
         }
+        if byteFallback, let raw = VocabJSON.merges(data) { merges = raw }
         let bpe: BPEModel
-        do { bpe = try BPEModel(tokens: tokens, merges: merges, ignoreMerges: (model["ignore_merges"] as? Bool) ?? false) } catch {
+        var spm: SentencePieceModel? = nil
+        do {
+            if byteFallback {
+                let prepend = try Tokenizer.sentencePiecePrepend(root, path: path)
+                let decoders = ((root["decoder"] as? [String: Any])?["decoders"] as? [[String: Any]]) ?? []
+                let strip = decoders.contains { ($0["type"] as? String) == "Strip" && ($0["content"] as? String) == " " && ($0["start"] as? Int ?? 0) == 1 }
+                let unk = (model["unk_token"] as? String).flatMap { vocab[$0] }.map(Int32.init)
+                spm = try SentencePieceModel(tokens: tokens, merges: merges, prepend: prepend, stripLeadingSpace: strip, unkId: unk)
+                bpe = try BPEModel(tokens: tokens, merges: [])
+            } else {
+                bpe = try BPEModel(tokens: tokens, merges: merges, ignoreMerges: (model["ignore_merges"] as? Bool) ?? false)
+            }
+        } catch {
             throw FormatError.corrupt(path: path, message: "\(error)")
         }
         // Special-token names and the chat template live in tokenizer_config.json.
@@ -66,7 +85,34 @@ extension Tokenizer {
             return name.flatMap { n in added.first { $0.content == n }?.id ?? vocab[n].map(Int32.init) }
         }
         self.init(model: bpe, preTokenizer: pre, normalizer: normalizer, addedTokens: added, bos: special("bos_token"), eos: special("eos_token"),
-                  unk: special("unk_token"), pad: special("pad_token"), chatTemplate: config["chat_template"] as? String)
+                  unk: special("unk_token"), pad: special("pad_token"), chatTemplate: config["chat_template"] as? String, sentencePiece: spm)
+    }
+
+    /// The prefix of a SentencePiece-style tokenizer.json: a Metaspace pre-tokenizer with its
+    /// prepend_scheme (or the older add_prefix_space), or the older normalizer
+    /// Sequence[Prepend("▁"), Replace(" ", "▁")] with no pre-tokenizer.
+    static func sentencePiecePrepend(_ root: [String: Any], path: String) throws -> SentencePieceModel.Prepend {
+        func bad(_ what: String) -> FormatError {
+            .unsupported(path: path, message: "\(what) is not one Pare implements for a byte_fallback (SentencePiece-style) BPE: Metaspace(replacement ▁, split false), or normalizer Sequence[Prepend(▁), Replace(\" \", ▁)]")
+        }
+        let pre = root["pre_tokenizer"] as? [String: Any]
+        let norm = root["normalizer"] as? [String: Any]
+        if let pre {
+            guard (pre["type"] as? String) == "Metaspace", (pre["replacement"] as? String) == "\u{2581}", (pre["split"] as? Bool ?? false) == false,
+                  norm == nil else { throw bad("pre_tokenizer \(String(describing: pre).prefix(160)) with normalizer \(String(describing: norm).prefix(80))") }
+            if let scheme = pre["prepend_scheme"] as? String {
+                guard let p = SentencePieceModel.Prepend(rawValue: scheme), p != .normalizer else { throw bad("prepend_scheme \(scheme)") }
+                return p
+            }
+            return (pre["add_prefix_space"] as? Bool ?? true) ? .always : .never
+        }
+        guard let norm else { return .never }
+        let steps = (norm["normalizers"] as? [[String: Any]]) ?? []
+        let isPrepend = steps.count == 2 && (steps[0]["type"] as? String) == "Prepend" && (steps[0]["prepend"] as? String) == "\u{2581}"
+            && (steps[1]["type"] as? String) == "Replace" && ((steps[1]["pattern"] as? [String: Any])?["String"] as? String) == " "
+            && (steps[1]["content"] as? String) == "\u{2581}"
+        guard (norm["type"] as? String) == "Sequence", isPrepend else { throw bad("normalizer \(String(describing: norm).prefix(160))") }
+        return .normalizer
     }
 
     static func preTokenizerKind(_ node: Any?, path: String) throws -> PreTokenizerKind {
@@ -111,7 +157,7 @@ extension Tokenizer {
         var vocab: [String: Int] = [:]
         let addedIds = Set(addedTokens.map(\.id))
         for (i, t) in model.tokens.enumerated() where !addedIds.contains(Int32(i)) || model.vocab[t] == Int32(i) { vocab[t] = i }
-        let json: [String: Any] = [
+        var json: [String: Any] = [
             "version": "1.0", "truncation": NSNull(), "padding": NSNull(),
             "added_tokens": addedTokens.map { ["id": Int($0.id), "content": $0.content, "single_word": false, "lstrip": $0.lstrip,
                                                "rstrip": $0.rstrip, "normalized": $0.normalized, "special": $0.special] },
@@ -123,6 +169,30 @@ extension Tokenizer {
                       "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": false, "ignore_merges": model.ignoreMerges,
                       "vocab": vocab, "merges": model.merges.map { "\($0.0) \($0.1)" }] as [String: Any],
         ]
+        let vocabPlaceholder = "__PARE_VOCAB_OBJECT__"
+        var vocabText: String? = nil
+        if let spm = sentencePiece {
+            // SentencePiece-style: spaces to ▁ by Metaspace (or the older normalizer), byte fallback.
+            // The vocabulary goes in as raw JSON text (see VocabJSON): a [String: Int] would merge
+            // canonically equivalent tokens.
+            let v = spm.tokens.enumerated().filter { spm.vocab[Array($0.element.utf8)] == Int32($0.offset) }.map { ($0.element, $0.offset) }
+            vocabText = VocabJSON.text(v)
+            if spm.prepend == .normalizer {
+                json["normalizer"] = ["type": "Sequence", "normalizers": [["type": "Prepend", "prepend": "\u{2581}"],
+                                                                         ["type": "Replace", "pattern": ["String": " "], "content": "\u{2581}"]]]
+                json["pre_tokenizer"] = NSNull()
+            } else {
+                json["normalizer"] = NSNull()
+                json["pre_tokenizer"] = ["type": "Metaspace", "replacement": "\u{2581}", "prepend_scheme": spm.prepend.rawValue, "split": false]
+            }
+            var decoders: [[String: Any]] = [["type": "Replace", "pattern": ["String": "\u{2581}"], "content": " "], ["type": "ByteFallback"], ["type": "Fuse"]]
+            if spm.stripLeadingSpace { decoders.append(["type": "Strip", "content": " ", "start": 1, "stop": 0]) }
+            json["decoder"] = ["type": "Sequence", "decoders": decoders]
+            json["post_processor"] = NSNull()
+            json["model"] = ["type": "BPE", "dropout": NSNull(), "unk_token": spm.unkId.map { spm.tokens[Int($0)] as Any } ?? NSNull(),
+                             "continuing_subword_prefix": NSNull(), "end_of_word_suffix": NSNull(), "fuse_unk": true, "byte_fallback": true,
+                             "ignore_merges": false, "vocab": vocabPlaceholder, "merges": spm.merges.map { [$0.0, $0.1] }] as [String: Any]
+        }
         func name(_ id: Int32?) -> Any { id.map { Int($0) < model.tokens.count ? model.tokens[Int($0)] : "" } ?? NSNull() }
         var decoderTable: [String: Any] = [:]
         for a in addedTokens {
@@ -131,7 +201,8 @@ extension Tokenizer {
         }
         var config: [String: Any] = [
             // The class transformers builds: Qwen2's and Llama 3's repositories name these.
-            "tokenizer_class": preTokenizer == .qwen2 ? "Qwen2Tokenizer" : preTokenizer == .llama3 ? "PreTrainedTokenizerFast" : "GPT2Tokenizer",
+            "tokenizer_class": sentencePiece != nil ? "LlamaTokenizer" : preTokenizer == .qwen2 ? "Qwen2Tokenizer"
+                : preTokenizer == .llama3 ? "PreTrainedTokenizerFast" : "GPT2Tokenizer",
             "add_prefix_space": false, "add_bos_token": false,
             "clean_up_tokenization_spaces": false, "model_max_length": modelMaxLength,
             "bos_token": name(bosTokenId), "eos_token": name(eosTokenId), "unk_token": name(unkTokenId), "pad_token": name(padTokenId),
@@ -142,7 +213,12 @@ extension Tokenizer {
         let map: [String: Any] = ["bos_token": name(bosTokenId), "eos_token": name(eosTokenId), "unk_token": name(unkTokenId),
                                   "pad_token": name(padTokenId), "additional_special_tokens": addedTokens.filter(\.special).map(\.content)]
         let opts: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
-        return ["tokenizer.json": try JSONSerialization.data(withJSONObject: json, options: opts),
+        var tokenizerJSON = try JSONSerialization.data(withJSONObject: json, options: opts)
+        if let vocabText {
+            let text = String(decoding: tokenizerJSON, as: UTF8.self).replacingOccurrences(of: "\"\(vocabPlaceholder)\"", with: vocabText)
+            tokenizerJSON = Data(text.utf8)
+        }
+        return ["tokenizer.json": tokenizerJSON,
                 "tokenizer_config.json": try JSONSerialization.data(withJSONObject: config, options: opts.union(.prettyPrinted)),
                 "special_tokens_map.json": try JSONSerialization.data(withJSONObject: map, options: opts.union(.prettyPrinted))]
     }
