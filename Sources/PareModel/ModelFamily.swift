@@ -12,12 +12,10 @@ public enum ModelFamily: String, CaseIterable, Sendable {
         }
     }
 
-    /// llama.cpp's `general.architecture`: its converter writes Mistral as "llama".
+    /// llama.cpp's `general.architecture`: its converter writes Mistral as "llama". Its "llama"
+    /// rotates adjacent pairs, so q/k rows are permuted there; "qwen2" uses Hugging Face's
+    /// rotate-half layout and is not.
     public var ggufArchitecture: String { self == .qwen2 ? "qwen2" : "llama" }
-
-    /// llama.cpp's "llama" architecture rotates adjacent pairs, so its converter permutes the
-    /// q/k rows; "qwen2" uses the NeoX (rotate-half) layout of Hugging Face and does not.
-    public var ggufPermutesQK: Bool { ggufArchitecture == "llama" }
 
     /// Families by their llama.cpp name, for GGUF files.
     public static func fromGGUF(_ arch: String) -> ModelFamily? {

@@ -61,23 +61,37 @@ final class GGUFExportTests: XCTestCase {
     /// "llama", permuted) survive an f32 export exactly, and the logits with them.
     func testOtherFamiliesRoundTripThroughGGUF() throws {
         let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
-        for (name, arch) in [("tiny-qwen2", "qwen2"), ("tiny-mistral", "llama")] {
+        for (name, arch, hidden) in [("tiny-qwen2", "qwen2", 64), ("tiny-mistral", "llama", 64)] {
             let f = try Fixture(name)
             var config = f.config
+            config.hiddenSize = hidden
             config.vocabSize = tok.vocabularySize     // the exporter writes the tokenizer's vocabulary
             let m = try LlamaModel(config: config)
             m.initializeRandom(seed: 3)
-            let path = dir + "/\(name).gguf"
+            let path = dir + "/\(name)-\(hidden).gguf"
             try GGUFExport.write(m, tokenizer: tok, type: .f32, name: name, to: path)
             let g = try GGUFFile(path: path)
             XCTAssertEqual(try g.string("general.architecture"), arch)
             let back = try LlamaModel.load(gguf: g)
-            XCTAssertEqual(back.config.family, arch == "qwen2" ? .qwen2 : .llama, name)
+            XCTAssertEqual(back.config.family, arch == "qwen2" ? .qwen2 : .llama, "\(name) (a GGUF does not say Mistral)")
             XCTAssertEqual(back.layout.entries.map(\.name), m.layout.entries.map(\.name), "\(name): the same tensors (biases included)")
             XCTAssertEqual(back.params.toArray(), m.params.toArray(), "\(name): f32 export is exact")
             let ids: [Int32] = [1, 504, 3575, 282, 4649, 314]
             XCTAssertEqual(try back.logits(tokens: ids, B: 1, T: ids.count), try m.logits(tokens: ids, B: 1, T: ids.count), name)
         }
+    }
+
+    /// llama.cpp sizes a biased q projection by the hidden size: a Qwen2 whose heads × head_dim
+    /// differ from it (a width prune that kept the heads) is refused with the sizes that fit.
+    func testAQwen2WhoseHeadsDoNotSpanTheHiddenSizeIsRefused() throws {
+        let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
+        var config = try Fixture("tiny-qwen2").config
+        config.vocabSize = tok.vocabularySize; config.hiddenSize = 48
+        let m = try LlamaModel(config: config)
+        XCTAssertThrowsError(try GGUFExport.write(m, tokenizer: tok, type: .f32, name: "narrow", to: dir + "/narrow.gguf")) { e in
+            XCTAssert("\(e)".contains("--num-attention-heads 2 --hidden-size 32"), "\(e)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/narrow.gguf"))
     }
 
     func testUnsupportedExportsAreRefused() throws {

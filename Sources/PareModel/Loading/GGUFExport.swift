@@ -12,6 +12,11 @@ public enum GGUFExport {
             throw FormatError.unsupported(path: path, message: "hidden_act is \(c.hiddenAct); llama.cpp's llama and qwen2 architectures use SiLU")
         }
         let arch = c.family.ggufArchitecture
+        if c.qkvBias, c.numAttentionHeads * c.headDim != c.hiddenSize {
+            // llama.cpp sizes the q projection and its bias by the hidden size (qwen2, and llama with biases).
+            let fit = (1...c.numAttentionHeads).reversed().first { $0 * c.headDim <= c.hiddenSize && $0 % c.numKeyValueHeads == 0 } ?? 1
+            throw FormatError.unsupported(path: path, message: "heads × head_dim (\(c.numAttentionHeads) × \(c.headDim) = \(c.numAttentionHeads * c.headDim)) differs from hidden_size \(c.hiddenSize), and llama.cpp's \(arch) architecture sizes the biased q projection by the hidden size, so it could not load the file. Width-prune so that they match, e.g. --num-attention-heads \(fit) --hidden-size \(fit * c.headDim)")
+        }
         func key(_ k: String) -> String { arch + "." + k }
         if let s = c.ropeScaling, s.ropeType == "llama3" {
             throw FormatError.unsupported(path: path, message: "Llama 3.1 rope scaling needs a rope_freqs tensor, which this exporter does not write yet")
@@ -59,7 +64,7 @@ public enum GGUFExport {
         for e in model.layout.entries {
             guard let gname = WeightNames.gguf(fromHF: e.name) else { preconditionFailure("no GGUF name for \(e.name)") }
             var values = Array(UnsafeBufferPointer(start: model.params.pointer + e.offset, count: e.count))
-            if c.family.ggufPermutesQK,
+            if arch == "llama",   // llama.cpp's "llama" rotates adjacent pairs; "qwen2" rotates halves, as HF does
                let heads = WeightNames.permutedHeads(hfName: e.name, queryHeads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads) {
                 values.withUnsafeMutableBufferPointer {
                     WeightNames.permuteRows($0.baseAddress!, heads: heads, rows: e.shape[0], cols: e.shape.count > 1 ? e.shape[1] : 1)

@@ -5,12 +5,15 @@ extension LlamaConfig {
     /// The Hugging Face config equivalent to a llama.cpp GGUF's hyper-parameters.
     public init(gguf g: GGUFFile) throws {
         let arch = try g.string("general.architecture")
-        guard let family = ModelFamily.fromGGUF(arch) else {
+        guard var family = ModelFamily.fromGGUF(arch) else {
             throw FormatError.unsupported(path: g.path, message: ModelFamily.unsupportedMessage(arch, key: "general.architecture"))
         }
         if g.tensors["rope_freqs.weight"] != nil {
             throw FormatError.unsupported(path: g.path, message: "the model uses per-dimension rope frequency factors (rope_freqs.weight, Llama 3.1 style), which Pare cannot read from GGUF yet; convert the Hugging Face checkpoint instead")
         }
+        // q/k/v biases without an o bias are Qwen2's, written as "llama" when width pruning made
+        // heads × head_dim differ from the hidden size (llama.cpp's qwen2 cannot hold that).
+        if family == .llama, g.tensors["blk.0.attn_q.bias"] != nil, g.tensors["blk.0.attn_output.bias"] == nil { family = .qwen2 }
         // Hyper-parameters are prefixed by the architecture name ("llama.block_count", "qwen2.block_count").
         func key(_ k: String) -> String { arch + "." + k }
         let hidden = try g.int(key("embedding_length")), heads = try g.int(key("attention.head_count"))
@@ -59,7 +62,7 @@ extension LlamaModel {
             }
             let view = model.parameter(e.name)!
             try g.dequantize(name, into: view)
-            if config.family.ggufPermutesQK,
+            if (try g.string("general.architecture")) == "llama",
                let heads = WeightNames.permutedHeads(hfName: e.name, queryHeads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads) {
                 WeightNames.unpermuteRows(view.baseAddress!, heads: heads, rows: e.shape[0], cols: e.shape.count > 1 ? e.shape[1] : 1)
             }
