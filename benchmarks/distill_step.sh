@@ -3,15 +3,16 @@
 # backward with forward KL, AdamW; fp32, batch 4 × 256, 2 threads) in Pare (release build) and in PyTorch eager.
 #
 #   benchmarks/distill_step.sh [STEPS] [WARMUP]
+#   MODEL=qwen2.5-0.5b STUDENT_LAYERS=16 benchmarks/distill_step.sh 2 1   (the 0.5B teacher; ~20 GB of RAM for both)
 #
 # Runs the pair with the environment's OpenBLAS kernel and with OpenBLAS's own choice
 # (side_by_side.sh).
 # Needs the reference venv: scripts/setup --reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEPS=${1:-5}; WARMUP=${2:-3}
+STEPS=${1:-5}; WARMUP=${2:-3}; MODEL=${MODEL:-smollm2-135m}; SL=${STUDENT_LAYERS:-15}
 PY=${PARE_REF_VENV:-/tmp/pare-ref}/bin/python
 swift build -c release --product pare --scratch-path .build-release >/dev/null
-pare() { "${ENVP[@]}" .build-release/release/pare bench distill --teacher random:smollm2-135m --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP"; }
-torch() { "${ENVP[@]}" "$PY" benchmarks/distill_step_torch.py --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP" 2>&1 | grep -v -i warn; }
+pare() { "${ENVP[@]}" .build-release/release/pare bench distill --teacher "random:$MODEL" --student-layers "$SL" --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP"; }
+torch() { "${ENVP[@]}" "$PY" benchmarks/distill_step_torch.py --model "$MODEL" --student-layers "$SL" --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP" 2>&1 | grep -v -i warn; }
 source benchmarks/side_by_side.sh

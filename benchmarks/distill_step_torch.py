@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""PyTorch twin of `pare bench distill`: a 30-layer SmolLM2-135M-shaped teacher (eval, no
-grad) and a 15-layer student of the same width, fp32, CPU eager; one step = teacher forward,
+"""PyTorch twin of `pare bench distill`: a 30-layer SmolLM2-135M-shaped teacher (or with
+--model qwen2.5-0.5b, Qwen2.5-0.5B's 24 layers) (eval, no grad) and a student of the same
+width with --student-layers, fp32, CPU eager; one step = teacher forward,
 student forward + backward with forward KL over the full vocabulary (NeMo / Model
 Optimizer's LogitsKLLoss form: KL(softmax(t) || softmax(s)) per token, mean over tokens),
 AdamW (weight decay on matrices only). Timed like Pare: median of the steps after warm-up.
@@ -10,13 +11,19 @@ AdamW (weight decay on matrices only). Timed like Pare: median of the steps afte
 import argparse, resource, time
 import torch
 import torch.nn.functional as F
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 SMOLLM2 = dict(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
                num_attention_heads=9, num_key_value_heads=3, head_dim=64, max_position_embeddings=8192,
                rms_norm_eps=1e-5, rope_theta=100000.0, tie_word_embeddings=True)
+# Qwen2.5-Coder-0.5B-Instruct as the bundled GGUF has it (untied output), = Pare's random:qwen2.5-0.5b.
+QWEN = dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+            num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
+            rms_norm_eps=1e-6, rope_theta=1000000.0, tie_word_embeddings=False)
+MODELS = {"smollm2-135m": (SMOLLM2, LlamaConfig, LlamaForCausalLM), "qwen2.5-0.5b": (QWEN, Qwen2Config, Qwen2ForCausalLM)}
 
 p = argparse.ArgumentParser()
+p.add_argument("--model", choices=sorted(MODELS), default="smollm2-135m", help="the teacher's shape (random weights)")
 p.add_argument("--batch", type=int, default=4)
 p.add_argument("--seq", type=int, default=256)
 p.add_argument("--student-layers", type=int, default=15)
@@ -27,12 +34,13 @@ a = p.parse_args()
 
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
-tcfg = LlamaConfig(**SMOLLM2); tcfg._attn_implementation = "sdpa"
-scfg = LlamaConfig(**{**SMOLLM2, "num_hidden_layers": a.student_layers}); scfg._attn_implementation = "sdpa"
-teacher = LlamaForCausalLM(tcfg).float().eval()
+shape, config_class, model_class = MODELS[a.model]
+tcfg = config_class(**shape); tcfg._attn_implementation = "sdpa"
+scfg = config_class(**{**shape, "num_hidden_layers": a.student_layers}); scfg._attn_implementation = "sdpa"
+teacher = model_class(tcfg).float().eval()
 for q in teacher.parameters():
     q.requires_grad_(False)
-student = LlamaForCausalLM(scfg).float().train()
+student = model_class(scfg).float().train()
 decay = [q for q in student.parameters() if q.dim() >= 2]
 rest = [q for q in student.parameters() if q.dim() < 2]
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],

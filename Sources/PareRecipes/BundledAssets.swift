@@ -11,6 +11,10 @@ public enum BundledAssets {
     public static let teacherName = "smollm2-135m"
     public static var teacher: String { cache + "/SmolLM2-135M-Instruct.Q4_1.gguf" }
 
+    /// `qwen2.5-coder-0.5b`: the second family's teacher (scripts/setup --qwen).
+    public static let qwenName = "qwen2.5-coder-0.5b"
+    public static var qwen: String { cache + "/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf" }
+
     /// `wiki-summaries`: the default corpus.
     public static let corpusName = "wiki-summaries"
     public static var corpus: String { cache + "/summaries_en-us.json" }
@@ -19,7 +23,7 @@ public enum BundledAssets {
     public static var tasks: String { cache + "/tasks" }
 
     /// A model argument with the bundled name resolved to its file.
-    public static func model(_ spec: String) -> String { spec == teacherName ? teacher : spec }
+    public static func model(_ spec: String) -> String { spec == teacherName ? teacher : spec == qwenName ? qwen : spec }
 }
 
 extension BundledAssets {

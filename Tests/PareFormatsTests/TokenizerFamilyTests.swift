@@ -124,7 +124,8 @@ final class TokenizerFamilyTests: XCTestCase {
     /// (scripts/tokenizer_families.py corpus FAMILY) every document's ids are compared too.
     func testWholeCorpusPerFamily() throws {
         let docs = try Corpus.documents(path: try Assets.corpus)
-        for (name, t) in [("qwen2", try qwenTokenizer()), ("llama3", try llama3Tokenizer())] {
+        let spm = try Tokenizer(gguf: GGUFFile(path: try Assets.sentencePieceVocabulary))
+        for (name, t) in [("qwen2", try qwenTokenizer()), ("llama3", try llama3Tokenizer()), ("spm", spm)] {
             var enc = TokenEncoder(t)
             let t0 = ProcessInfoLite.now()
             let all = docs.map { enc.encode($0) }

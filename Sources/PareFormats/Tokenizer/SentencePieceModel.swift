@@ -28,6 +28,7 @@ public struct SentencePieceModel: Sendable {
     public let unkId: Int32?
     let mergeTable: [UInt64: (rank: Int32, id: Int32)]
     let byteTokens: [Int32]                    // byte → id of "<0xNN>", −1 when absent
+    let scalarIds: [UInt32: Int32]             // code point → id of the one-scalar token
 
     public init(tokens: [String], merges: [(String, String)], scores: [Float]? = nil, prepend: Prepend,
                 stripLeadingSpace: Bool, unkId: Int32?) throws {
@@ -48,6 +49,12 @@ public struct SentencePieceModel: Sendable {
         }
         mergeTable = table
         byteTokens = (0..<256).map { vocab[Array(String(format: "<0x%02X>", $0).utf8)] ?? -1 }
+        var single: [UInt32: Int32] = [:]
+        for (bytes, id) in vocab {
+            let t = String(decoding: bytes, as: UTF8.self).unicodeScalars
+            if t.count == 1, let u = t.first, Array(String(u).utf8) == bytes { single[u.value] = id }
+        }
+        scalarIds = single
     }
 
     /// Merges generated from scores, as transformers' `generate_merges` does for a GGUF without
@@ -107,10 +114,9 @@ public struct SentencePieceModel: Sendable {
         var ids: [Int32] = []
         ids.reserveCapacity(text.unicodeScalars.count)
         for u in text.unicodeScalars {
-            let utf8 = Array(String(u).utf8)
-            if let id = vocab[utf8] { ids.append(id); continue }
+            if let id = scalarIds[u.value] { ids.append(id); continue }
             var bytes: [Int32] = []
-            for b in utf8 { bytes.append(byteTokens[Int(b)]) }
+            for b in String(u).utf8 { bytes.append(byteTokens[Int(b)]) }
             if bytes.allSatisfy({ $0 >= 0 }) { ids += bytes } else if let unk = unkId { ids.append(unk) }
         }
         let n = ids.count

@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Compares `pare eval --tasks --json` with scripts/task_reference.py --json, task by task:
+acc and acc_norm, the largest per-request |Δ loglikelihood| over all requests and over 200
+sampled ones (fixed seed), and tokens/s from both. Exits 1 if an accuracy differs by more
+than 0.1 points or a sampled loglikelihood by more than 1e-3 (the issue's tolerances).
+
+  python3 scripts/compare_tasks.py PARE.json REFERENCE.json
+"""
+import json
+import random
+import sys
+
+pare_rows = json.load(open(sys.argv[1]))
+ref = {t["task"]: t for t in json.load(open(sys.argv[2]))["tasks"]}
+ok = True
+for row in pare_rows:
+    for p in row["tasks"]:
+        r = ref.get(p["task"])
+        if r is None:
+            continue
+        a, b = p["loglikelihoods"], r["loglikelihoods"]
+        assert len(a) == len(b), f"{p['task']}: {len(a)} requests from pare, {len(b)} from the reference"
+        diffs = [abs(x - y) for x, y in zip(a, b)]
+        sample = random.Random(0).sample(range(len(diffs)), min(200, len(diffs)))
+        worst_sampled = max(diffs[i] for i in sample)
+        d_acc = abs(p["acc"] - r["acc"]) * 100
+        d_norm = abs(p.get("acc_norm", 0) - r.get("acc_norm", 0)) * 100
+        extra = (f"acc_norm {p['acc_norm']:.4f} vs {r['acc_norm']:.4f}" if "acc_norm" in p
+                 else f"ppl {p['perplexity']:.3f} vs {r['perplexity']:.3f}")
+        pare_tps = p["tokens"] / p["seconds"]
+        print(f"{p['task']}: {p['documents']} docs, {len(a)} requests | acc {p['acc']:.4f} vs {r['acc']:.4f} | {extra} | "
+              f"max |dll| {max(diffs):.1e} (200 sampled: {worst_sampled:.1e}) | tokens/s pare {pare_tps:.0f} vs "
+              f"reference {r['tokens_per_second']:.0f} ({pare_tps / r['tokens_per_second']:.2f}x) | "
+              f"{p['seconds']:.0f} s vs {r['seconds']:.0f} s")
+        if p["tokens"] != r["tokens"]:
+            print(f"  note: token counts differ ({p['tokens']} vs {r['tokens']}): the tokenizers disagree")
+        ok = ok and d_acc <= 0.1 and d_norm <= 0.1 and worst_sampled <= 1e-3
+sys.exit(0 if ok else 1)
