@@ -134,19 +134,8 @@ final class TokenizerFamilyTests: XCTestCase {
             XCTAssertEqual(zip(docs, all).filter { t.decode($0.1) != $0.0 }.count, 0, "\(name): documents whose decode(encode(x)) != x")
             print(String(format: "tokenizer corpus %@: %d documents, %.2f MB/s single-threaded (first pass)", name, docs.count, Double(bytes) / seconds / 1e6))
             let dir = ProcessInfo.processInfo.environment["PARE_TOKENIZER_REFERENCE_DIR"] ?? "/tmp/pare-tok"
-            let ref = dir + "/corpus-\(name).jsonl"
-            guard FileManager.default.fileExists(atPath: ref) else {
-                print("tokenizer corpus \(name): no reference dump at \(ref); run scripts/tokenizer_families.py corpus \(name)")
-                continue
-            }
-            let lines = try TokenizerTests.jsonLines(ref)
-            XCTAssertEqual(lines.count, docs.count)
-            var mismatches = 0
-            for (k, r) in lines.enumerated() where k < all.count && (r["ids"] as! [Int]).map(Int32.init) != all[k] {
-                mismatches += 1
-                if mismatches <= 3 { XCTFail("\(name): document \(k) differs from the reference: \(docs[k].prefix(80))") }
-            }
-            print("tokenizer corpus \(name): \(lines.count - mismatches)/\(lines.count) documents identical to the reference")
+            try TokenizerTests.compare(all, of: docs, withDump: dir + "/corpus-\(name).jsonl", name: "tokenizer corpus \(name)",
+                                       rerun: "scripts/tokenizer_families.py corpus \(name)")
         }
     }
 

@@ -70,21 +70,27 @@ final class TokenizerTests: XCTestCase {
         print(String(format: "tokenizer corpus: %d documents, %d bytes, %d tokens, %.2f MB/s single-threaded (first pass, cold cache)",
                      docs.count, bytes, tokens, Double(bytes) / seconds / 1e6))
         let refPath = ProcessInfo.processInfo.environment["PARE_TOKENIZER_REFERENCE"] ?? "/tmp/pare-tok/corpus-ids.jsonl"
-        guard FileManager.default.fileExists(atPath: refPath) else {
-            print("tokenizer corpus: no reference dump at \(refPath); run scripts/tokenizer_reference.py corpus to compare ids")
+        try TokenizerTests.compare(all, of: docs, withDump: refPath, name: "tokenizer corpus", rerun: "scripts/tokenizer_reference.py corpus")
+    }
+
+    /// Each document's ids against a reference dump ({"text", "ids"} per line), when it exists.
+    static func compare(_ all: [[Int32]], of docs: [String], withDump path: String, name: String, rerun: String,
+                        file: StaticString = #filePath, line: UInt = #line) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            print("\(name): no reference dump at \(path); run \(rerun) to compare ids")
             return
         }
-        let ref = try TokenizerTests.jsonLines(refPath)
-        XCTAssertEqual(ref.count, docs.count)
+        let ref = try jsonLines(path)
+        XCTAssertEqual(ref.count, docs.count, file: file, line: line)
         var mismatches = 0
         for (k, r) in ref.enumerated() where k < all.count {
-            XCTAssertEqual(r["text"] as? String, docs[k], "document \(k) text differs from the reference's")
+            XCTAssertEqual(r["text"] as? String, docs[k], "\(name): document \(k) text differs from the reference's", file: file, line: line)
             if (r["ids"] as! [Int]).map(Int32.init) != all[k] {
                 mismatches += 1
-                if mismatches <= 5 { XCTFail("document \(k) ids differ from HF tokenizers: \(docs[k].prefix(80))") }
+                if mismatches <= 5 { XCTFail("\(name): document \(k) ids differ from the reference: \(docs[k].prefix(80))", file: file, line: line) }
             }
         }
-        print("tokenizer corpus: \(ref.count - mismatches)/\(ref.count) documents identical to HF tokenizers")
+        print("\(name): \(ref.count - mismatches)/\(ref.count) documents identical to the reference")
     }
 
     /// The tokenize workers: any worker count gives the single encoder's ids, in order.

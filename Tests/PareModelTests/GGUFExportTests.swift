@@ -94,6 +94,23 @@ final class GGUFExportTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/narrow.gguf"))
     }
 
+    /// A SentencePiece vocabulary goes out as llama.cpp's "llama" tokenizer (scores, byte tokens)
+    /// and reads back with the same ids.
+    func testASentencePieceTokenizerRoundTripsThroughGGUF() throws {
+        let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.sentencePieceVocabulary))
+        var config = try Fixture("tiny-mistral").config
+        config.vocabSize = tok.vocabularySize
+        let m = try LlamaModel(config: config)
+        let path = dir + "/spm.gguf"
+        try GGUFExport.write(m, tokenizer: tok, type: .f32, name: "spm", to: path)
+        let back = try Tokenizer(gguf: GGUFFile(path: path))
+        XCTAssertNotNil(back.sentencePiece)
+        for text in ["Hello world! The year 2024 had 366 days.", "   leading spaces and 東京 🙂", "e\u{301} vs \u{e9}, \u{212b}"] {
+            XCTAssertEqual(back.encode(text), tok.encode(text), text)
+            XCTAssertEqual(back.decode(back.encode(text)), tok.decode(tok.encode(text)), text)
+        }
+    }
+
     func testUnsupportedExportsAreRefused() throws {
         let f = try Fixture("tiny-llama3")          // llama3 rope scaling
         let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))

@@ -19,7 +19,7 @@ enum VocabJSON {
         let b = [UInt8](data)
         guard var i = valueStart(b, key: "merges", opening: 0x5B) else { return nil }
         var out: [(String, String)] = []
-        func skipSpace() { while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 } }
+        func skipSpace() { skipWhitespace(b, &i) }
         skipSpace()
         if i < b.count, b[i] == 0x5D { return out }
         while i < b.count {
@@ -49,7 +49,7 @@ enum VocabJSON {
     static func valueStart(_ b: [UInt8], key name: String, opening: UInt8) -> Int? {
         let key = Array("\"\(name)\"".utf8)
         var i = 0
-        func skipSpace() { while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 } }
+        func skipSpace() { skipWhitespace(b, &i) }
         while i + key.count <= b.count {
             guard let at = b[i...].firstIndex(of: 0x22) else { return nil }
             i = at
@@ -67,7 +67,7 @@ enum VocabJSON {
     }
 
     static func objectEntries(_ b: [UInt8], _ i: inout Int) -> [(String, Int)]? {
-        func skipSpace() { while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 } }
+        func skipSpace() { skipWhitespace(b, &i) }
         var out: [(String, Int)] = []
         skipSpace()
         if i < b.count, b[i] == 0x7D { return out }
@@ -119,6 +119,10 @@ enum VocabJSON {
             }
         }
         return nil
+    }
+
+    static func skipWhitespace(_ b: [UInt8], _ i: inout Int) {
+        while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
     }
 
     static func hex4(_ b: [UInt8], _ i: Int) -> UInt32? {

@@ -42,23 +42,42 @@ public enum GGUFExport {
         w.add(key("rope.freq_base"), .f32(Float(c.ropeTheta)))
         w.add(key("attention.layer_norm_rms_epsilon"), .f32(Float(c.rmsNormEps)))
         w.add(key("vocab_size"), .u32(UInt32(c.vocabSize)))
-        // Tokenizer: byte-level BPE as llama.cpp's "gpt2" model with its pre-tokenizer name.
-        w.add("tokenizer.ggml.model", .string("gpt2"))
-        w.add("tokenizer.ggml.pre", .string(t.preTokenizer.rawValue))
+        // Tokenizer: byte-level BPE as llama.cpp's "gpt2" model with its pre-tokenizer name, or
+        // SentencePiece BPE as its "llama" model (scores instead of merges).
         var tokens = t.model.tokens
         if tokens.count < c.vocabSize { tokens += (tokens.count..<c.vocabSize).map { "[PAD\($0)]" } }
+        let added = Dictionary(t.addedTokens.map { (Int($0.id), $0) }, uniquingKeysWith: { a, _ in a })
+        w.add("tokenizer.ggml.model", .string(t.sentencePiece == nil ? "gpt2" : "llama"))
+        w.add("tokenizer.ggml.pre", .string(t.sentencePiece == nil ? t.preTokenizer.rawValue : "default"))
         w.add("tokenizer.ggml.tokens", .array(tokens.map { .string($0) }))
         w.add("tokenizer.ggml.token_type", .array(tokens.indices.map { i in
-            guard let a = t.addedTokens.first(where: { Int($0.id) == i }) else { return .i32(i < t.vocabularySize ? 1 : 5) }
-            return .i32(a.special ? 3 : 4)
+            if let a = added[i] { return .i32(a.special ? 3 : 4) }
+            if i >= t.vocabularySize { return .i32(5) }
+            if t.sentencePiece != nil, tokens[i].count == 6, tokens[i].hasPrefix("<0x") { return .i32(6) }   // a byte-fallback token
+            return .i32(1)
         }))
-        w.add("tokenizer.ggml.merges", .array(t.model.merges.map { .string("\($0.0) \($0.1)") }))
+        if let spm = t.sentencePiece {
+            // llama.cpp merges the pair whose token scores highest; without the file's scores,
+            // −(rank of the first merge that makes a token) orders them as the merges do.
+            var scores = spm.scores ?? []
+            if scores.count != spm.tokens.count {
+                scores = [Float](repeating: 0, count: spm.tokens.count)
+                var seen = Set<Int32>()
+                for (rank, (a, b)) in spm.merges.enumerated() {
+                    if let id = spm.vocab[Array((a + b).utf8)], seen.insert(id).inserted { scores[Int(id)] = -Float(rank) }
+                }
+            }
+            scores += [Float](repeating: 0, count: tokens.count - scores.count)
+            w.add("tokenizer.ggml.scores", .array(scores.map { .f32($0) }))
+        } else {
+            w.add("tokenizer.ggml.merges", .array(t.model.merges.map { .string("\($0.0) \($0.1)") }))
+        }
         if let b = t.bosTokenId { w.add("tokenizer.ggml.bos_token_id", .u32(UInt32(b))) }
         if let e = t.eosTokenId { w.add("tokenizer.ggml.eos_token_id", .u32(UInt32(e))) }
         if let u = t.unkTokenId { w.add("tokenizer.ggml.unknown_token_id", .u32(UInt32(u))) }
         if let p = t.padTokenId { w.add("tokenizer.ggml.padding_token_id", .u32(UInt32(p))) }
         w.add("tokenizer.ggml.add_bos_token", .bool(false))
-        w.add("tokenizer.ggml.add_space_prefix", .bool(false))
+        w.add("tokenizer.ggml.add_space_prefix", .bool(t.sentencePiece.map { $0.prepend != .never } ?? false))
         if let ct = t.chatTemplate { w.add("tokenizer.chat_template", .string(ct)) }
 
         for e in model.layout.entries {
