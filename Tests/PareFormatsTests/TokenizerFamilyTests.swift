@@ -25,31 +25,9 @@ final class TokenizerFamilyTests: XCTestCase {
         return t
     }
 
-    /// Every case of `tokenizer-golden-NAME.jsonl` encodes to the reference ids, and decodes back
-    /// to its text (NFC-normalized when the tokenizer normalizes).
     func checkGolden(_ t: Tokenizer, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        guard let url = Bundle.module.url(forResource: "tokenizer-golden-\(name)", withExtension: "jsonl", subdirectory: "Fixtures") else {
-            return XCTFail("golden file missing: run scripts/tokenizer_families.py golden \(name)", file: file, line: line)
-        }
-        let cases = try TokenizerTests.jsonLines(url.path)
-        XCTAssertGreaterThan(cases.count, 200, file: file, line: line)
-        var failures = 0
-        for c in cases {
-            let text = c["text"] as! String, special = c["special"] as! Bool
-            let want = (c["ids"] as! [Int]).map(Int32.init)
-            let got = t.encode(text, parseSpecial: special)
-            if got != want {
-                failures += 1
-                if failures <= 5 {
-                    XCTFail("\(name): \(String(reflecting: text).prefix(100)) special=\(special):\n got  \(got.prefix(30))\n want \(want.prefix(30))", file: file, line: line)
-                }
-            }
-            // The decoded text: the reference decoder's where the golden has it (SentencePiece's
-            // drops a leading space its prefix did not add), else the text (NFC-normalized).
-            let expected = c["decoded"] as? String ?? (t.normalizer == .nfc ? text.precomposedStringWithCanonicalMapping : text)
-            XCTAssertEqual(t.decode(got), expected, "\(name): decode(encode(x)) for \(String(reflecting: text).prefix(60))", file: file, line: line)
-        }
-        print("tokenizer golden \(name): \(cases.count - failures)/\(cases.count) cases identical to the reference")
+        try TokenizerTests.checkGolden(t, file: "tokenizer-golden-\(name)", name: name, rerun: "scripts/tokenizer_families.py golden \(name)",
+                                       file: file, line: line)
     }
 
     /// The tokenizer read back from the tokenizer.json (+ config) Pare writes for it.
