@@ -23,12 +23,14 @@ fi
 
 # The other families (scripts/tokenizer_families.py, current tokenizers/tiktoken in a venv under
 # /tmp): Qwen2 from its GGUF and Llama 3 from Meta's tokenizer.model, against HF `tokenizers` on
-# the tokenizer.json transformers makes of each (and tiktoken for Llama 3), single-threaded.
+# the tokenizer.json transformers makes of each (and tiktoken for Llama 3), single-threaded; and
+# SentencePiece BPE with byte fallback (Gemma 3's vocabulary, tokenizer only).
 FPY=${PARE_TASKS_VENV:-/tmp/pare-tasks-ref}/bin/python
 if [ -x "$FPY" ]; then
   C=${PARE_CACHE:-$HOME/.cache/pare}
-  for fam in qwen2 llama3; do
+  for fam in qwen2 llama3 spm; do
     src=$C/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf; [ "$fam" = llama3 ] && src=$C/llama3-tokenizer.model
+    [ "$fam" = spm ] && src=$C/gemma-3-270m-q4_k_m.gguf   # SentencePiece byte-fallback vocabulary
     p=$(.build-release/release/pare bench tokenizer --model "$src" | tail -1)
     pm=$(echo "$p" | sed -E 's/.*: ([0-9.]+) MB\/s.*/\1/')
     refs=("$fam"); [ "$fam" = llama3 ] && refs=(llama3-json llama3)

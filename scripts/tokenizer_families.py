@@ -75,6 +75,7 @@ EDGE = [
     "\u00a0non-breaking\u2003em space\u3000ideographic\u2028line sep\u0085nel",
     "mixedCASE camelCase snake_case kebab-case SCREAMING_CASE",
     "http://example.com/path?query=1&b=2#frag user@mail.org",
+    "x> </y and 1> </2 >  </ a>\n</b",   # Gemma's one token with a word start inside (">▁</")
     "",
 ]
 

@@ -29,6 +29,12 @@ public struct SentencePieceModel: Sendable {
     let mergeTable: [UInt64: (rank: Int32, id: Int32)]
     let byteTokens: [Int32]                    // byte → id of "<0xNN>", −1 when absent
     let scalarIds: [UInt32: Int32]             // code point → id of the one-scalar token
+    /// Tokens that hold "▁" right after another character, with the byte offset of each such
+    /// "▁": a merge can cross a word start only inside one of them. With none or a few (Gemma's
+    /// vocabulary has one, ">▁</"), text is cut before each "▁" that follows a non-"▁", except
+    /// inside an occurrence of these, and each word is merged alone: exactly the same result.
+    let crossing: [([UInt8], Int)]
+    public var splitsAtWordStarts: Bool { crossing.count <= 64 }
 
     public init(tokens: [String], merges: [(String, String)], scores: [Float]? = nil, prepend: Prepend,
                 stripLeadingSpace: Bool, unkId: Int32?) throws {
@@ -55,6 +61,19 @@ public struct SentencePieceModel: Sendable {
             if t.count == 1, let u = t.first, Array(String(u).utf8) == bytes { single[u.value] = id }
         }
         scalarIds = single
+        var crossing: [([UInt8], Int)] = []
+        for t in tokens {
+            let bytes = Array(t.utf8)
+            var k = 1
+            while k + 2 < bytes.count {
+                let afterMark = k >= 3 && bytes[k - 3] == 0xE2 && bytes[k - 2] == 0x96 && bytes[k - 1] == 0x81
+                if bytes[k] == 0xE2, bytes[k + 1] == 0x96, bytes[k + 2] == 0x81, !afterMark {
+                    crossing.append((bytes, k))
+                }
+                k += 1
+            }
+        }
+        self.crossing = crossing
     }
 
     /// Merges generated from scores, as transformers' `generate_merges` does for a GGUF without
@@ -145,6 +164,26 @@ public struct SentencePieceModel: Sendable {
         }
         var i = 0
         while i < n { out.append(ids[i]); i = next[i] }
+    }
+
+    /// Calls `word(start, end)` with byte ranges that tile `b`, cut before each "▁" (E2 96 81)
+    /// that follows something other than "▁" and is not inside an occurrence of a crossing token.
+    func words(_ b: UnsafeBufferPointer<UInt8>, _ word: (Int, Int) -> Void) {
+        var start = 0, i = 0
+        @inline(__always) func isMark(_ k: Int) -> Bool { k + 2 < b.count && b[k] == 0xE2 && b[k + 1] == 0x96 && b[k + 2] == 0x81 }
+        func insideCrossing(_ i: Int) -> Bool {
+            for (t, off) in crossing where i - off >= 0 && i - off + t.count <= b.count {
+                var same = true
+                for k in 0..<t.count where b[i - off + k] != t[k] { same = false; break }
+                if same { return true }
+            }
+            return false
+        }
+        while i < b.count {
+            if i > start, isMark(i), !(i >= 3 && isMark(i - 3)), !insideCrossing(i) { word(start, i); start = i }
+            i += isMark(i) ? 3 : 1
+        }
+        if b.count > start { word(start, b.count) }
     }
 
     /// Bytes a token decodes to: "▁" as a space, "<0xNN>" as the byte.

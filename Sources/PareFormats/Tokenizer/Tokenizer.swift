@@ -195,7 +195,11 @@ public struct TokenEncoder {
     /// Text between added tokens; `first` says whether it starts the text.
     mutating func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, first: Bool, into out: inout [Int32]) {
         if let spm = tokenizer.sentencePiece {
-            spm.encode(spm.normalize(String(decoding: bytes, as: UTF8.self), first: first), into: &out)
+            var text = spm.normalize(String(decoding: bytes, as: UTF8.self), first: first)
+            guard spm.splitsAtWordStarts else { spm.encode(text, into: &out); return }
+            // No merge crosses a word start (outside a few crossing tokens): each word is merged
+            // alone, and the encoder's cache serves repeated words.
+            text.withUTF8 { b in spm.words(b) { encodePiece(UnsafeBufferPointer(rebasing: b[$0..<$1]), into: &out) } }
             return
         }
         // NFC leaves ASCII unchanged: only text with other characters is normalized.
@@ -220,7 +224,7 @@ public struct TokenEncoder {
 
     mutating func encodePiece(_ piece: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
         let n = piece.count
-        guard n <= 16 else { tokenizer.model.encodePiece(piece, into: &out); return }
+        guard n <= 16 else { encodeUncached(piece, into: &out); return }
         var a: UInt64 = 0, b: UInt64 = 0
         for k in 0..<n {
             if k < 8 { a |= UInt64(piece[k]) << (8 * UInt64(k)) } else { b |= UInt64(piece[k]) << (8 * UInt64(k - 8)) }
@@ -231,9 +235,14 @@ public struct TokenEncoder {
             return
         }
         let before = out.count
-        tokenizer.model.encodePiece(piece, into: &out)
+        encodeUncached(piece, into: &out)
         if cache.count > 1_000_000 { cache.removeAll(keepingCapacity: true); pool.removeAll(keepingCapacity: true) }
         cache[key] = (Int32(pool.count), Int32(out.count - before))
         pool.append(contentsOf: out[before...])
+    }
+
+    func encodeUncached(_ piece: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+        if let spm = tokenizer.sentencePiece { spm.encode(String(decoding: piece, as: UTF8.self), into: &out) }
+        else { tokenizer.model.encodePiece(piece, into: &out) }
     }
 }
