@@ -27,7 +27,7 @@ public struct SentencePieceModel: Sendable {
     public let stripLeadingSpace: Bool
     public let unkId: Int32?
     let mergeTable: [UInt64: (rank: Int32, id: Int32)]
-    let byteTokens: [Int32]                    // byte → id of "<0xNN>", −1 when absent
+    public let byteTokens: [Int32]             // byte → id of "<0xNN>", −1 when absent
     let scalarIds: [UInt32: Int32]             // code point → id of the one-scalar token
     /// Tokens that hold "▁" right after another character, with the byte offset of each such
     /// "▁": a merge can cross a word start only inside one of them. With none or a few (Gemma's
@@ -64,14 +64,7 @@ public struct SentencePieceModel: Sendable {
         var crossing: [([UInt8], Int)] = []
         for t in tokens {
             let bytes = Array(t.utf8)
-            var k = 1
-            while k + 2 < bytes.count {
-                let afterMark = k >= 3 && bytes[k - 3] == 0xE2 && bytes[k - 2] == 0x96 && bytes[k - 1] == 0x81
-                if bytes[k] == 0xE2, bytes[k + 1] == 0x96, bytes[k + 2] == 0x81, !afterMark {
-                    crossing.append((bytes, k))
-                }
-                k += 1
-            }
+            for k in bytes.indices.dropFirst() where Self.isWordStart(bytes, k) { crossing.append((bytes, k)) }
         }
         self.crossing = crossing
     }
@@ -170,7 +163,6 @@ public struct SentencePieceModel: Sendable {
     /// that follows something other than "▁" and is not inside an occurrence of a crossing token.
     func words(_ b: UnsafeBufferPointer<UInt8>, _ word: (Int, Int) -> Void) {
         var start = 0, i = 0
-        @inline(__always) func isMark(_ k: Int) -> Bool { k + 2 < b.count && b[k] == 0xE2 && b[k + 1] == 0x96 && b[k + 2] == 0x81 }
         func insideCrossing(_ i: Int) -> Bool {
             for (t, off) in crossing where i - off >= 0 && i - off + t.count <= b.count {
                 var same = true
@@ -180,10 +172,22 @@ public struct SentencePieceModel: Sendable {
             return false
         }
         while i < b.count {
-            if i > start, isMark(i), !(i >= 3 && isMark(i - 3)), !insideCrossing(i) { word(start, i); start = i }
-            i += isMark(i) ? 3 : 1
+            if i > start, Self.isWordStart(b, i), !insideCrossing(i) { word(start, i); start = i }
+            i += Self.isMark(b, i) ? 3 : 1
         }
         if b.count > start { word(start, b.count) }
+    }
+
+    /// Whether "▁" (E2 96 81) starts at byte k.
+    @inline(__always)
+    static func isMark<C: RandomAccessCollection>(_ b: C, _ k: Int) -> Bool where C.Element == UInt8, C.Index == Int {
+        k >= 0 && k + 2 < b.count && b[k] == 0xE2 && b[k + 1] == 0x96 && b[k + 2] == 0x81
+    }
+
+    /// A "▁" at byte k that follows something other than "▁": where a word starts.
+    @inline(__always)
+    static func isWordStart<C: RandomAccessCollection>(_ b: C, _ k: Int) -> Bool where C.Element == UInt8, C.Index == Int {
+        k > 0 && isMark(b, k) && !isMark(b, k - 3)
     }
 
     /// Bytes a token decodes to: "▁" as a space, "<0xNN>" as the byte.

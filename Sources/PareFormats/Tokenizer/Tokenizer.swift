@@ -74,7 +74,7 @@ public final class Tokenizer: Sendable {
     public let sentencePiece: SentencePieceModel?
     let addedById: [Int32: AddedToken]
     let addedFirstBytes: [Bool]              // 256 entries
-    let addedByFirstByte: [UInt8: [([UInt8], Int32)]]   // longest first
+    let addedByFirstByte: [UInt8: [(bytes: [UInt8], id: Int32, special: Bool)]]   // longest first
     let tokenBytes: [[UInt8]]               // id → bytes it decodes to
     let hasOrdinaryAddedTokens: Bool
 
@@ -89,15 +89,15 @@ public final class Tokenizer: Sendable {
         self.chatTemplate = chatTemplate
         var byId: [Int32: AddedToken] = [:]
         var first = [Bool](repeating: false, count: 256)
-        var byFirst: [UInt8: [([UInt8], Int32)]] = [:]
+        var byFirst: [UInt8: [(bytes: [UInt8], id: Int32, special: Bool)]] = [:]
         for t in addedTokens {
             byId[t.id] = t
             let b = Array(t.content.utf8)
             guard let f = b.first else { continue }
             first[Int(f)] = true
-            byFirst[f, default: []].append((b, t.id))
+            byFirst[f, default: []].append((b, t.id, t.special))
         }
-        for k in byFirst.keys { byFirst[k]!.sort { $0.0.count > $1.0.count } }
+        for k in byFirst.keys { byFirst[k]!.sort { $0.bytes.count > $1.bytes.count } }
         addedById = byId; addedFirstBytes = first; addedByFirstByte = byFirst
         hasOrdinaryAddedTokens = addedTokens.contains { !$0.special }
         tokenBytes = model.tokens.enumerated().map { (i, t) in
@@ -184,7 +184,7 @@ public struct TokenEncoder {
     /// The longest added token at byte i (special ones only when `special`).
     func matchAdded(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, special: Bool) -> (Int, Int32)? {
         guard let cands = tokenizer.addedByFirstByte[bytes[i]] else { return nil }
-        for (b, id) in cands where b.count <= bytes.count - i && (special || !tokenizer.isSpecial(id)) {
+        for (b, id, isSpecial) in cands where b.count <= bytes.count - i && (special || !isSpecial) {
             var same = true
             for k in 1..<max(b.count, 1) where bytes[i + k] != b[k] { same = false; break }
             if same { return (b.count, id) }

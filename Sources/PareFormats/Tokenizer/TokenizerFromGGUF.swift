@@ -17,12 +17,7 @@ extension Tokenizer {
             }
             return (String(m[..<sp]), String(m[m.index(after: sp)...]))
         }
-        let types = g.metadata["tokenizer.ggml.token_type"]?.array?.map { $0.int ?? 1 } ?? []
-        // llama.cpp token types: 3 = control (special), 4 = user-defined (added, not special).
-        var added: [AddedToken] = []
-        for (i, t) in types.enumerated() where (t == 3 || t == 4) && i < tokens.count {
-            added.append(AddedToken(id: Int32(i), content: tokens[i], special: t == 3))
-        }
+        let added = Tokenizer.addedTokens(g, tokens)
         let model: BPEModel
         // llama.cpp (like tiktoken) takes a piece that is a whole token as it is for Llama 3.
         do { model = try BPEModel(tokens: tokens, merges: merges, ignoreMerges: pre == .llama3) } catch {
@@ -56,14 +51,19 @@ extension Tokenizer {
             spm = try SentencePieceModel(tokens: tokens, merges: merges, scores: scores, prepend: prefix ? .first : .never,
                                          stripLeadingSpace: prefix, unkId: id("tokenizer.ggml.unknown_token_id"))
         } catch { throw FormatError.corrupt(path: g.path, message: "\(error)") }
-        let types = g.metadata["tokenizer.ggml.token_type"]?.array?.map { $0.int ?? 1 } ?? []
-        var added: [AddedToken] = []
-        for (i, t) in types.enumerated() where (t == 3 || t == 4) && i < tokens.count {
-            added.append(AddedToken(id: Int32(i), content: tokens[i], special: t == 3))
-        }
+        let added = Tokenizer.addedTokens(g, tokens)
         self.init(model: try BPEModel(tokens: tokens, merges: []), preTokenizer: .gpt2, addedTokens: added,
                   bos: id("tokenizer.ggml.bos_token_id"), eos: id("tokenizer.ggml.eos_token_id"),
                   unk: id("tokenizer.ggml.unknown_token_id"), pad: id("tokenizer.ggml.padding_token_id"),
                   chatTemplate: g.metadata["tokenizer.chat_template"]?.string, sentencePiece: spm)
+    }
+
+    /// The added tokens of llama.cpp's token types: 3 = control (special), 4 = user-defined
+    /// (added, not special).
+    static func addedTokens(_ g: GGUFFile, _ tokens: [String]) -> [AddedToken] {
+        let types = g.metadata["tokenizer.ggml.token_type"]?.array?.map { $0.int ?? 1 } ?? []
+        return types.enumerated().compactMap { i, t in
+            (t == 3 || t == 4) && i < tokens.count ? AddedToken(id: Int32(i), content: tokens[i], special: t == 3) : nil
+        }
     }
 }

@@ -10,7 +10,16 @@ enum VocabJSON {
     static func entries(_ data: Data) -> [(String, Int)]? {
         let b = [UInt8](data)
         guard var i = valueStart(b, key: "vocab", opening: 0x7B) else { return nil }
-        return objectEntries(b, &i)
+        var out: [(String, Int)] = []
+        let ok = forEachItem(b, &i, closing: 0x7D) { i in
+            guard let s = stringLiteral(b, &i), expect(b, &i, 0x3A) else { return false }
+            skipWhitespace(b, &i)
+            var n = 0, digits = 0
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { n = n * 10 + Int(b[i] - 0x30); i += 1; digits += 1 }
+            out.append((s, n))
+            return digits > 0
+        }
+        return ok ? out : nil
     }
 
     /// The merges of the first `"merges": […]` array: ["A", "B"] pairs or "A B" strings.
@@ -19,29 +28,49 @@ enum VocabJSON {
         let b = [UInt8](data)
         guard var i = valueStart(b, key: "merges", opening: 0x5B) else { return nil }
         var out: [(String, String)] = []
-        func skipSpace() { skipWhitespace(b, &i) }
-        skipSpace()
-        if i < b.count, b[i] == 0x5D { return out }
-        while i < b.count {
-            skipSpace()
-            guard i < b.count else { return nil }
+        let ok = forEachItem(b, &i, closing: 0x5D) { i in
             if b[i] == 0x5B {
-                i += 1; skipSpace()
-                guard i < b.count, b[i] == 0x22, let l = string(b, &i) else { return nil }
-                skipSpace(); guard i < b.count, b[i] == 0x2C else { return nil }; i += 1; skipSpace()
-                guard i < b.count, b[i] == 0x22, let r = string(b, &i) else { return nil }
-                skipSpace(); guard i < b.count, b[i] == 0x5D else { return nil }; i += 1
+                i += 1
+                guard let l = stringLiteral(b, &i), expect(b, &i, 0x2C), let r = stringLiteral(b, &i), expect(b, &i, 0x5D) else { return false }
                 out.append((l, r))
-            } else if b[i] == 0x22, let m = string(b, &i), let sp = m.unicodeScalars.firstIndex(of: " ") {
-                out.append((String(m.unicodeScalars[..<sp]), String(m.unicodeScalars[m.unicodeScalars.index(after: sp)...])))
-            } else { return nil }
-            skipSpace()
-            guard i < b.count else { return nil }
-            if b[i] == 0x2C { i += 1; continue }
-            if b[i] == 0x5D { return out }
-            return nil
+                return true
+            }
+            guard let m = stringLiteral(b, &i), let sp = m.unicodeScalars.firstIndex(of: " ") else { return false }
+            out.append((String(m.unicodeScalars[..<sp]), String(m.unicodeScalars[m.unicodeScalars.index(after: sp)...])))
+            return true
         }
-        return nil
+        return ok ? out : nil
+    }
+
+    /// Calls `item` for each comma-separated item up to `closing` (] or }); `i` starts after the
+    /// opening bracket and `item` starts at the item's first byte. False if anything is malformed.
+    static func forEachItem(_ b: [UInt8], _ i: inout Int, closing: UInt8, _ item: (inout Int) -> Bool) -> Bool {
+        skipWhitespace(b, &i)
+        if i < b.count, b[i] == closing { i += 1; return true }
+        while i < b.count {
+            skipWhitespace(b, &i)
+            guard i < b.count, item(&i) else { return false }
+            skipWhitespace(b, &i)
+            guard i < b.count else { return false }
+            if b[i] == 0x2C { i += 1; continue }
+            if b[i] == closing { i += 1; return true }
+            return false
+        }
+        return false
+    }
+
+    /// Whitespace, then byte `c`.
+    static func expect(_ b: [UInt8], _ i: inout Int, _ c: UInt8) -> Bool {
+        skipWhitespace(b, &i)
+        guard i < b.count, b[i] == c else { return false }
+        i += 1
+        return true
+    }
+
+    /// Whitespace, then a string literal.
+    static func stringLiteral(_ b: [UInt8], _ i: inout Int) -> String? {
+        skipWhitespace(b, &i)
+        return i < b.count && b[i] == 0x22 ? string(b, &i) : nil
     }
 
     /// Index just after the opening bracket of the value of the first `"key":` followed by
@@ -62,30 +91,6 @@ enum VocabJSON {
             i += 1
             while i < b.count, b[i] != 0x22 { i += b[i] == 0x5C ? 2 : 1 }
             i += 1
-        }
-        return nil
-    }
-
-    static func objectEntries(_ b: [UInt8], _ i: inout Int) -> [(String, Int)]? {
-        func skipSpace() { skipWhitespace(b, &i) }
-        var out: [(String, Int)] = []
-        skipSpace()
-        if i < b.count, b[i] == 0x7D { return out }
-        while i < b.count {
-            skipSpace()
-            guard i < b.count, b[i] == 0x22, let s = string(b, &i) else { return nil }
-            skipSpace()
-            guard i < b.count, b[i] == 0x3A else { return nil }
-            i += 1; skipSpace()
-            var n = 0, digits = 0
-            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { n = n * 10 + Int(b[i] - 0x30); i += 1; digits += 1 }
-            guard digits > 0 else { return nil }
-            out.append((s, n))
-            skipSpace()
-            guard i < b.count else { return nil }
-            if b[i] == 0x2C { i += 1; continue }
-            if b[i] == 0x7D { return out }
-            return nil
         }
         return nil
     }

@@ -47,13 +47,14 @@ public enum GGUFExport {
         var tokens = t.model.tokens
         if tokens.count < c.vocabSize { tokens += (tokens.count..<c.vocabSize).map { "[PAD\($0)]" } }
         let added = Dictionary(t.addedTokens.map { (Int($0.id), $0) }, uniquingKeysWith: { a, _ in a })
+        let byteTokens = Set(t.sentencePiece?.byteTokens.filter { $0 >= 0 }.map(Int.init) ?? [])
         w.add("tokenizer.ggml.model", .string(t.sentencePiece == nil ? "gpt2" : "llama"))
         w.add("tokenizer.ggml.pre", .string(t.sentencePiece == nil ? t.preTokenizer.rawValue : "default"))
         w.add("tokenizer.ggml.tokens", .array(tokens.map { .string($0) }))
         w.add("tokenizer.ggml.token_type", .array(tokens.indices.map { i in
             if let a = added[i] { return .i32(a.special ? 3 : 4) }
             if i >= t.vocabularySize { return .i32(5) }
-            if t.sentencePiece != nil, tokens[i].count == 6, tokens[i].hasPrefix("<0x") { return .i32(6) }   // a byte-fallback token
+            if byteTokens.contains(i) { return .i32(6) }   // a byte-fallback token <0xNN>
             return .i32(1)
         }))
         if let spm = t.sentencePiece {

@@ -11,8 +11,7 @@ extension LlamaConfig {
         if g.tensors["rope_freqs.weight"] != nil {
             throw FormatError.unsupported(path: g.path, message: "the model uses per-dimension rope frequency factors (rope_freqs.weight, Llama 3.1 style), which Pare cannot read from GGUF yet; convert the Hugging Face checkpoint instead")
         }
-        // q/k/v biases without an o bias are Qwen2's, written as "llama" when width pruning made
-        // heads × head_dim differ from the hidden size (llama.cpp's qwen2 cannot hold that).
+        // q/k/v biases without an o bias are Qwen2's, whatever architecture name a converter wrote.
         if family == .llama, g.tensors["blk.0.attn_q.bias"] != nil, g.tensors["blk.0.attn_output.bias"] == nil { family = .qwen2 }
         // Hyper-parameters are prefixed by the architecture name ("llama.block_count", "qwen2.block_count").
         func key(_ k: String) -> String { arch + "." + k }
@@ -54,6 +53,8 @@ extension LlamaModel {
     public static func load(gguf g: GGUFFile) throws -> LlamaModel {
         let config = try LlamaConfig(gguf: g)
         let model = try LlamaModel(config: config)
+        // llama.cpp's "llama" rotates adjacent pairs, so its converter permuted q/k; "qwen2" did not.
+        let permuted = try g.string("general.architecture") == "llama"
         for e in model.layout.entries {
             guard let name = WeightNames.gguf(fromHF: e.name) else { preconditionFailure("no GGUF name for \(e.name)") }
             let info = try g.info(name)
@@ -62,7 +63,7 @@ extension LlamaModel {
             }
             let view = model.parameter(e.name)!
             try g.dequantize(name, into: view)
-            if (try g.string("general.architecture")) == "llama",
+            if permuted,
                let heads = WeightNames.permutedHeads(hfName: e.name, queryHeads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads) {
                 WeightNames.unpermuteRows(view.baseAddress!, heads: heads, rows: e.shape[0], cols: e.shape.count > 1 ? e.shape[1] : 1)
             }
