@@ -4,6 +4,7 @@
 #
 #   benchmarks/distill_step.sh [STEPS] [WARMUP]
 #   MODEL=qwen2.5-0.5b STUDENT_LAYERS=16 benchmarks/distill_step.sh 2 1   (the 0.5B teacher; ~20 GB of RAM for both)
+#   AUTOCAST=1 ...: PyTorch under bf16 autocast (its best setting where the CPU has AVX512_BF16)
 #
 # Runs the pair with the environment's OpenBLAS kernel and with OpenBLAS's own choice
 # (side_by_side.sh).
@@ -14,5 +15,5 @@ STEPS=${1:-5}; WARMUP=${2:-3}; MODEL=${MODEL:-smollm2-135m}; SL=${STUDENT_LAYERS
 PY=${PARE_REF_VENV:-/tmp/pare-ref}/bin/python
 swift build -c release --product pare --scratch-path .build-release >/dev/null
 pare() { "${ENVP[@]}" .build-release/release/pare bench distill --teacher "random:$MODEL" --student-layers "$SL" --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP"; }
-torch() { "${ENVP[@]}" "$PY" benchmarks/distill_step_torch.py --model "$MODEL" --student-layers "$SL" --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP" 2>&1 | grep -v -i warn; }
+torch() { "${ENVP[@]}" "$PY" benchmarks/distill_step_torch.py --model "$MODEL" --student-layers "$SL" ${AUTOCAST:+--autocast-bf16} --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP" 2>&1 | grep -v -i warn; }
 source benchmarks/side_by_side.sh

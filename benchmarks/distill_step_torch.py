@@ -30,6 +30,8 @@ p.add_argument("--student-layers", type=int, default=15)
 p.add_argument("--steps", type=int, default=3)
 p.add_argument("--warmup", type=int, default=1)
 p.add_argument("--threads", type=int, default=2)
+p.add_argument("--autocast-bf16", action="store_true",
+               help="run both forwards under torch.autocast('cpu', dtype=torch.bfloat16); master weights and the KD loss stay fp32")
 a = p.parse_args()
 
 torch.set_num_threads(a.threads)
@@ -49,15 +51,17 @@ ids = torch.randint(0, tcfg.vocab_size, (a.batch, a.seq))
 n = a.batch * a.seq
 print(f"torch {torch.__version__}, teacher {sum(q.numel() for q in teacher.parameters())} parameters, "
       f"student {sum(q.numel() for q in student.parameters())} ({a.student_layers} layers), "
-      f"batch {a.batch} x seq {a.seq}, {a.threads} threads")
+      f"batch {a.batch} x seq {a.seq}, {a.threads} threads{', bf16 autocast' if a.autocast_bf16 else ', fp32'}")
 times = []
 for step in range(a.warmup + a.steps):
     t0 = time.perf_counter()
     opt.zero_grad(set_to_none=True)
-    with torch.no_grad():
-        t_logits = teacher(input_ids=ids).logits.view(n, -1)
-    s_logits = student(input_ids=ids).logits.view(n, -1)
-    loss = F.kl_div(F.log_softmax(s_logits, -1), F.log_softmax(t_logits, -1), log_target=True, reduction="batchmean")
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast_bf16):
+        with torch.no_grad():
+            t_logits = teacher(input_ids=ids).logits.view(n, -1)
+        s_logits = student(input_ids=ids).logits.view(n, -1)
+    # The KD loss in fp32, as NeMo's bf16-mixed recipe computes it.
+    loss = F.kl_div(F.log_softmax(s_logits.float(), -1), F.log_softmax(t_logits.float(), -1), log_target=True, reduction="batchmean")
     loss.backward()
     opt.step()
     dt = time.perf_counter() - t0
