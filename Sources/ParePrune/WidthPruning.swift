@@ -13,12 +13,18 @@ public struct WidthPlan: Sendable {
     public struct Targets: Sendable {
         public var hiddenSize: Int?, ffnHiddenSize: Int?, numAttentionHeads: Int?, numQueryGroups: Int?
         public var sizeMultiple = 8
-        public init(hiddenSize: Int? = nil, ffnHiddenSize: Int? = nil, numAttentionHeads: Int? = nil, numQueryGroups: Int? = nil, sizeMultiple: Int = 8) {
+        /// The GGUF type the student must export as (its block size constrains rows); nil
+        /// checks transformers' rules only.
+        public var exportType: GGUFExport.TensorType? = .q8_0
+        public init(hiddenSize: Int? = nil, ffnHiddenSize: Int? = nil, numAttentionHeads: Int? = nil, numQueryGroups: Int? = nil,
+                    sizeMultiple: Int = 8, exportType: GGUFExport.TensorType? = .q8_0) {
             self.hiddenSize = hiddenSize; self.ffnHiddenSize = ffnHiddenSize
             self.numAttentionHeads = numAttentionHeads; self.numQueryGroups = numQueryGroups; self.sizeMultiple = sizeMultiple
+            self.exportType = exportType
         }
 
-        /// (C', F', H', KV') with every rule checked; messages say which option is wrong.
+        /// (C', F', H', KV') with every rule checked; messages say which option is wrong and,
+        /// for a shape that would not load elsewhere, the nearest sizes that would.
         public func resolve(_ c: LlamaConfig) throws -> (Int, Int, Int, Int) {
             let C = hiddenSize ?? c.hiddenSize, F = ffnHiddenSize ?? c.intermediateSize
             let G = numQueryGroups ?? c.numKeyValueHeads
@@ -34,7 +40,47 @@ public struct WidthPlan: Sendable {
             }
             if C != c.hiddenSize, C % sizeMultiple != 0 { throw bad("\(SettingName.ref("hidden_size")) \(C) is not a multiple of \(sizeMultiple) (change \(SettingName.ref("size_multiple")) to allow it)") }
             if F != c.intermediateSize, F % sizeMultiple != 0 { throw bad("\(SettingName.ref("ffn_hidden_size")) \(F) is not a multiple of \(sizeMultiple) (change \(SettingName.ref("size_multiple")) to allow it)") }
+            let shape = LoadableShape(hidden: C, ffn: F, heads: H, groups: G, headDim: c.headDim)
+            let problems = shape.problems(for: consumers(c))
+            if !problems.isEmpty {
+                throw bad("hidden \(C), MLP \(F), \(H) heads in \(G) query groups would not load elsewhere: \(problems.joined(separator: "; ")). \(nearby(shape, c))")
+            }
             return (C, F, H, G)
+        }
+
+        func consumers(_ c: LlamaConfig) -> LoadableShape.Consumers {
+            LoadableShape.Consumers(family: c.family, qkvBias: c.qkvBias, ggufBlock: exportType?.blockElements)
+        }
+
+        /// Loadable shapes that change one axis of `s`: the nearest hidden and MLP sizes below
+        /// and above, and the head counts that fit the hidden size.
+        func nearby(_ s: LoadableShape, _ c: LlamaConfig) -> String {
+            let rules = consumers(c)
+            func loads(_ t: LoadableShape) -> Bool { t.problems(for: rules).isEmpty }
+            func sizes(_ n: Int, max: Int, _ with: (Int) -> LoadableShape) -> [Int] {
+                let ok = (1...max).filter { ($0 == max || $0 % sizeMultiple == 0) && loads(with($0)) }
+                return [ok.last { $0 < n }, ok.first { $0 > n }].compactMap { $0 }
+            }
+            func show(_ xs: [Int]) -> String { xs.map(String.init).joined(separator: " or ") }
+            var options: [String] = []
+            let hs = sizes(s.hidden, max: c.hiddenSize) { var t = s; t.hidden = $0; return t }
+            if !hs.isEmpty { options.append("\(SettingName.ref("hidden_size")) \(show(hs))") }
+            let fs = sizes(s.ffn, max: c.intermediateSize) { var t = s; t.ffn = $0; return t }
+            if !fs.isEmpty, !LoadableShape(hidden: c.hiddenSize, ffn: s.ffn, heads: c.numAttentionHeads, groups: c.numKeyValueHeads, headDim: s.headDim).problems(for: rules).isEmpty {
+                options.append("\(SettingName.ref("ffn_hidden_size")) \(show(fs))")
+            }
+            let perGroup = c.numAttentionHeads / c.numKeyValueHeads
+            var heads: [String] = []
+            for h in stride(from: c.numAttentionHeads, through: 1, by: -1) {
+                let gs = (1...c.numKeyValueHeads).filter { h % $0 == 0 && h / $0 <= perGroup && loads(LoadableShape(hidden: s.hidden, ffn: s.ffn, heads: h, groups: $0, headDim: s.headDim)) }
+                if !gs.isEmpty { heads.append("\(SettingName.ref("num_attention_heads")) \(h) with \(SettingName.ref("num_query_groups")) \(gs.map(String.init).joined(separator: "|"))") }
+            }
+            if !heads.isEmpty { options.append("at hidden \(s.hidden): " + heads.prefix(3).joined(separator: ", or ")) }
+            var unquantized = rules; unquantized.ggufBlock = 1
+            if let t = exportType, t.blockElements > 1, s.problems(for: unquantized).isEmpty {
+                options.append("set \(SettingName.ref("export_type")) f16 (now \(t.rawValue)) if the GGUF will not be quantized")
+            }
+            return options.isEmpty ? "No loadable shape differs from it in one axis; choose other targets." : "Loadable instead: " + options.joined(separator: "; or ") + "."
         }
     }
 

@@ -64,6 +64,7 @@ struct PruneWidth: ParsableCommand {
     @Option(parsing: .unconditional, help: "Target number of query heads.") var numAttentionHeads: Int?
     @Option(parsing: .unconditional, help: "Target number of KV groups (num_key_value_heads).") var numQueryGroups: Int?
     @Option(parsing: .unconditional, help: "Hidden and MLP sizes must be multiples of this (default \(d.sizeMultiple)).") var sizeMultiple: Int?
+    @Option(help: "The GGUF type the student must export as: f32, f16, q8_0 or q4_0 (quantized rows need multiples of 32), or none to check only transformers' rules (default \(d.exportType)).") var exportType: String?
     @Option(help: "Reuse scores from an importance.json instead of calibrating.") var scores: String?
     @Option(help: "Aggregation over the batch: l2, mean, variance (default \(d.aggregation)).") var aggregation: String?
     @Option(help: "MLP importance from down-input (silu(gate)·up) or gate (pre-activation, the paper's) (default \(d.mlpActivation)).") var mlpActivation: String?
@@ -75,7 +76,7 @@ struct PruneWidth: ParsableCommand {
         var job = WidthPruneJob()
         job.model = model; job.output = output
         job.ffnHiddenSize = ffnHiddenSize; job.hiddenSize = hiddenSize; job.numAttentionHeads = numAttentionHeads; job.numQueryGroups = numQueryGroups
-        if let v = sizeMultiple { job.sizeMultiple = v }; job.scores = scores
+        if let v = sizeMultiple { job.sizeMultiple = v }; if let v = exportType { job.exportType = v }; job.scores = scores
         if let v = aggregation { job.aggregation = v }; if let v = mlpActivation { job.mlpActivation = v }
         job.calibration = calibration.settings
         try runJob { try job.run(progress: .console) }

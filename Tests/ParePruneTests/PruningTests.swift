@@ -78,8 +78,9 @@ final class PruningTests: XCTestCase {
         let f = try Fixture("tiny-llama3")   // hidden 64, MLP 160, 4 heads in 2 groups, head_dim 16, biases
         let m = try f.model()
         let c = m.config
+        // This fixture's widths are below llama.cpp's blocks: only transformers' rules apply here.
         func targets(_ h: Int? = nil, _ ffn: Int? = nil, _ heads: Int? = nil, _ groups: Int? = nil) -> WidthPlan.Targets {
-            WidthPlan.Targets(hiddenSize: h, ffnHiddenSize: ffn, numAttentionHeads: heads, numQueryGroups: groups)
+            WidthPlan.Targets(hiddenSize: h, ffnHiddenSize: ffn, numAttentionHeads: heads, numQueryGroups: groups, exportType: nil)
         }
         XCTAssertThrowsError(try targets(128).resolve(c)) { XCTAssert("\($0)".contains("--hidden-size 128")) }
         XCTAssertThrowsError(try targets(60).resolve(c)) { XCTAssert("\($0)".contains("multiple of 8")) }
@@ -100,5 +101,33 @@ final class PruningTests: XCTestCase {
         let q = p.parameter("model.layers.0.self_attn.q_proj.weight")!, q0 = m.parameter("model.layers.0.self_attn.q_proj.weight")!
         let h = plan.heads[0][0], col = plan.hidden[0]
         XCTAssertEqual(q[0], q0[(h * 16) * 64 + col])
+    }
+
+    /// Targets that current transformers or llama.cpp would refuse are refused before any work,
+    /// with the loadable sizes next to them (SmolLM2-135M: hidden 576, 9 heads in 3 groups).
+    func testWidthTargetsThatWouldNotLoadElsewhereAreRefusedWithLoadableSizes() throws {
+        let smol = LlamaConfig.presets["smollm2-135m"]!
+        func message(_ t: WidthPlan.Targets, _ c: LlamaConfig) -> String {
+            do { _ = try t.resolve(c); return "" } catch { return "\(error)" }
+        }
+        // transformers 5: hidden % heads == 0 (the demo's old 384 with 9 heads).
+        let m = message(.init(hiddenSize: 384, ffnHiddenSize: 1024), smol)
+        XCTAssert(m.contains("hidden_size % num_attention_heads"), m)
+        XCTAssert(m.contains("--hidden-size 288 or 576"), m)   // multiples of 9 heads and of 32
+        XCTAssert(m.contains("--num-attention-heads 6 with --num-query-groups 2|3"), m)
+        XCTAssertEqual(try WidthPlan.Targets(hiddenSize: 384, ffnHiddenSize: 1024, numAttentionHeads: 6, numQueryGroups: 2).resolve(smol).0, 384)
+        // llama.cpp quantizes in blocks of 32: MLP rows of 1000 values are not whole blocks.
+        let q = message(.init(ffnHiddenSize: 1000), smol)
+        XCTAssert(q.contains("intermediate_size 1000 is not a multiple of 32"), q)
+        XCTAssert(q.contains("--ffn-hidden-size 992 or 1024"), q)
+        XCTAssert(q.contains("--export-type f16"), q)
+        XCTAssertNoThrow(try WidthPlan.Targets(hiddenSize: 360, ffnHiddenSize: 1000, exportType: .f16).resolve(smol))
+        XCTAssertNoThrow(try WidthPlan.Targets(hiddenSize: 360, ffnHiddenSize: 1000, exportType: nil).resolve(smol))
+        // Qwen2's biased q projection: llama.cpp needs heads × head_dim == hidden.
+        let qwen = LlamaConfig.presets["qwen2.5-0.5b"]!   // hidden 896, 14 heads × 64 in 2 groups
+        let w = message(.init(hiddenSize: 640), qwen)
+        XCTAssert(w.contains("heads × head_dim = 14 × 64 = 896 ≠ hidden_size 640"), w)
+        XCTAssert(w.contains("--num-attention-heads 10 with --num-query-groups 2"), w)
+        XCTAssertNoThrow(try WidthPlan.Targets(hiddenSize: 640, exportType: nil).resolve(qwen), "transformers' Qwen2 config has no such rule")
     }
 }

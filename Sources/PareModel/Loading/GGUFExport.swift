@@ -4,7 +4,11 @@ import PareFormats
 /// Writes a model and its tokenizer as a GGUF that llama.cpp runs (its "llama" architecture
 /// for Llama and Mistral, "qwen2" for Qwen2).
 public enum GGUFExport {
-    public enum TensorType: String, CaseIterable, Sendable { case f32, f16, q8_0, q4_0 }
+    public enum TensorType: String, CaseIterable, Sendable {
+        case f32, f16, q8_0, q4_0
+        /// Values per quantization block: a matrix's rows must be a multiple of it.
+        public var blockElements: Int { self == .q8_0 || self == .q4_0 ? 32 : 1 }
+    }
 
     public static func write(_ model: LlamaModel, tokenizer t: Tokenizer, type: TensorType, name: String, to path: String) throws {
         let c = model.config
@@ -12,10 +16,11 @@ public enum GGUFExport {
             throw FormatError.unsupported(path: path, message: "hidden_act is \(c.hiddenAct); llama.cpp's llama and qwen2 architectures use SiLU")
         }
         let arch = c.family.ggufArchitecture
-        if c.qkvBias, c.numAttentionHeads * c.headDim != c.hiddenSize {
-            // llama.cpp sizes the q projection and its bias by the hidden size (qwen2, and llama with biases).
+        let problems = LoadableShape(c).problems(for: .init(family: c.family, qkvBias: c.qkvBias, ggufBlock: type.blockElements))
+        if !problems.isEmpty {
             let fit = (1...c.numAttentionHeads).reversed().first { $0 * c.headDim <= c.hiddenSize && $0 % c.numKeyValueHeads == 0 } ?? 1
-            throw FormatError.unsupported(path: path, message: "heads × head_dim (\(c.numAttentionHeads) × \(c.headDim) = \(c.numAttentionHeads * c.headDim)) differs from hidden_size \(c.hiddenSize), and llama.cpp's \(arch) architecture sizes the biased q projection by the hidden size, so it could not load the file. Width-prune so that they match, e.g. --num-attention-heads \(fit) --hidden-size \(fit * c.headDim)")
+            let hint = c.qkvBias ? " Width-prune so that they match, e.g. --num-attention-heads \(fit) --hidden-size \(fit * c.headDim)" : ""
+            throw FormatError.unsupported(path: path, message: "llama.cpp could not load this model as \(type.rawValue): \(problems.joined(separator: "; ")).\(hint)\(type.blockElements > 1 ? " Or export as f16." : "")")
         }
         func key(_ k: String) -> String { arch + "." + k }
         if let s = c.ropeScaling, s.ropeType == "llama3" {
@@ -94,9 +99,7 @@ public enum GGUFExport {
             // llama.cpp keeps 1-D tensors (norms, biases) in F32.
             let matrixType: GGMLType = switch type { case .f32: .f32; case .f16: .f16; case .q8_0: .q8_0; case .q4_0: .q4_0 }
             let tt: GGMLType = e.shape.count == 1 ? .f32 : matrixType
-            if tt.block.elements > 1, ne[0] % tt.block.elements != 0 {
-                throw FormatError.unsupported(path: path, message: "\(e.name) rows have \(ne[0]) values, not a multiple of \(tt.name)'s block of 32; export as f16 or f32")
-            }
+            precondition(ne[0] % tt.block.elements == 0, "LoadableShape checked the row lengths")
             var bytes: [UInt8] = []
             bytes.reserveCapacity(tt.byteCount(elements: values.count))
             values.withUnsafeBufferPointer { v in

@@ -14,6 +14,7 @@ public struct WidthPruneJob: Codable, Equatable {
     public var numAttentionHeads: Int? = nil    // target query heads
     public var numQueryGroups: Int? = nil       // target KV groups (num_key_value_heads)
     public var sizeMultiple = 8                 // hidden and MLP sizes must be multiples of this
+    public var exportType = "q8_0"              // the GGUF type the student must export as (f32|f16|q8_0|q4_0), or none
     public var scores: String? = nil            // reuse an importance.json instead of calibrating
     public var aggregation = "l2"               // over the batch: l2 | mean | variance
     public var mlpActivation = "down-input"     // MLP importance from down-input (silu(gate)·up) or gate
@@ -21,14 +22,14 @@ public struct WidthPruneJob: Codable, Equatable {
 
     public init() {}
     static let ownKeys = ["model", "output", "ffn_hidden_size", "hidden_size", "num_attention_heads", "num_query_groups",
-                          "size_multiple", "scores", "aggregation", "mlp_activation"]
+                          "size_multiple", "export_type", "scores", "aggregation", "mlp_activation"]
     public static var keys: [String] { ownKeys + CalibrationSettings.keys }
 
     public init(from decoder: Decoder) throws {
         let f = try StrictFields(decoder, known: WidthPruneJob.keys)
         try f.read("model", &model); try f.read("output", &output); try f.read("ffn_hidden_size", &ffnHiddenSize)
         try f.read("hidden_size", &hiddenSize); try f.read("num_attention_heads", &numAttentionHeads)
-        try f.read("num_query_groups", &numQueryGroups); try f.read("size_multiple", &sizeMultiple); try f.read("scores", &scores)
+        try f.read("num_query_groups", &numQueryGroups); try f.read("size_multiple", &sizeMultiple); try f.read("export_type", &exportType); try f.read("scores", &scores)
         try f.read("aggregation", &aggregation); try f.read("mlp_activation", &mlpActivation)
         calibration = try CalibrationSettings(f)
     }
@@ -39,19 +40,24 @@ public struct WidthPruneJob: Codable, Equatable {
         try c.encodeIfPresent(ffnHiddenSize, forKey: AnyKey("ffn_hidden_size")); try c.encodeIfPresent(hiddenSize, forKey: AnyKey("hidden_size"))
         try c.encodeIfPresent(numAttentionHeads, forKey: AnyKey("num_attention_heads"))
         try c.encodeIfPresent(numQueryGroups, forKey: AnyKey("num_query_groups"))
-        try c.encode(sizeMultiple, forKey: AnyKey("size_multiple")); try c.encodeIfPresent(scores, forKey: AnyKey("scores"))
+        try c.encode(sizeMultiple, forKey: AnyKey("size_multiple")); try c.encode(exportType, forKey: AnyKey("export_type"))
+        try c.encodeIfPresent(scores, forKey: AnyKey("scores"))
         try c.encode(aggregation, forKey: AnyKey("aggregation")); try c.encode(mlpActivation, forKey: AnyKey("mlp_activation"))
     }
 
     var targets: WidthPlan.Targets {
         WidthPlan.Targets(hiddenSize: hiddenSize, ffnHiddenSize: ffnHiddenSize, numAttentionHeads: numAttentionHeads,
-                          numQueryGroups: numQueryGroups, sizeMultiple: sizeMultiple)
+                          numQueryGroups: numQueryGroups, sizeMultiple: sizeMultiple,
+                          exportType: GGUFExport.TensorType(rawValue: exportType))
     }
 
     public func validate() throws {
         guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: a .gguf file or a Hugging Face directory") }
         guard !output.isEmpty else { throw RecipeError.invalid("output", "is required: the student's Hugging Face directory") }
         guard sizeMultiple >= 1 else { throw RecipeError.invalid("size_multiple", "must be at least 1 (1 allows any size), not \(sizeMultiple)") }
+        guard exportType == "none" || GGUFExport.TensorType(rawValue: exportType) != nil else {
+            throw RecipeError.invalid("export_type", "must be f32, f16, q8_0, q4_0 (the GGUF type whose shape rules the student must meet) or none, not \"\(exportType)\"")
+        }
         guard Aggregation(rawValue: aggregation) != nil else { throw RecipeError.invalid("aggregation", "must be l2, mean or variance, not \"\(aggregation)\"") }
         guard MLPActivation(rawValue: mlpActivation) != nil else { throw RecipeError.invalid("mlp_activation", "must be down-input or gate, not \"\(mlpActivation)\"") }
         if scores == nil { try calibration.validate() }
