@@ -14,6 +14,9 @@ public struct CheckpointInfo: Codable, Sendable {
     public var elapsedSeconds: Double
     public var trainer: TrainerConfig
     public var model: LlamaConfig
+    /// The divergence guard's batches skipped, rewinds and recent history; nil in checkpoints
+    /// written before it existed.
+    public var divergenceGuard: DivergenceGuard.State? = nil
 }
 
 public enum Checkpoint {

@@ -42,7 +42,7 @@ public final class MetricsLog {
         for line in data.split(separator: UInt8(ascii: "\n")) {
             // Rows of later steps are redone; a line that is not a whole row is a torn write.
             guard let row = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { continue }
-            if let s = row["step"] as? Int, s > step { continue }
+            if let s = row["step"] as? Int, s > step, row["event"] == nil { continue }
             kept += line + [UInt8(ascii: "\n")]
         }
         guard kept.count != data.count else { return }
@@ -60,6 +60,15 @@ public final class MetricsLog {
         if let d = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) {
             jsonl?.write(d + Data("\n".utf8))
         }
+    }
+
+    /// A row that is not a step's scalars but something that happened at it (a rewind):
+    /// `{"step": …, "event": name, …fields}`. A resumed run keeps it.
+    public func event(step: Int, _ name: String, _ fields: [String: Any]) {
+        var obj = fields
+        obj["step"] = step; obj["event"] = name; obj["time"] = Date().timeIntervalSince1970
+        if let d = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) { jsonl?.write(d + Data("\n".utf8)) }
+        jsonl?.synchronizeFile()
     }
 
     public func say(_ line: String) { if !quiet { print(line); fflush(stdout) } }

@@ -108,6 +108,7 @@ public final class Trainer {
     public func run(resume: Bool, saveFinalModel: Bool = true) throws -> String {
         var startStep = 0, tokensSeen = 0, elapsedBefore = 0.0
         var lastCheckpoint: String? = nil
+        var sentinel = DivergenceGuard(spikeFactor: config.spikeFactor)
         if communicator.isRoot {
             for p in StaleTemporaries.remove(in: checkpointRoot) + StaleTemporaries.remove(in: output) { log.say("removed \(p), left by an interrupted write") }
         }
@@ -122,6 +123,7 @@ public final class Trainer {
             let info = try Checkpoint.load(newest.path, into: model, optimizer: optimizer, auxiliary: auxiliary)
             startStep = info.step; tokensSeen = info.tokensSeen; elapsedBefore = info.elapsedSeconds
             lastValLoss = info.valLoss; lastCheckpoint = newest.path
+            sentinel = DivergenceGuard(spikeFactor: config.spikeFactor, state: info.divergenceGuard ?? .init())
             try log.resume(after: startStep)
             log.say("resumed from \(newest.path) at step \(startStep)")
         } else if resume {
@@ -145,17 +147,19 @@ public final class Trainer {
         var tokens = [Int32](repeating: 0, count: B * T * accum), targets = tokens
         model.zeroGradients()
         let runStart = ProcessInfoLite.now()
-        var recentNorms: [Double] = []
         if startStep == 0, let v = try validate() {   // the "before" number
             lastValLoss = v
             try logValidation(step: 0, v)
         }
-        for step in startStep..<config.steps {
+        var step = startStep
+        while step < config.steps {
             let t0 = ProcessInfoLite.now()
             let lr = config.schedule.rate(at: step)
-            // The global batch: samples step·G ..< (step+1)·G, normalised by its target count.
+            // The global batch: samples b·G ..< (b+1)·G, normalised by its target count; b is
+            // the step unless the divergence guard skipped batches before it.
+            let batch = sentinel.batchIndex(step: step)
             tokens.withUnsafeMutableBufferPointer { t in targets.withUnsafeMutableBufferPointer {
-                train.batch(first: step * config.globalBatchSize, B: config.globalBatchSize, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
+                train.batch(first: batch * config.globalBatchSize, B: config.globalBatchSize, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
             let count = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
             model.zeroGradients()
             for a in auxiliary { a.zeroGradients() }
@@ -184,15 +188,29 @@ public final class Trainer {
                 commSeconds = communicator.communicationSeconds - c0
             }
             let loss = sum / Double(max(count, 1))
-            guard loss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the training loss", lastCheckpoint: lastCheckpoint) }
             let allGrads = [model.grads!] + auxiliary.map(\.grads)
-            let norm = gradientNorm(allGrads)
-            guard norm.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", lastCheckpoint: lastCheckpoint) }
-            // Exploding: far beyond every recent step's norm (and not tiny in absolute terms).
-            if recentNorms.count >= 5, norm > 10, norm > 100 * (recentNorms.max() ?? norm) {
-                throw TrainingError.exploding(step: step + 1, norm: norm, lastCheckpoint: lastCheckpoint)
+            let measured = loss.isFinite ? gradientNorm(allGrads) : nil
+            // Every rank sees the same (all-reduced) loss and norm, so all take the same branch.
+            if let reason = sentinel.fault(loss: loss, norm: measured) {
+                guard sentinel.rewinds < config.maxRewinds else {
+                    if !loss.isFinite { throw TrainingError.nonFinite(step: step + 1, what: "the training loss", lastCheckpoint: lastCheckpoint) }
+                    if let measured, !measured.isFinite { throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", lastCheckpoint: lastCheckpoint) }
+                    throw TrainingError.diverged(step: step + 1, reason: reason, rewinds: sentinel.rewinds, lastCheckpoint: lastCheckpoint)
+                }
+                let back = try rewind(to: lastCheckpoint, from: step, tokensSeen: &tokensSeen)
+                let skip = (back...step).map { sentinel.batchIndex(step: $0) }
+                sentinel.rewound(skipping: skip)
+                losses.removeLast(min(step - back, losses.count))
+                if back < step { try log.resume(after: back) }
+                log.event(step: step + 1, "rewind", ["reason": reason, "rewound_to_step": back, "skipped_batches": skip,
+                                                      "checkpoint": lastCheckpoint ?? "", "rewind": sentinel.rewinds])
+                log.say("step \(step + 1): \(reason); " + (lastCheckpoint.map { "rewound to step \(back) (\($0))" } ?? "no checkpoint yet, the update is dropped")
+                        + ", skipping batch\(skip.count == 1 ? "" : "es") \(skip.map(String.init).joined(separator: ", ")) (rewind \(sentinel.rewinds) of \(config.maxRewinds))")
+                step = back
+                continue
             }
-            recentNorms.append(norm); if recentNorms.count > 20 { recentNorms.removeFirst() }
+            let norm = measured!
+            sentinel.accept(loss: loss, norm: norm)
             if config.gradClip > 0 && norm > config.gradClip {
                 let k = Float(config.gradClip / (norm + 1e-6))
                 for g in allGrads { PareCore.scale(g.pointer, by: k, count: g.count) }
@@ -225,7 +243,8 @@ public final class Trainer {
             if checkpointNow && communicator.isRoot {
                 let info = CheckpointInfo(step: done, samplesConsumed: done * config.globalBatchSize, tokensSeen: tokensSeen,
                                           valLoss: validateNow ? lastValLoss : nil,
-                                          elapsedSeconds: elapsedBefore + ProcessInfoLite.now() - runStart, trainer: config, model: model.config)
+                                          elapsedSeconds: elapsedBefore + ProcessInfoLite.now() - runStart, trainer: config, model: model.config,
+                                          divergenceGuard: sentinel.state)
                 lastCheckpoint = try Checkpoint.save(model: model, optimizer: optimizer, auxiliary: auxiliary, info: info, root: checkpointRoot)
                 Checkpoint.prune(checkpointRoot, keepBest: config.saveTopK)
                 log.flush()
@@ -238,12 +257,22 @@ public final class Trainer {
             if stop && done < config.steps {
                 throw TrainingError.interrupted(step: done, checkpoint: lastCheckpoint ?? checkpointRoot)
             }
+            step = done
         }
         log.flush()
         let final = output + "/model"
         if saveFinalModel && communicator.isRoot { try HFCheckpoint.save(model, tokenizer: tokenizer, to: final) }
         if ranks > 1 { try communicator.barrier() }   // the model exists for every rank once run() returns
         return final
+    }
+
+    /// The divergence guard's rewind: the state of the last checkpoint (its step), or, with none
+    /// yet, the current one (`step`), whose update has not been applied.
+    func rewind(to checkpoint: String?, from step: Int, tokensSeen: inout Int) throws -> Int {
+        guard let checkpoint else { return step }
+        let info = try Checkpoint.load(checkpoint, into: model, optimizer: optimizer, auxiliary: auxiliary)
+        tokensSeen = info.tokensSeen
+        return info.step
     }
 
     /// Data-parallel replicas must hold identical weights (they apply identical all-reduced

@@ -18,6 +18,12 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
     public var valBatches: Int = 8
     public var checkpointInterval: Int = 0   // 0: only at the end
     public var saveTopK: Int = 1
+    /// Divergence guard: a step whose loss exceeds this multiple of the recent median (or is
+    /// not finite, or whose gradient norm explodes) is not applied; the run rewinds to the last
+    /// checkpoint and skips the batches since. 0 turns the spike test off.
+    public var spikeFactor: Double = 3.0
+    /// Rewinds allowed before the run stops with the error (0: stop at the first fault).
+    public var maxRewinds: Int = 3
     /// What the training data was (its specification and a hash of each .idx); a resumed run
     /// must be on the same data. nil in checkpoints written before it was recorded.
     public var dataFingerprint: String? = nil
@@ -47,6 +53,8 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
         }
         guard gradClip >= 0 else { throw bad("grad_clip", "must be ≥ 0, not \(gradClip)") }
         guard weightDecay >= 0 else { throw bad("weight_decay", "must be ≥ 0, not \(weightDecay)") }
+        guard spikeFactor == 0 || spikeFactor > 1 else { throw bad("spike_factor", "must be 0 (off) or above 1 (a multiple of the recent median loss), not \(spikeFactor)") }
+        guard maxRewinds >= 0 else { throw bad("max_rewinds", "must be ≥ 0, not \(maxRewinds)") }
         guard saveTopK >= 1 else { throw bad("save_top_k", "must be at least 1, not \(saveTopK)") }
     }
 
@@ -54,6 +62,7 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
     func resumeKey() -> TrainerConfig {
         var c = self
         c.steps = 0; c.logInterval = 0; c.valInterval = 0; c.valBatches = 0; c.checkpointInterval = 0; c.saveTopK = 0
+        c.spikeFactor = 0; c.maxRewinds = 0   // how faults are handled, not what a good step computes
         c.dataFingerprint = nil   // compared on its own, with its own message
         return c
     }

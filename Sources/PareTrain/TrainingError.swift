@@ -6,7 +6,7 @@ public enum TrainingError: SettingError {
     case invalidSetting(key: String, String)
     case invalidSettings(String)
     case nonFinite(step: Int, what: String, lastCheckpoint: String?)
-    case exploding(step: Int, norm: Double, lastCheckpoint: String?)
+    case diverged(step: Int, reason: String, rewinds: Int, lastCheckpoint: String?)
     case resumeMismatch(String)
     case interrupted(step: Int, checkpoint: String)
 
@@ -18,8 +18,8 @@ public enum TrainingError: SettingError {
         case .invalidSettings(let m): return m
         case let .nonFinite(s, w, c):
             return "step \(s): \(w) is not finite (NaN or inf); training stopped. " + (c.map { "The last good checkpoint is \($0); resume with ‹resume› and a lower ‹lr›." } ?? "No checkpoint was written yet; lower ‹lr› and start again.")
-        case let .exploding(s, n, c):
-            return "step \(s): gradient norm \(n) exploded; training stopped. " + (c.map { "The last good checkpoint is \($0); resume with ‹resume› and a lower ‹lr›." } ?? "Lower ‹lr› and start again.")
+        case let .diverged(s, r, n, c):
+            return "step \(s): \(r), after \(n) rewind\(n == 1 ? "" : "s") (‹max_rewinds›); training stopped. " + (c.map { "The last good checkpoint is \($0); resume with ‹resume› and a lower ‹lr›." } ?? "Lower ‹lr› and start again.")
         case .resumeMismatch(let m): return "cannot resume: \(m)"
         case let .interrupted(s, c): return "interrupted after step \(s); state saved in \(c). Run the same command with ‹resume› to continue."
         }

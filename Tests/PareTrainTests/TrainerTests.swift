@@ -16,7 +16,9 @@ final class TrainerTests: XCTestCase {
     static let config = LlamaConfig(vocabSize: 97, hiddenSize: 32, intermediateSize: 48, numHiddenLayers: 2,
                                     numAttentionHeads: 4, numKeyValueHeads: 2, tieWordEmbeddings: true)
 
-    func dataset(_ name: String, seed: UInt64) throws -> BlendedSampleStream {
+    func dataset(_ name: String, seed: UInt64) throws -> BlendedSampleStream { try Self.dataset(in: dir, name, seed: seed) }
+
+    static func dataset(in dir: String, _ name: String, seed: UInt64) throws -> BlendedSampleStream {
         var rng = RNG(seed: seed)
         let w = try IndexedDatasetWriter(prefix: dir + "/" + name, tokenType: .uint16)
         // Learnable data: runs of increasing ids mod 97, so the loss really falls.

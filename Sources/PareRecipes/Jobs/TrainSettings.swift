@@ -26,6 +26,8 @@ public struct TrainSettings: Codable, Equatable {
     public var valBatches = 8
     public var saveTopK = 1
     public var checkpointInterval = 0         // 0: at the end only
+    public var spikeFactor = 3.0              // divergence guard: loss > this × the recent median rewinds (0: off)
+    public var maxRewinds = 3                 // rewinds before the run stops (0: stop at the first fault)
     public var seed: UInt64 = 1234
     public var resume = false
     // A fresh run into an output holding another moves that one aside. CLI only, so not a key:
@@ -40,6 +42,7 @@ public struct TrainSettings: Codable, Equatable {
         case lr, minLr = "min_lr", warmupSteps = "warmup_steps", lrDecaySteps = "lr_decay_steps", lrSchedule = "lr_schedule"
         case weightDecay = "weight_decay", gradClip = "grad_clip", logInterval = "log_interval", valInterval = "val_interval"
         case valBatches = "val_batches", saveTopK = "save_top_k", checkpointInterval = "checkpoint_interval", seed, resume
+        case spikeFactor = "spike_factor", maxRewinds = "max_rewinds"
     }
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
 
@@ -53,7 +56,7 @@ public struct TrainSettings: Codable, Equatable {
         try f.read("lr_schedule", &lrSchedule); try f.read("weight_decay", &weightDecay); try f.read("grad_clip", &gradClip)
         try f.read("log_interval", &logInterval); try f.read("val_interval", &valInterval); try f.read("val_batches", &valBatches)
         try f.read("save_top_k", &saveTopK); try f.read("checkpoint_interval", &checkpointInterval); try f.read("seed", &seed)
-        try f.read("resume", &resume)
+        try f.read("resume", &resume); try f.read("spike_factor", &spikeFactor); try f.read("max_rewinds", &maxRewinds)
     }
 
     /// The trainer's configuration; an out-of-range value is a RecipeError naming its key.
@@ -65,6 +68,7 @@ public struct TrainSettings: Codable, Equatable {
         c.weightDecay = weightDecay; c.gradClip = gradClip; c.seed = seed
         c.logInterval = logInterval; c.valInterval = valInterval; c.valBatches = valBatches
         c.saveTopK = saveTopK; c.checkpointInterval = checkpointInterval
+        c.spikeFactor = spikeFactor; c.maxRewinds = maxRewinds
         try c.validate()
         return c
     }
