@@ -19,6 +19,11 @@ public final class Distiller: TrainingObjective {
     let teacherLogits: FloatBuffer       // (lmChunk, V_T)
     let vocab: Int                        // common prefix of the two vocabularies
     var ceScratch = FloatBuffer(count: 0)  // (lmChunk, V) student logits copy for the LM loss
+    /// The teacher's top-k rows for the training and validation streams, read instead of
+    /// running the teacher; a micro-batch past a cache's end runs the teacher live.
+    public var trainCache: TeacherCache?, valCache: TeacherCache?
+    /// Micro-batches served from the caches and run live (for the log).
+    public private(set) var cachedMicroBatches = 0, liveMicroBatches = 0
 
     public init(teacher: LlamaModel, student: LlamaModel, settings: KDSettings, kdRatio: Float, microBatch B: Int, seqLength T: Int,
                 intermediate: IntermediateLoss? = nil) throws {
@@ -43,14 +48,24 @@ public final class Distiller: TrainingObjective {
 
     /// Validation KD beside val/loss.
     public func validationExtras(_ val: BlendedSampleStream, batches: Int, microBatch: Int, communicator: Communicator) throws -> [(String, Double)] {
-        [("kd_loss", try validationKD(val, batches: batches, microBatch: microBatch, communicator: communicator))]
+        [("kd_loss", try validationKD(val, batches: batches, microBatch: microBatch, cache: valCache, communicator: communicator))]
     }
 
     /// One micro-batch of distillation. Extra logged values: kd_loss and lm_loss (means over the batch).
-    public func microStep(tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, acts: Activations, lossScale: Float) throws
+    public func microStep(tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, acts: Activations, lossScale: Float, firstSample: Int) throws
         -> (sum: Double, count: Int, extra: [(String, Double)]) {
-        try teacher.forward(tokens: tokens, acts: teacherActs, observer: intermediate?.teacherCapture)
-        intermediate?.teacherCapture.finish(teacherActs)
+        let cached = trainCache?.rows(sample: firstSample) != nil
+        if cached { cachedMicroBatches += 1 } else {
+            liveMicroBatches += 1
+            try teacher.forward(tokens: tokens, acts: teacherActs, observer: intermediate?.teacherCapture)
+            intermediate?.teacherCapture.finish(teacherActs)
+        }
+        /// The teacher's rows [r0, r0 + R): from the cache, or the live head.
+        func teacherRows(_ r0: Int, _ R: Int) -> TeacherLogits {
+            if cached, let rows = trainCache?.rows(sample: firstSample, row: r0) { return rows }
+            teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
+            return .dense(teacherLogits.pointer, ld: VT)
+        }
         let V = student.config.vocabSize, VT = teacher.config.vocabSize
         var kdSum = 0.0, lmSum = 0.0, count = 0
         var mask = [Bool](repeating: true, count: acts.N)
@@ -60,7 +75,7 @@ public final class Distiller: TrainingObjective {
         var isSum = 0.0, alpha = 0.0
         let ratio = Double(kdRatio)
         try student.forwardBackward(tokens: tokens, acts: acts, observer: intermediate?.studentCapture, chunkLoss: { r0, R, logits in
-            teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
+            let t = teacherRows(r0, R)
             // LM loss (and its gradient when mixed in) on a copy of the student logits.
             ce.update(from: logits, count: R * V)
             let r = crossEntropyForwardBackward(logits: ce, losses: nil, targets: targets + r0, N: R, V: V,
@@ -68,9 +83,9 @@ public final class Distiller: TrainingObjective {
             lmSum += r.sum; count += r.count
             let kd: (sum: Double, count: Int)
             if V == vocab {
-                kd = mask.withUnsafeBufferPointer { kdLossForwardBackward(student: logits, teacher: teacherLogits.pointer, ldT: VT, mask: $0.baseAddress! + r0, N: R, V: V, settings: settings, gradScale: kdRatio * lossScale) }
+                kd = mask.withUnsafeBufferPointer { kdLossForwardBackward(student: logits, teacher: t, mask: $0.baseAddress! + r0, N: R, V: V, settings: settings, gradScale: kdRatio * lossScale) }
             } else {
-                kd = distillPrefix(logits, R: R, V: V, VT: VT, mask: Array(mask[r0..<(r0 + R)]), lossScale: lossScale)
+                kd = distillPrefix(logits, teacher: t, R: R, V: V, mask: Array(mask[r0..<(r0 + R)]), lossScale: lossScale)
             }
             kdSum += kd.sum
             if kdRatio < 1 { accumulate(logits, ce, count: R * V) }
@@ -88,11 +103,11 @@ public final class Distiller: TrainingObjective {
 
     /// Different vocabulary sizes: KD over the first `vocab` entries; the student's extra
     /// (padding) logits get no KD gradient.
-    func distillPrefix(_ logits: UnsafeMutablePointer<Float>, R: Int, V: Int, VT: Int, mask: [Bool], lossScale: Float) -> (sum: Double, count: Int) {
+    func distillPrefix(_ logits: UnsafeMutablePointer<Float>, teacher: TeacherLogits, R: Int, V: Int, mask: [Bool], lossScale: Float) -> (sum: Double, count: Int) {
         var tmp = [Float](repeating: 0, count: R * vocab)
         for r in 0..<R { for j in 0..<vocab { tmp[r * vocab + j] = logits[r * V + j] } }
         let kd = tmp.withUnsafeMutableBufferPointer { t in mask.withUnsafeBufferPointer {
-            kdLossForwardBackward(student: t.baseAddress!, teacher: teacherLogits.pointer, ldT: VT, mask: $0.baseAddress!, N: R, V: vocab,
+            kdLossForwardBackward(student: t.baseAddress!, teacher: teacher, mask: $0.baseAddress!, N: R, V: vocab,
                                   settings: settings, gradScale: kdRatio * lossScale) } }
         for r in 0..<R {
             for j in 0..<V { logits[r * V + j] = j < vocab ? tmp[r * vocab + j] : 0 }
@@ -102,7 +117,9 @@ public final class Distiller: TrainingObjective {
 
     /// Validation: mean KD of the student against the teacher on a stream's first batches.
     /// Under data parallelism each rank takes every size-th batch and the sums are all-reduced.
-    public func validationKD(_ stream: BlendedSampleStream, batches: Int, microBatch B: Int, communicator: Communicator = SingleProcess()) throws -> Double {
+    /// `cache`, when given, holds the teacher's top-k rows of this stream.
+    public func validationKD(_ stream: BlendedSampleStream, batches: Int, microBatch B: Int, cache: TeacherCache? = nil,
+                             communicator: Communicator = SingleProcess()) throws -> Double {
         let T = stream.seqLength, V = student.config.vocabSize
         guard V == vocab else { return .nan }   // KD over a vocabulary prefix is reported in training only
         let sActs = Activations(config: student.config, B: B, T: T, forTraining: false)
@@ -111,16 +128,20 @@ public final class Distiller: TrainingObjective {
         var sum = 0.0, count = 0
         for k in stride(from: communicator.rank, to: batches, by: communicator.size) {
             tokens.withUnsafeMutableBufferPointer { t in targets.withUnsafeMutableBufferPointer { stream.batch(first: k * B, B: B, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
+            let cached = cache?.rows(sample: k * B) != nil && B == cache?.key.microBatch
             try tokens.withUnsafeBufferPointer { t in
-                try teacher.forward(tokens: t.baseAddress!, acts: teacherActs)
+                if !cached { try teacher.forward(tokens: t.baseAddress!, acts: teacherActs) }
                 try student.forward(tokens: t.baseAddress!, acts: sActs)
             }
             student.forEachLogitChunk(acts: sActs, into: studentLogits.pointer) { r0, R, logits in
-                teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
+                let rows: TeacherLogits
+                if cached, let c = cache?.rows(sample: k * B, row: r0) { rows = c } else {
+                    teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
+                    rows = .dense(teacherLogits.pointer, ld: teacher.config.vocabSize)
+                }
                 let mask = (r0..<(r0 + R)).map { targets[$0] != ignoreIndex }
                 let r = mask.withUnsafeBufferPointer {
-                    kdLossForwardBackward(student: logits, teacher: teacherLogits.pointer, ldT: teacher.config.vocabSize,
-                                          mask: $0.baseAddress!, N: R, V: vocab, settings: settings, gradScale: nil) }
+                    kdLossForwardBackward(student: logits, teacher: rows, mask: $0.baseAddress!, N: R, V: vocab, settings: settings, gradScale: nil) }
                 sum += r.sum; count += r.count
             }
         }

@@ -51,6 +51,21 @@ public struct KDSettings: Sendable {
 public func kdLossForwardBackward(student: UnsafeMutablePointer<Float>, teacher: UnsafePointer<Float>, ldT: Int,
                                   mask: UnsafePointer<Bool>?, N: Int, V: Int, settings s: KDSettings,
                                   gradScale: Float?) -> (sum: Double, count: Int) {
+    kdLossForwardBackward(student: student, teacher: .dense(teacher, ld: ldT), mask: mask, N: N, V: V, settings: s, gradScale: gradScale)
+}
+
+/// The teacher's side of a KD batch: full logit rows (stride `ld`), or each row's top k as a
+/// teacher cache stores them (ids in `topIndices` order and the raw logits there), which give
+/// the same truncated distribution bit for bit.
+public enum TeacherLogits {
+    case dense(UnsafePointer<Float>, ld: Int)
+    case topK(ids: UnsafePointer<Int32>, logits: UnsafePointer<Float>, k: Int)
+}
+
+public func kdLossForwardBackward(student: UnsafeMutablePointer<Float>, teacher: TeacherLogits,
+                                  mask: UnsafePointer<Bool>?, N: Int, V: Int, settings s: KDSettings,
+                                  gradScale: Float?) -> (sum: Double, count: Int) {
+    if case .topK(_, _, let k) = teacher { precondition(s.topK == k && k < V, "a cached teacher's k is the settings' top_k_logits, below V") }
     let partial = UnsafeMutablePointer<(Double, Int)>.allocate(capacity: N)
     defer { partial.deallocate() }
     let box = UncheckedBox((student, partial))
@@ -59,21 +74,31 @@ public func kdLossForwardBackward(student: UnsafeMutablePointer<Float>, teacher:
         let ls = UnsafeMutablePointer<Float>.allocate(capacity: V), lt = UnsafeMutablePointer<Float>.allocate(capacity: V)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: V)   // JSD's ∂/∂p_S
         defer { ls.deallocate(); lt.deallocate(); scratch.deallocate() }
-        var top: [Int] = []
+        var top: [Int] = [], values: [Float] = []
         for n in r0..<r1 {
-            let zs = student + n * V, zt = teacher + n * ldT
+            let zs = student + n * V
             if let mask, !mask[n] {
                 partial[n] = (0, 0)
                 if gradScale != nil { zs.update(repeating: 0, count: V) }
                 continue
             }
             logSoftmaxRow(out: ls, zs, V, scale: 1 / s.temperature)
-            if let k = s.topK, k < V {
-                topIndices(zt, V, k, &top)
-                truncatedLogSoftmax(zt, V, top, 1 / s.temperature, lt)
-            } else {
-                top.removeAll(keepingCapacity: true)
-                logSoftmaxRow(out: lt, zt, V, scale: 1 / s.temperature)
+            switch teacher {
+            case let .dense(t, ld):
+                let zt = t + n * ld
+                if let k = s.topK, k < V {
+                    topIndices(zt, V, k, &top)
+                    values.removeAll(keepingCapacity: true)
+                    for j in top { values.append(zt[j]) }
+                    truncatedLogSoftmax(top, values, V, 1 / s.temperature, lt)
+                } else {
+                    top.removeAll(keepingCapacity: true)
+                    logSoftmaxRow(out: lt, zt, V, scale: 1 / s.temperature)
+                }
+            case let .topK(ids, logits, k):
+                top.removeAll(keepingCapacity: true); values.removeAll(keepingCapacity: true)
+                for i in (n * k)..<((n + 1) * k) { top.append(Int(ids[i])); values.append(logits[i]) }
+                truncatedLogSoftmax(top, values, V, 1 / s.temperature, lt)
             }
             let k = gradScale.map { $0 / s.temperature }
             let loss: Double
@@ -118,16 +143,16 @@ func topIndices(_ z: UnsafePointer<Float>, _ V: Int, _ k: Int, _ out: inout [Int
     }
 }
 
-/// lt = log of the teacher's distribution truncated to `top` and renormalised: −∞ (p_T = 0)
-/// outside `top`.
-func truncatedLogSoftmax(_ z: UnsafePointer<Float>, _ V: Int, _ top: [Int], _ invT: Float, _ lt: UnsafeMutablePointer<Float>) {
+/// lt = log of the teacher's distribution truncated to `top` (whose logits are `values`) and
+/// renormalised: −∞ (p_T = 0) outside `top`.
+func truncatedLogSoftmax(_ top: [Int], _ values: [Float], _ V: Int, _ invT: Float, _ lt: UnsafeMutablePointer<Float>) {
     lt.update(repeating: -.infinity, count: V)
     var m = -Float.infinity
-    for j in top { m = max(m, z[j]) }
+    for z in values { m = max(m, z) }
     var sum = 0.0
-    for j in top { sum += Double(expf((z[j] - m) * invT)) }
+    for z in values { sum += Double(expf((z - m) * invT)) }
     let lse = m * invT + Float(log(sum))
-    for j in top { lt[j] = z[j] * invT - lse }
+    for (j, z) in zip(top, values) { lt[j] = z * invT - lse }
 }
 
 /// wf · KL(p_T‖p_S) + wr · KL(p_S‖p_T) over a dense row; with k, z becomes k · ∂/∂(z/τ):

@@ -9,8 +9,9 @@ public protocol TrainingObjective: AnyObject {
     /// One micro-batch: forward and backward over tokens/targets (B, T), gradients added into
     /// the model's (and the auxiliary parameters') buffers with d(loss)/d(Σ) scaled by
     /// `lossScale`. Returns Σ loss over non-ignored targets and their count, plus extra named
-    /// losses to log.
-    func microStep(tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, acts: Activations, lossScale: Float) throws
+    /// losses to log. `firstSample` is the index of the micro-batch's first sequence in the
+    /// training stream (what a teacher cache is keyed by).
+    func microStep(tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, acts: Activations, lossScale: Float, firstSample: Int) throws
         -> (sum: Double, count: Int, extra: [(String, Double)])
     /// Trainable tensors that belong to the objective, not the model (zeroed, clipped, updated
     /// and checkpointed with it).
@@ -65,9 +66,9 @@ public final class Trainer {
     var checkpointRoot: String { output + "/checkpoints" }
 
     /// The objective's micro-step, or the model's own LM loss.
-    func microStep(tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, acts: Activations, lossScale: Float) throws
+    func microStep(tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, acts: Activations, lossScale: Float, firstSample: Int) throws
         -> (sum: Double, count: Int, extra: [(String, Double)]) {
-        if let objective { return try objective.microStep(tokens: tokens, targets: targets, acts: acts, lossScale: lossScale) }
+        if let objective { return try objective.microStep(tokens: tokens, targets: targets, acts: acts, lossScale: lossScale, firstSample: firstSample) }
         let r = try model.forwardBackward(tokens: tokens, targets: targets, acts: acts, lossScale: lossScale)
         return (r.sum, r.count, [])
     }
@@ -167,7 +168,8 @@ public final class Trainer {
             var extra: [String: Double] = [:]
             for m in (rank * localAccum)..<((rank + 1) * localAccum) {
                 let r = try tokens.withUnsafeBufferPointer { t in try targets.withUnsafeBufferPointer {
-                    try microStep(tokens: t.baseAddress! + m * B * T, targets: $0.baseAddress! + m * B * T, acts: acts, lossScale: 1 / Float(max(count, 1))) } }
+                    try microStep(tokens: t.baseAddress! + m * B * T, targets: $0.baseAddress! + m * B * T, acts: acts, lossScale: 1 / Float(max(count, 1)),
+                                  firstSample: batch * config.globalBatchSize + m * B) } }
                 sum += r.sum
                 for (k, v) in r.extra { extra[k, default: 0] += v / Double(accum) }
             }

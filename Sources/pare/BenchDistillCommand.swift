@@ -46,7 +46,7 @@ struct BenchDistill: ParsableCommand {
         for k in 0..<(warmup + steps) {
             let t0 = ProcessInfoLite.now()
             s.zeroGradients()
-            let r = try tokens.withUnsafeBufferPointer { tk in try targets.withUnsafeBufferPointer { try d.microStep(tokens: tk.baseAddress!, targets: $0.baseAddress!, acts: acts, lossScale: 1 / Float(N)) } }
+            let r = try tokens.withUnsafeBufferPointer { tk in try targets.withUnsafeBufferPointer { try d.microStep(tokens: tk.baseAddress!, targets: $0.baseAddress!, acts: acts, lossScale: 1 / Float(N), firstSample: 0) } }
             opt.update(s, lr: 1e-4)
             let dt = ProcessInfoLite.now() - t0
             if k >= warmup { times.append(dt) }

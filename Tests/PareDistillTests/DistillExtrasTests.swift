@@ -95,7 +95,7 @@ final class DistillExtrasTests: XCTestCase {
         d.intermediate?.projection?.grads.pointer.update(repeating: 0, count: d.intermediate!.projection!.count)
         let acts = Activations(config: d.student.config, B: f.B, T: f.T)
         let count = f.targets.filter { $0 != ignoreIndex }.count
-        let r = try f.tokens.withUnsafeBufferPointer { t in try f.targets.withUnsafeBufferPointer { try d.microStep(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts, lossScale: 1 / Float(count)) } }
+        let r = try f.tokens.withUnsafeBufferPointer { t in try f.targets.withUnsafeBufferPointer { try d.microStep(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts, lossScale: 1 / Float(count), firstSample: 0) } }
         let extra = Dictionary(uniqueKeysWithValues: r.extra)
         return (r.sum / Double(r.count), extra["is_loss"] ?? 0, extra["is_alpha"] ?? 0)
     }

@@ -14,7 +14,7 @@ final class DistillTests: XCTestCase {
         model.zeroGradients()
         let acts = Activations(config: model.config, B: f.B, T: f.T, lmChunk: lmChunk)
         let count = f.targets.filter { $0 != ignoreIndex }.count
-        let r = try f.tokens.withUnsafeBufferPointer { t in try f.targets.withUnsafeBufferPointer { try step.microStep(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts, lossScale: 1 / Float(count)) } }
+        let r = try f.tokens.withUnsafeBufferPointer { t in try f.targets.withUnsafeBufferPointer { try step.microStep(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts, lossScale: 1 / Float(count), firstSample: 0) } }
         return (r.sum / Double(r.count), model.grads!.toArray())
     }
 

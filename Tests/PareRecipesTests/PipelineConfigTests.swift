@@ -76,6 +76,12 @@ final class PipelineConfigTests: XCTestCase {
         guard case .pruneDepth(let pd)? = p.steps.first(where: { $0.name == "prune-depth" })?.job else { return XCTFail("no prune-depth step") }
         XCTAssertEqual(pd.calibration.calibrationBatch, 2, "prune-level calibration settings reach both students")
         XCTAssertTrue(try config("prune: {width: {enabled: false}, depth: {num_layers: 1}}").width == nil)
+        XCTAssertNil(d.teacherCache, "the intermediate loss needs the live teacher")
+        // Two students, top-k KD: both distillations share one teacher cache.
+        let shared = try Pipeline(try config("prune: {depth: {num_layers: 1}, width: {hidden_size: 64, scores: s.json}}\ndistill: {top_k_logits: 8}"))
+        let caches = shared.steps.compactMap { step -> String?? in if case .distill(let d) = step.job { return .some(d.teacherCache) } else { return nil } }
+        XCTAssertEqual(caches.count, 2); XCTAssertEqual(Set(caches).count, 1); XCTAssert(caches[0]?.hasSuffix("/teacher-cache") == true, "\(caches)")
+        assertError("distill: {teacher_cache: c}", ["distill.teacher_cache", "distill.top_k_logits"])
     }
 
     func assertError(_ yaml: String, _ words: [String], file: StaticString = #filePath, line: UInt = #line) {

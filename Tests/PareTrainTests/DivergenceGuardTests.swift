@@ -11,7 +11,7 @@ final class PoisonedObjective: TrainingObjective {
     let model: LlamaModel
     var nan: [[Int32]] = [], spike: [[Int32]] = []
     init(model: LlamaModel) { self.model = model }
-    func microStep(tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, acts: Activations, lossScale: Float) throws
+    func microStep(tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, acts: Activations, lossScale: Float, firstSample: Int) throws
         -> (sum: Double, count: Int, extra: [(String, Double)]) {
         let r = try model.forwardBackward(tokens: tokens, targets: targets, acts: acts, lossScale: lossScale)
         let seen = Array(UnsafeBufferPointer(start: tokens, count: acts.B * acts.T))

@@ -18,10 +18,11 @@ public struct DistillJob: Codable, Equatable {
     public var topKLogits: Int? = nil           // KD against the teacher's top K tokens only (forward-kl, jsd)
     public var intermediateLoss: String? = nil  // cosine | mse on hidden states at mapped layers
     public var layerMap: String? = nil          // STUDENT:TEACHER pairs, 0-based (default last:last)
+    public var teacherCache: String? = nil      // a folder of the teacher's top-k logits, built once per teacher and data order
     public var train = TrainSettings()
 
     public init() {}
-    static let ownKeys = ["teacher", "student", "loss", "temperature", "jsd_beta", "kd_ratio", "top_k_logits", "intermediate_loss", "layer_map"]
+    static let ownKeys = ["teacher", "student", "loss", "temperature", "jsd_beta", "kd_ratio", "top_k_logits", "intermediate_loss", "layer_map", "teacher_cache"]
     public static var keys: [String] { ownKeys + TrainSettings.keys }
 
     public init(from decoder: Decoder) throws {
@@ -29,6 +30,7 @@ public struct DistillJob: Codable, Equatable {
         try f.read("teacher", &teacher); try f.read("student", &student); try f.read("loss", &loss)
         try f.read("temperature", &temperature); try f.read("jsd_beta", &jsdBeta); try f.read("kd_ratio", &kdRatio)
         try f.read("top_k_logits", &topKLogits); try f.read("intermediate_loss", &intermediateLoss); try f.read("layer_map", &layerMap)
+        try f.read("teacher_cache", &teacherCache)
         train = try TrainSettings(f)
     }
     public func encode(to encoder: Encoder) throws {
@@ -40,6 +42,7 @@ public struct DistillJob: Codable, Equatable {
         try c.encodeIfPresent(topKLogits, forKey: AnyKey("top_k_logits"))
         try c.encodeIfPresent(intermediateLoss, forKey: AnyKey("intermediate_loss"))
         try c.encodeIfPresent(layerMap, forKey: AnyKey("layer_map"))
+        try c.encodeIfPresent(teacherCache, forKey: AnyKey("teacher_cache"))
     }
 
     public func validate() throws {
@@ -54,6 +57,11 @@ public struct DistillJob: Codable, Equatable {
         if let map = layerMap {
             guard intermediateLoss != nil else { throw RecipeError.invalid("layer_map", "needs \(SettingName.ref("intermediate_loss")) (cosine or mse)") }
             _ = try IntermediateLoss.parseLayerMap(map)
+        }
+        if let dir = teacherCache {
+            guard !dir.isEmpty else { throw RecipeError.invalid("teacher_cache", "must name a folder") }
+            guard topKLogits != nil else { throw RecipeError.invalid("teacher_cache", "stores the teacher's top-k logits; set \(SettingName.ref("top_k_logits")) (64 keeps nearly all of the teacher's probability mass)") }
+            guard intermediateLoss == nil else { throw RecipeError.invalid("teacher_cache", "holds logits only; \(SettingName.ref("intermediate_loss")) needs the teacher's hidden states, so run without the cache") }
         }
         try train.validate()
     }
@@ -98,12 +106,48 @@ public struct DistillJob: Codable, Equatable {
             log.say("intermediate-state loss: \(inter.kind.rawValue) at student:teacher layers \(pairs)" + (inter.projection.map { p in ", through a learned \(p.shape[0])×\(p.shape[1]) projection" } ?? ""))
         }
         if let k = topKLogits { log.say("KD against the teacher's top \(k) tokens (renormalised)") }
+        if let dir = teacherCache { try attachCache(dir, distiller, teacher: t.model, train: trainStream, val: val, config: config, comm, log, progress) }
         let trainer = try Trainer(model: s.model, tokenizer: s.tokenizer, config: config, train: trainStream, val: val,
                                   output: train.output, log: log, objective: distiller)
         trainer.communicator = comm
         let t0 = ProcessInfoLite.now()
         let final = try trainer.run(resume: train.resume)
         log.say(String(format: "done in %@; final student: %@", formatDuration(ProcessInfoLite.now() - t0), final))
+        if teacherCache != nil { log.say("teacher cache: \(distiller.cachedMicroBatches) micro-batches read from it, \(distiller.liveMicroBatches) run live") }
         return final
+    }
+
+    /// Opens (or builds, once, on rank 0) the teacher's top-k rows for the training steps and
+    /// the validation batches, and hands them to the distiller.
+    func attachCache(_ dir: String, _ d: Distiller, teacher: LlamaModel, train stream: BlendedSampleStream, val: BlendedSampleStream?,
+                     config: TrainerConfig, _ comm: Communicator, _ log: MetricsLog, _ progress: Progress) throws {
+        let hash = teacher.contentHash, vocab = min(teacher.config.vocabSize, d.student.config.vocabSize)
+        func key(_ split: String, _ data: String) -> TeacherCache.Key {
+            TeacherCache.Key(split: split, teacher: hash, data: data + " seed \(train.seed)", seqLength: config.seqLength,
+                             microBatch: config.microBatchSize, topK: topKLogits!, vocab: vocab)
+        }
+        var jobs = [(key("train", try train.dataFingerprint()), stream, config.steps * config.globalBatchSize)]
+        if let val, let spec = train.dataVal, !spec.isEmpty, config.valBatches > 0 {
+            jobs.append((key("val", try train.dataFingerprint("data_val")), val, config.valBatches * config.microBatchSize))
+        }
+        var caches: [TeacherCache] = []
+        for (k, s, samples) in jobs {
+            if comm.isRoot, try TeacherCache.open(folder: dir, key: k, samples: samples) == nil {
+                let t0 = ProcessInfoLite.now()
+                _ = try TeacherCache.build(teacher: teacher, stream: s, samples: samples, key: k, folder: dir,
+                                           progress: progress.counter("teacher cache (\(k.split))", unit: "sequences"))
+                let mb = Double(samples * config.seqLength * TeacherCache.bytesPerToken(topK: k.topK)) / 1e6
+                log.say(String(format: "teacher cache: %@ %d sequences in %@, %.1f MB (%.0f MB per million tokens) in %@", k.split, samples,
+                               formatDuration(ProcessInfoLite.now() - t0), mb, Double(TeacherCache.bytesPerToken(topK: k.topK)), dir))
+            }
+            if comm.size > 1 { try comm.barrier() }
+            guard let c = try TeacherCache.open(folder: dir, key: k, samples: samples) else {
+                throw RecipeError.failed("the teacher cache in \(dir) has no complete \(k.split) part after building it; on several machines the folder must be shared")
+            }
+            caches.append(c)
+            log.say("teacher cache: reading \(k.split) top-\(k.topK) logits from \(dir)/\(k.name).*")
+        }
+        d.trainCache = caches.first
+        d.valCache = caches.count > 1 ? caches[1] : nil
     }
 }

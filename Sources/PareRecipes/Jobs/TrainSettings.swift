@@ -90,13 +90,14 @@ public struct TrainSettings: Codable, Equatable {
 
     /// The training data as the run records it: the spec and an FNV-1a hash of each .idx (the
     /// document lengths, so a different corpus or tokenizer changes it).
-    func dataFingerprint() throws -> String {
+    func dataFingerprint(_ key: String = "data_train") throws -> String {
+        let spec = key == "data_train" ? dataTrain : key == "data_val" ? dataVal ?? "" : dataTest ?? ""
         let prefix: DataPrefix
-        do { prefix = try DataPrefix(dataTrain) } catch let e as DataPrefixError { throw RecipeError.invalid("data_train", e.rawMessage) }
+        do { prefix = try DataPrefix(spec) } catch let e as DataPrefixError { throw RecipeError.invalid(key, e.rawMessage) }
         var parts: [String] = []
         for p in prefix.parts {
             let idx = DataPrefix.resolve(p.prefix) + ".idx"
-            guard let data = FileManager.default.contents(atPath: idx) else { throw RecipeError.invalid("data_train", "names \(idx), which cannot be read") }
+            guard let data = FileManager.default.contents(atPath: idx) else { throw RecipeError.invalid(key, "names \(idx), which cannot be read") }
             var h: UInt64 = 0xcbf2_9ce4_8422_2325
             for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
             // Content only: the same data reached by another path is the same data.

@@ -62,6 +62,9 @@ public struct Pipeline {
             var d = c.distill
             d.teacher = "\(ft)/model"; d.student = "\(R)/students/\(s)"
             d.layerMap = c.layerMap[s] ?? d.layerMap
+            // Students distilled from one teacher on one data order share its top-k logits: the
+            // first distillation writes them, the others read them instead of running the teacher.
+            if d.teacherCache == nil, d.topKLogits != nil, d.intermediateLoss == nil, students.count > 1 { d.teacherCache = "\(R)/teacher-cache" }
             wire(&d.train, output: "\(R)/distill-\(s)")
             steps.append(PipelineStep(name: "distill-\(s)", job: .distill(d), inputs: [d.teacher, d.student], output: "\(R)/distill-\(s)/model/config.json"))
         }

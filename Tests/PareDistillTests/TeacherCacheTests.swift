@@ -1,0 +1,89 @@
+import Foundation
+import XCTest
+import PareTestSupport
+import PareCore
+import PareDistill
+import PareFormats
+import PareModel
+import PareTrain
+
+/// Distilling from a teacher cache is live top-k distillation, bit for bit.
+final class TeacherCacheTests: XCTestCase {
+    let dir = NSTemporaryDirectory() + "pare-teacher-cache-\(getpid())"
+    override func setUp() {
+        Parallel.configure(threads: 2)
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    let settings = KDSettings(topK: 8)
+
+    func key(_ split: String, _ teacher: LlamaModel) -> TeacherCache.Key {
+        TeacherCache.Key(split: split, teacher: teacher.contentHash, data: "test", seqLength: 16, microBatch: 2, topK: 8, vocab: teacher.config.vocabSize)
+    }
+
+    /// A 6-step distillation of a narrower student, live or with the caches built for `cachedSteps`.
+    func run(_ out: String, cachedSteps: Int?) throws -> (Trainer, Distiller) {
+        let f = try Fixture("tiny-tied")
+        var c = f.config
+        c.hiddenSize = 48
+        let student = try LlamaModel(config: c)
+        student.initializeRandom(seed: 5, std: 0.08)
+        let teacher = try f.model()
+        let d = try Distiller(teacher: teacher, student: student, settings: settings, kdRatio: 1, microBatch: 2, seqLength: 16)
+        var tc = ResumeSetup.config(steps: 6)
+        tc.valBatches = 2
+        let s = try ResumeSetup.stream(prefix: dir + "/d"), v = try ResumeSetup.stream(prefix: dir + "/v")
+        if let steps = cachedSteps {
+            d.trainCache = try TeacherCache.build(teacher: teacher, stream: s, samples: steps * 4, key: key("train", teacher), folder: out + "-cache")
+            d.valCache = try TeacherCache.build(teacher: teacher, stream: v, samples: 4, key: key("val", teacher), folder: out + "-cache")
+        }
+        let t = try Trainer(model: student, tokenizer: nil, config: tc, train: s, val: v, output: out, log: MetricsLog(), objective: d)
+        try t.run(resume: false, saveFinalModel: false)
+        return (t, d)
+    }
+
+    func testDistillingFromTheCacheEqualsLiveTopK() throws {
+        try ResumeSetup.writeDataset(prefix: dir + "/d")
+        try ResumeSetup.writeDataset(prefix: dir + "/v")
+        let (live, _) = try run(dir + "/live", cachedSteps: nil)
+        let (cached, d) = try run(dir + "/cached", cachedSteps: 6)
+        XCTAssertEqual(d.cachedMicroBatches, 12); XCTAssertEqual(d.liveMicroBatches, 0)
+        XCTAssertEqual(live.losses, cached.losses, "losses bit for bit")
+        XCTAssertEqual(live.lastValLoss, cached.lastValLoss)
+        XCTAssertTrue(memcmp(live.model.params.pointer, cached.model.params.pointer, 4 * live.model.params.count) == 0, "weights bit for bit")
+        let v = try ResumeSetup.stream(prefix: dir + "/v")
+        XCTAssertEqual(try d.validationKD(v, batches: 2, microBatch: 2, cache: d.valCache), try d.validationKD(v, batches: 2, microBatch: 2), "validation KD bit for bit")
+        // A cache shorter than the run: the steps past it run the teacher live, with the same numbers.
+        let (short, ds) = try run(dir + "/short", cachedSteps: 4)
+        XCTAssertEqual(ds.cachedMicroBatches, 8); XCTAssertEqual(ds.liveMicroBatches, 4)
+        XCTAssertEqual(live.losses, short.losses)
+        print("teacher cache: 6 steps from the cache equal live top-8 distillation bit for bit: losses \(cached.losses.map { String(format: "%.6f", $0) })")
+    }
+
+    /// A build cut short continues from its last whole micro-batch, to the same bytes; a cache
+    /// whose files were truncated afterwards is refused by name.
+    func testAnInterruptedBuildContinuesToTheSameFiles() throws {
+        try ResumeSetup.writeDataset(prefix: dir + "/d")
+        let teacher = try Fixture("tiny-tied").model()
+        let s = try ResumeSetup.stream(prefix: dir + "/d")
+        let k = key("train", teacher), folder = dir + "/cache"
+        _ = try TeacherCache.build(teacher: teacher, stream: s, samples: 8, key: k, folder: folder)
+        let stem = folder + "/" + k.name
+        let whole = try [".ids", ".logits"].map { try Data(contentsOf: URL(fileURLWithPath: stem + $0)) }
+        // As if stopped after 3 samples (1.5 micro-batches) of 8: .partial files and no .json.
+        for (ext, data) in zip([".ids", ".logits"], whole) {
+            try FileManager.default.removeItem(atPath: stem + ext)
+            try data.prefix(data.count * 3 / 8).write(to: URL(fileURLWithPath: stem + ext + ".partial"))
+        }
+        try FileManager.default.moveItem(atPath: stem + ".json", toPath: stem + ".json.partial")
+        var firstProgress: Int? = nil
+        _ = try TeacherCache.build(teacher: teacher, stream: s, samples: 8, key: k, folder: folder) { done, _ in if firstProgress == nil { firstProgress = done } }
+        XCTAssertEqual(firstProgress, 2, "continues after the one whole micro-batch")
+        for (ext, data) in zip([".ids", ".logits"], whole) { XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: stem + ext)), data, ext) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stem + ".ids.partial"))
+        // Truncated after completion: a clear error naming the file.
+        try whole[0].prefix(100).write(to: URL(fileURLWithPath: stem + ".ids"))
+        XCTAssertThrowsError(try TeacherCache.open(folder: folder, key: k, samples: 8)) { XCTAssert("\($0)".contains(stem + ".ids") && "\($0)".contains("rebuild"), "\($0)") }
+    }
+}
