@@ -4,7 +4,7 @@ import PareRecipes
 struct Prune: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make a smaller model: drop layers (depth) or slice neurons, heads, groups and channels (width).",
-        subcommands: [PruneDepth.self, PruneWidth.self])
+        subcommands: [PruneDepth.self, PruneWidth.self, PruneSearch.self])
 }
 
 /// Calibration flags both prune commands share (the keys of CalibrationSettings).
@@ -79,6 +79,54 @@ struct PruneWidth: ParsableCommand {
         if let v = sizeMultiple { job.sizeMultiple = v }; if let v = exportType { job.exportType = v }; job.scores = scores
         if let v = aggregation { job.aggregation = v }; if let v = mlpActivation { job.mlpActivation = v }
         job.calibration = calibration.settings
+        try runJob { try job.run(progress: .console) }
+    }
+}
+
+struct PruneSearch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Find the student shape for a target: rank loadable shapes by a proxy, distill the best K briefly, keep the winner.",
+        discussion: "Exactly one target: --target-params (e.g. 80M), --target-decode-tps or --target-prefill-tps (batch 1, measured on this machine). The short distillations share a teacher cache in OUTPUT/teacher-cache; rerunning continues a stopped search.")
+    static let d = PruneSearchJob()
+
+    @Option(help: "The teacher: a .gguf file or a Hugging Face directory.") var model: String
+    @Option(help: "The search folder (candidates/, winner/, search.json).") var output: String
+    @Option(help: "The most parameters a student may hold: 80M, 1.2B or a count.") var targetParams: String?
+    @Option(parsing: .unconditional, help: "Batch-1 decode tokens/s a student must reach on this machine.") var targetDecodeTps: Double?
+    @Option(parsing: .unconditional, help: "Tokens/s of a 128-token prefill a student must reach on this machine.") var targetPrefillTps: Double?
+    @Option(parsing: .unconditional, help: "Candidates hold at least band × the parameter target (or run at most target / band tokens/s) (default \(d.band)).") var band: Double?
+    @Option(parsing: .unconditional, help: "Shapes ranked by the proxy loss (default \(d.maxCandidates)).") var maxCandidates: Int?
+    @Option(parsing: .unconditional, help: "K: the best shapes by the proxy, each distilled briefly (default \(d.topK)).") var topK: Int?
+    @Option(parsing: .unconditional, help: "M: training tokens of each short distillation (default \(d.shortTokens)).") var shortTokens: Int?
+    @Option(parsing: .unconditional, help: "Validation sequences of the proxy loss (default \(d.proxySamples)).") var proxySamples: Int?
+    @Option(help: "How each depth's dropped block is chosen: cosine or loss (default \(d.depthMetric)).") var depthMetric: String?
+    @Option(help: "Shapes must export as this GGUF type: f32, f16, q8_0, q4_0, or none (default \(d.exportType)).") var exportType: String?
+    @Option(parsing: .unconditional, help: "Hidden and MLP sizes are multiples of this (default \(d.sizeMultiple)).") var sizeMultiple: Int?
+    @Option(help: "Training data of the short distillations (an indexed-dataset prefix).") var dataTrain: String
+    @Option(help: "Validation data: the proxy and the short distillations are ranked on it.") var dataVal: String
+    @Option(parsing: .unconditional, help: "Short distillations: learning rate (default \(d.distill.train.lr)).") var lr: Double?
+    @Option(parsing: .unconditional, help: "Short distillations: sequences per step (default \(d.distill.train.globalBatchSize)).") var globalBatchSize: Int?
+    @Option(parsing: .unconditional, help: "Short distillations: sequences per forward pass (default \(d.distill.train.microBatchSize)).") var microBatchSize: Int?
+    @Option(parsing: .unconditional, help: "Short distillations: the teacher's top K logits (default \(d.distill.topKLogits ?? 0)).") var topKLogits: Int?
+    @OptionGroup var calibration: CalibrationOptions
+    @OptionGroup var threads: ThreadOptions
+
+    func run() throws {
+        try threads.apply()
+        var job = PruneSearchJob()
+        job.model = model; job.output = output
+        job.targetParams = targetParams; job.targetDecodeTps = targetDecodeTps; job.targetPrefillTps = targetPrefillTps
+        if let v = band { job.band = v }; if let v = maxCandidates { job.maxCandidates = v }; if let v = topK { job.topK = v }
+        if let v = shortTokens { job.shortTokens = v }; if let v = proxySamples { job.proxySamples = v }; if let v = depthMetric { job.depthMetric = v }
+        if let v = exportType { job.exportType = v }; if let v = sizeMultiple { job.sizeMultiple = v }
+        job.calibration = calibration.settings
+        if job.calibration.calibrationData == nil { job.calibration.calibrationData = dataTrain }
+        job.distill.train.dataTrain = dataTrain; job.distill.train.dataVal = dataVal
+        job.distill.train.seqLength = job.calibration.seqLength
+        if let v = lr { job.distill.train.lr = v; job.distill.train.minLr = v / 10 }
+        if let v = globalBatchSize { job.distill.train.globalBatchSize = v }; if let v = microBatchSize { job.distill.train.microBatchSize = v }
+        if let v = topKLogits { job.distill.topKLogits = v }
         try runJob { try job.run(progress: .console) }
     }
 }

@@ -148,10 +148,7 @@ public struct EvalJob: Codable, Equatable {
         var line = String(format: "%@ | %@ | %d | %d | %.4f | %.3f | %.1f", path, n < 0 ? "all" : String(n), r.tokens, r.windows, r.meanLoss, r.perplexity,
                           ProcessInfoLite.now() - t0)
         if speed {
-            let prompt = Array(stream.prefix(128))
-            var sampler = Sampler()
-            _ = try m.model.generate(prompt: Array(prompt.prefix(8)), maxNewTokens: 4, sampler: &sampler)   // warm-up
-            let (_, st) = try m.model.generate(prompt: prompt, maxNewTokens: 32, sampler: &sampler)
+            let st = try SpeedProbe.measure(m.model, prompt: Array(stream.prefix(128)), newTokens: 32)
             row["prefill_tokens_per_second"] = st.prefillTokensPerSecond
             row["decode_tokens_per_second"] = st.decodeTokensPerSecond
             line += String(format: " | %.0f | %.1f", st.prefillTokensPerSecond, st.decodeTokensPerSecond)

@@ -1,0 +1,319 @@
+import Foundation
+import PareCore
+import PareDistill
+import PareFormats
+import PareModel
+import ParePrune
+import PareTrain
+
+/// `prune search`: the student shape for a target, found as Minitron's paper and Model
+/// Optimizer do. Every loadable shape on a grid over depth, hidden, MLP, heads and query groups
+/// that meets the target (parameters, or decode/prefill tokens/s measured here) is cut from the
+/// teacher by importance; the candidates are ranked by a cheap proxy (validation LM loss right
+/// after pruning), the top K are distilled for M tokens each, and the one with the lowest
+/// validation loss after that wins. Output: candidates/ (each pruned student and its short
+/// distillation), winner/ (the pruned winner, to distill at full budget), search.json.
+public struct PruneSearchJob: Codable, Equatable {
+    public var model = ""
+    public var output = ""
+    public var targetParams: String? = nil        // "80M", "1.2B" or a count: the most a student may hold
+    public var targetDecodeTps: Double? = nil     // batch-1 decode tokens/s a student must reach on this machine
+    public var targetPrefillTps: Double? = nil    // likewise for a 128-token prefill
+    public var band = 0.85                        // candidates hold at least band × target parameters (or run at most target / band tokens/s)
+    public var maxCandidates = 12                 // shapes ranked by the proxy
+    public var topK = 3                           // K: shapes distilled briefly
+    public var shortTokens = 65_536               // M: training tokens of each short distillation
+    public var proxySamples = 16                  // validation sequences of the proxy loss
+    public var depthMetric = "cosine"             // how the dropped block is chosen (cosine | loss)
+    public var exportType = "q8_0"                // shapes must load as this GGUF type (or none)
+    public var sizeMultiple = 8
+    public var calibration = CalibrationSettings()
+    /// The short distillations' settings (teacher, student, steps and output are set per candidate).
+    public var distill: DistillJob = {
+        var d = DistillJob()
+        d.topKLogits = 64; d.train.lr = 5e-4; d.train.minLr = 5e-5
+        return d
+    }()
+
+    public init() {}
+    static let ownKeys = ["model", "output", "target_params", "target_decode_tps", "target_prefill_tps", "band", "max_candidates",
+                          "top_k", "short_tokens", "proxy_samples", "depth_metric", "export_type", "size_multiple"]
+    public static var keys: [String] { ownKeys + CalibrationSettings.keys }
+
+    public init(from decoder: Decoder) throws {
+        let f = try StrictFields(decoder, known: PruneSearchJob.keys)
+        try f.read("model", &model); try f.read("output", &output); try f.read("target_params", &targetParams)
+        try f.read("target_decode_tps", &targetDecodeTps); try f.read("target_prefill_tps", &targetPrefillTps); try f.read("band", &band)
+        try f.read("max_candidates", &maxCandidates); try f.read("top_k", &topK); try f.read("short_tokens", &shortTokens)
+        try f.read("proxy_samples", &proxySamples); try f.read("depth_metric", &depthMetric); try f.read("export_type", &exportType)
+        try f.read("size_multiple", &sizeMultiple)
+        calibration = try CalibrationSettings(f)
+    }
+    public func encode(to encoder: Encoder) throws {
+        try calibration.encode(to: encoder)
+        var c = encoder.container(keyedBy: AnyKey.self)
+        try c.encode(model, forKey: AnyKey("model")); try c.encode(output, forKey: AnyKey("output"))
+        try c.encodeIfPresent(targetParams, forKey: AnyKey("target_params"))
+        try c.encodeIfPresent(targetDecodeTps, forKey: AnyKey("target_decode_tps")); try c.encodeIfPresent(targetPrefillTps, forKey: AnyKey("target_prefill_tps"))
+        try c.encode(band, forKey: AnyKey("band")); try c.encode(maxCandidates, forKey: AnyKey("max_candidates")); try c.encode(topK, forKey: AnyKey("top_k"))
+        try c.encode(shortTokens, forKey: AnyKey("short_tokens")); try c.encode(proxySamples, forKey: AnyKey("proxy_samples"))
+        try c.encode(depthMetric, forKey: AnyKey("depth_metric")); try c.encode(exportType, forKey: AnyKey("export_type"))
+        try c.encode(sizeMultiple, forKey: AnyKey("size_multiple")); try c.encode(distill, forKey: AnyKey("distill"))
+    }
+
+    /// "80M", "1.5B", "80000000" → a count.
+    static func parseCount(_ s: String) -> Int? {
+        let t = s.trimmingCharacters(in: .whitespaces).uppercased()
+        let scale: Double = t.hasSuffix("B") ? 1e9 : t.hasSuffix("M") ? 1e6 : t.hasSuffix("K") ? 1e3 : 1
+        guard let x = Double(scale == 1 ? t : String(t.dropLast())), x > 0 else { return nil }
+        return Int((x * scale).rounded())
+    }
+
+    public func validate() throws {
+        guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: the teacher (a .gguf file or a Hugging Face directory)") }
+        guard !output.isEmpty else { throw RecipeError.invalid("output", "is required: the search folder") }
+        let targets = [targetParams != nil, targetDecodeTps != nil, targetPrefillTps != nil].filter { $0 }.count
+        guard targets == 1 else { throw RecipeError.invalid("target_params", "or \(SettingName.ref("target_decode_tps")) or \(SettingName.ref("target_prefill_tps")): give exactly one target") }
+        if let p = targetParams, PruneSearchJob.parseCount(p) == nil { throw RecipeError.invalid("target_params", "must be a parameter count such as 80M, 1.2B or 80000000, not \"\(p)\"") }
+        for (k, v) in [("target_decode_tps", targetDecodeTps), ("target_prefill_tps", targetPrefillTps)] {
+            if let v, !(v > 0) { throw RecipeError.invalid(k, "must be positive tokens/s, not \(v)") }
+        }
+        guard band > 0 && band < 1 else { throw RecipeError.invalid("band", "must be between 0 and 1 (candidates hold at least band × the target), not \(band)") }
+        guard maxCandidates >= 1 else { throw RecipeError.invalid("max_candidates", "must be at least 1, not \(maxCandidates)") }
+        guard topK >= 1 && topK <= maxCandidates else { throw RecipeError.invalid("top_k", "must be between 1 and \(SettingName.ref("max_candidates")) (\(maxCandidates)), not \(topK)") }
+        guard shortTokens >= distill.train.globalBatchSize * distill.train.seqLength else {
+            throw RecipeError.invalid("short_tokens", "(\(shortTokens)) must cover at least one step of \(distill.train.globalBatchSize) × \(distill.train.seqLength) tokens")
+        }
+        guard proxySamples >= 1 else { throw RecipeError.invalid("proxy_samples", "must be at least 1, not \(proxySamples)") }
+        guard ["cosine", "loss"].contains(depthMetric) else { throw RecipeError.invalid("depth_metric", "must be cosine or loss, not \"\(depthMetric)\"") }
+        guard exportType == "none" || GGUFExport.TensorType(rawValue: exportType) != nil else {
+            throw RecipeError.invalid("export_type", "must be f32, f16, q8_0, q4_0 or none, not \"\(exportType)\"")
+        }
+        guard distill.train.dataVal != nil else { throw RecipeError.invalid("data_val", "is required: the proxy and the short distillations are ranked on the validation split") }
+        try calibration.validate()
+        var d = distill; d.teacher = model; d.student = model; d.train.output = output
+        try d.validate()
+    }
+
+    /// One row of the search table.
+    public struct Candidate: Codable, Equatable {
+        public var shape: StudentShape
+        public var parameters: Int
+        public var dropped: [Int]
+        public var proxyLoss: Double?
+        public var decodeTps: Double?, decodeMin: Double?, decodeMax: Double?, prefillTps: Double?
+        public var shortKDLoss: Double?, shortKDKD: Double?
+        var slug: String { "\(shape.layers)L-h\(shape.hidden)-f\(shape.ffn)-\(shape.heads)q\(shape.groups)g" }
+    }
+    /// What search.json holds; also the resume state (candidates with their measured numbers).
+    public struct Result: Codable {
+        public var teacher: String, teacherParameters: Int, teacherShape: StudentShape
+        public var target: String, gridSize: Int, feasible: Int
+        public var candidates: [Candidate]
+        public var shortKDRanked: [String] = [], winner: String? = nil, proxyWinner: String? = nil
+        public var seconds: Double = 0
+    }
+
+    public var targetDescription: String {
+        if let p = targetParams { return "≤ \(p) parameters" }
+        if let t = targetDecodeTps { return "≥ \(t) decode tokens/s" }
+        return "≥ \(targetPrefillTps!) prefill tokens/s"
+    }
+
+    @discardableResult
+    public func run(progress: Progress) throws -> Result {
+        try validate()
+        let t0 = ProcessInfoLite.now()
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let statePath = output + "/search.json"
+        let loaded = try PretrainedModel.load(model)
+        let m = loaded.model, c = m.config
+        try checkPositions(calibration.seqLength, key: "seq_length", model: c, model)
+        let rules = LoadableShape.Consumers(family: c.family, qkvBias: c.qkvBias, ggufBlock: GGUFExport.TensorType(rawValue: exportType)?.blockElements)
+        let grid = ShapeSearch.grid(c, rules: rules, sizeMultiple: sizeMultiple)
+        let valStream = try distill.train.stream("data_val", distill.train.dataVal!)
+        // The speed probes' prompt: the first 128 tokens of the validation split.
+        var first = [Int32](repeating: 0, count: valStream.seqLength), unused = first
+        first.withUnsafeMutableBufferPointer { t in unused.withUnsafeMutableBufferPointer { valStream.batch(first: 0, B: 1, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
+        let prompt = Array(first.prefix(128))
+
+        // 1. The candidates: resumed from search.json when it was written for this search.
+        var result: Result
+        if let d = FileManager.default.contents(atPath: statePath), let r = try? JSONDecoder().decode(Result.self, from: d),
+           r.teacher == model, r.target == targetDescription, r.gridSize == grid.count {
+            result = r
+            progress.say("search: resuming \(statePath) (\(r.candidates.count) candidates)")
+        } else {
+            let feasible = try feasibleShapes(grid, c, prompt: prompt, progress)
+            guard !feasible.isEmpty else {
+                throw RecipeError.failed("no loadable shape of \(model) meets \(targetDescription) within the band (\(band)); the grid's smallest holds \(grid.map { $0.parameters(teacher: c) }.min() ?? 0) parameters. Loosen the target or \(SettingName.ref("band"))")
+            }
+            let chosen = spread(feasible, count: maxCandidates, c)
+            result = Result(teacher: model, teacherParameters: m.parameterCount, teacherShape: StudentShape(c), target: targetDescription,
+                            gridSize: grid.count, feasible: feasible.count,
+                            candidates: chosen.map { Candidate(shape: $0, parameters: $0.parameters(teacher: c), dropped: []) })
+            progress.say("search: \(grid.count) loadable shapes on the grid, \(feasible.count) meet \(targetDescription); ranking \(chosen.count) by the proxy")
+        }
+        let secondsBefore = result.seconds
+        func save() throws {
+            result.seconds = secondsBefore + ProcessInfoLite.now() - t0
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFileWriter.write(try enc.encode(result), to: statePath)
+        }
+
+        // 2. Importance (one calibration pass) and each depth's block, then the proxy.
+        if result.candidates.contains(where: { $0.proxyLoss == nil }) {
+            let cal = try calibration.calibration("to measure importance")
+            let collector = ImportanceCollector(config: c)
+            try cal.run(m, observer: collector, progress: progress.counter("calibration", unit: "sequences"))
+            let scores = collector.scores(.l2)
+            var blocks: [Int: Set<Int>] = [c.numHiddenLayers: []]
+            for L in Set(result.candidates.map(\.shape.layers)) where blocks[L] == nil {
+                let sel = try DepthSelection.measure(m, keep: L, metric: DepthMetric(rawValue: depthMetric)!, contiguous: true, calibration: cal)
+                blocks[L] = sel.drop
+            }
+            let proxy = Calibration(stream: valStream, samples: proxySamples, batch: calibration.calibrationBatch)
+            let count = progress.counter("proxy", unit: "candidates")
+            for i in result.candidates.indices where result.candidates[i].proxyLoss == nil {
+                let shape = result.candidates[i].shape
+                let student = try ShapeSearch.prune(m, to: shape, drop: blocks[shape.layers]!, importance: scores)
+                result.candidates[i].dropped = blocks[shape.layers]!.sorted()
+                result.candidates[i].proxyLoss = try proxy.run(student)
+                try saveStudentQuietly(student, loaded.tokenizer, output + "/candidates/" + result.candidates[i].slug + "/student")
+                try save()
+                count(i + 1, result.candidates.count)
+            }
+        }
+        result.candidates.sort { $0.proxyLoss! < $1.proxyLoss! }
+        result.proxyWinner = result.candidates.first?.slug
+
+        // 3. The top K by the proxy: measured speed (median of 5) and a short distillation.
+        var finalists = Array(result.candidates.indices.prefix(topK))
+        for i in finalists where result.candidates[i].decodeTps == nil {
+            let student = try PretrainedModel.load(output + "/candidates/" + result.candidates[i].slug + "/student").model
+            let p = try SpeedProbe.measure(student, prompt: prompt, newTokens: 32, runs: 5)
+            result.candidates[i].decodeTps = p.decodeTokensPerSecond; result.candidates[i].prefillTps = p.prefillTokensPerSecond
+            result.candidates[i].decodeMin = p.decodeRange.lowerBound; result.candidates[i].decodeMax = p.decodeRange.upperBound
+            try save()
+        }
+        // A speed target is met by measurement, not by the model the search used to shortlist.
+        if targetDecodeTps != nil || targetPrefillTps != nil {
+            finalists = finalists.filter { i in
+                let r = result.candidates[i]
+                return targetDecodeTps.map { r.decodeTps! >= $0 } ?? targetPrefillTps.map { r.prefillTps! >= $0 } ?? true
+            }
+            guard !finalists.isEmpty else {
+                throw RecipeError.failed("none of the \(topK) best candidates reached \(targetDescription) when measured (median of 5): \(result.candidates.prefix(topK).map { String(format: "%@ %.1f decode, %.0f prefill", $0.shape.label, $0.decodeTps!, $0.prefillTps!) }.joined(separator: "; ")). Raise \(SettingName.ref("band")) or lower the target")
+            }
+        }
+        let steps = max(1, shortTokens / (distill.train.globalBatchSize * distill.train.seqLength))
+        for i in finalists where result.candidates[i].shortKDLoss == nil {
+            let slug = result.candidates[i].slug
+            var d = distill
+            d.teacher = model; d.student = output + "/candidates/" + slug + "/student"
+            d.train.steps = steps; d.train.output = output + "/candidates/" + slug + "/short-kd"; d.train.resume = true
+            d.train.lrDecaySteps = nil; d.train.checkpointInterval = 0
+            if d.teacherCache == nil, d.topKLogits != nil, d.intermediateLoss == nil { d.teacherCache = output + "/teacher-cache" }
+            progress.say("search: short distillation of \(result.candidates[i].shape.label) (\(steps) steps, \(steps * d.train.globalBatchSize * d.train.seqLength) tokens)")
+            try d.run(progress: progress)
+            guard let info = Checkpoint.list(d.train.output + "/checkpoints").last?.info, let v = info.valLoss else {
+                throw RecipeError.failed("the short distillation in \(d.train.output) left no validated checkpoint")
+            }
+            result.candidates[i].shortKDLoss = v
+            try save()
+        }
+        let ranked = finalists.sorted { result.candidates[$0].shortKDLoss! < result.candidates[$1].shortKDLoss! }
+        result.shortKDRanked = ranked.map { result.candidates[$0].slug }
+        let winner = result.candidates[ranked[0]]
+        result.winner = winner.slug
+        // winner/: the pruned (not yet distilled) winner, for the full-budget distillation.
+        let winnerDir = output + "/winner"
+        try? FileManager.default.removeItem(atPath: winnerDir)
+        try FileManager.default.copyItem(atPath: output + "/candidates/" + winner.slug + "/student", toPath: winnerDir)
+        try save()
+        report(result, progress)
+        return result
+    }
+
+    func saveStudentQuietly(_ m: LlamaModel, _ tok: Tokenizer, _ dir: String) throws {
+        try? FileManager.default.removeItem(atPath: dir)
+        try HFCheckpoint.save(m, tokenizer: tok, to: dir)
+    }
+
+    /// Shapes meeting the target. Parameters: within [band × target, target]. Speed: decode (or
+    /// prefill) time per token is modelled as a + b · parameters + c · layers, fitted to shapes
+    /// timed here with random weights; shapes predicted to reach the target (but not beyond
+    /// target / band) are kept, and the finalists are measured again later.
+    func feasibleShapes(_ grid: [StudentShape], _ c: LlamaConfig, prompt: [Int32], _ progress: Progress) throws -> [StudentShape] {
+        if let p = targetParams.flatMap(PruneSearchJob.parseCount) {
+            return grid.filter { let n = $0.parameters(teacher: c); return n <= p && Double(n) >= band * Double(p) }
+        }
+        let target = targetDecodeTps ?? targetPrefillTps!
+        let bySize = grid.sorted { $0.parameters(teacher: c) < $1.parameters(teacher: c) }
+        let probes = (0..<8).map { bySize[$0 * (bySize.count - 1) / 7] }
+        var rows: [(Double, Double, Double)] = []   // (parameters, layers, seconds per token)
+        let count = progress.counter("speed model", unit: "shapes")
+        for (i, s) in Set(probes).sorted(by: { $0.label < $1.label }).enumerated() {
+            let student = try LlamaModel(config: s.config(from: c))
+            student.initializeRandom(seed: 1, std: 0.02)
+            let p = try SpeedProbe.measure(student, prompt: prompt, newTokens: 16, runs: 1)
+            let tps = targetDecodeTps != nil ? p.decodeTokensPerSecond : p.prefillTokensPerSecond
+            rows.append((Double(s.parameters(teacher: c)), Double(s.layers), 1 / tps))
+            count(i + 1, Set(probes).count)
+        }
+        let (a, b, k) = leastSquares(rows)
+        progress.say(String(format: "speed model: seconds per token = %.3g + %.3g × parameters + %.3g × layers (fitted to %d shapes)", a, b, k, rows.count))
+        return grid.filter {
+            let tps = 1 / (a + b * Double($0.parameters(teacher: c)) + k * Double($0.layers))
+            return tps >= target && tps <= target / band
+        }
+    }
+
+    /// At most `count` shapes, largest first, spread over the depths so the proxy sees both
+    /// deep-narrow and shallow-wide students.
+    func spread(_ shapes: [StudentShape], count: Int, _ c: LlamaConfig) -> [StudentShape] {
+        var byDepth = Dictionary(grouping: shapes, by: \.layers).mapValues { $0.sorted { $0.parameters(teacher: c) > $1.parameters(teacher: c) } }
+        var out: [StudentShape] = []
+        while out.count < count, byDepth.values.contains(where: { !$0.isEmpty }) {
+            for l in byDepth.keys.sorted(by: >) where out.count < count {
+                if let s = byDepth[l]?.first { out.append(s); byDepth[l]!.removeFirst() }
+            }
+        }
+        return out
+    }
+
+    /// y ≈ a + b·x1 + c·x2 by ordinary least squares (3 × 3 normal equations).
+    func leastSquares(_ rows: [(Double, Double, Double)]) -> (Double, Double, Double) {
+        // Scale the columns so the normal equations are well conditioned.
+        let s1 = max(rows.map(\.0).max() ?? 1, 1), s2 = max(rows.map(\.1).max() ?? 1, 1)
+        var m = [[Double]](repeating: [Double](repeating: 0, count: 4), count: 3)
+        for (x1, x2, y) in rows {
+            let v = [1, x1 / s1, x2 / s2]
+            for i in 0..<3 { for j in 0..<3 { m[i][j] += v[i] * v[j] }; m[i][3] += v[i] * y }
+        }
+        for i in 0..<3 { m[i][i] += 1e-12 }
+        for i in 0..<3 {
+            let p = (i..<3).max { abs(m[$0][i]) < abs(m[$1][i]) }!
+            m.swapAt(i, p)
+            for r in 0..<3 where r != i {
+                let f = m[r][i] / m[i][i]
+                for j in i..<4 { m[r][j] -= f * m[i][j] }
+            }
+        }
+        return (m[0][3] / m[0][0], m[1][3] / m[1][1] / s1, m[2][3] / m[2][2] / s2)
+    }
+
+    func report(_ r: Result, _ progress: Progress) {
+        progress.say("shape (layers, hidden, MLP, heads/groups) | parameters | decode tokens/s (median of 5, range) | prefill tokens/s | proxy loss | short-KD val loss")
+        for x in r.candidates {
+            let speed = x.decodeTps.map { String(format: "%.1f (%.1f–%.1f)", $0, x.decodeMin!, x.decodeMax!) } ?? "–"
+            let mark = x.slug == r.winner ? " ← winner" : x.slug == r.proxyWinner ? " ← proxy's pick" : ""
+            progress.say(String(format: "%@ | %.1fM | %@ | %@ | %.4f | %@%@", x.shape.label, Double(x.parameters) / 1e6, speed,
+                                x.prefillTps.map { String(format: "%.0f", $0) } ?? "–", x.proxyLoss ?? .nan,
+                                x.shortKDLoss.map { String(format: "%.4f", $0) } ?? "–", mark))
+        }
+        progress.say(String(format: "search: %d candidates, top %d distilled for %d tokens each; winner %@ (%@) in %@; pruned winner in %@/winner",
+                            r.candidates.count, topK, shortTokens, r.winner ?? "?", r.candidates.first { $0.slug == r.winner }?.shape.label ?? "",
+                            formatDuration(r.seconds), output))
+    }
+}
