@@ -82,6 +82,14 @@ final class PipelineConfigTests: XCTestCase {
         let caches = shared.steps.compactMap { step -> String?? in if case .distill(let d) = step.job { return .some(d.teacherCache) } else { return nil } }
         XCTAssertEqual(caches.count, 2); XCTAssertEqual(Set(caches).count, 1); XCTAssert(caches[0]?.hasSuffix("/teacher-cache") == true, "\(caches)")
         assertError("distill: {teacher_cache: c}", ["distill.teacher_cache", "distill.top_k_logits"])
+        // prune.search: a third student, the search's winner, distilled at the full budget.
+        let searched = try Pipeline(try config("prune: {depth: {enabled: false}, width: {enabled: false}, search: {target_params: 80M, top_k: 2, short_tokens: 4096}}\ndistill: {steps: 5, lr: 3.0e-4}"))
+        guard case .pruneSearch(let ps)? = searched.steps.first(where: { $0.name == "prune-search" })?.job,
+              case .distill(let ds)? = searched.steps.first(where: { $0.name == "distill-search" })?.job else { return XCTFail("no search steps: \(searched.steps.map(\.name))") }
+        XCTAssertEqual(ps.targetParams, "80M"); XCTAssertEqual(ps.topK, 2); XCTAssertEqual(ps.distill.train.lr, 3e-4, "the short distillations take the distill section's settings")
+        XCTAssertEqual(ps.distill.topKLogits, 64, "top-k by default, so the candidates share a teacher cache")
+        XCTAssert(ds.student.hasSuffix("/search/winner"), ds.student); XCTAssertEqual(ds.train.steps, 5)
+        assertError("prune: {depth: {enabled: false}, width: {enabled: false}, search: {target_params: 80M, top_k: 0}}", ["prune.search.top_k"])
     }
 
     func assertError(_ yaml: String, _ words: [String], file: StaticString = #filePath, line: UInt = #line) {

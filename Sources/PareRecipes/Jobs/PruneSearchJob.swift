@@ -103,7 +103,7 @@ public struct PruneSearchJob: Codable, Equatable {
         public var proxyLoss: Double?
         public var decodeTps: Double?, decodeMin: Double?, decodeMax: Double?, prefillTps: Double?
         public var shortKDLoss: Double?, shortKDKD: Double?
-        var slug: String { "\(shape.layers)L-h\(shape.hidden)-f\(shape.ffn)-\(shape.heads)q\(shape.groups)g" }
+        public var slug: String { "\(shape.layers)L-h\(shape.hidden)-f\(shape.ffn)-\(shape.heads)q\(shape.groups)g" }
     }
     /// What search.json holds; also the resume state (candidates with their measured numbers).
     public struct Result: Codable {

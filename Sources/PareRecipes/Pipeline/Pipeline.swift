@@ -52,6 +52,18 @@ public struct Pipeline {
             steps.append(PipelineStep(name: "prune-width", job: .pruneWidth(w), inputs: [w.model], output: "\(w.output)/config.json"))
             students.append("width")
         }
+        // The searched student: the winner of prune.search, distilled at the full budget below.
+        var studentDir = Dictionary(uniqueKeysWithValues: students.map { ($0, "\(R)/students/\($0)") })
+        if var s = c.search {
+            s.model = "\(ft)/model"; s.output = "\(R)/search"; s.calibration = calibration
+            s.distill = c.distill
+            s.distill.layerMap = nil; s.distill.intermediateLoss = nil
+            if s.distill.topKLogits == nil { s.distill.topKLogits = PruneSearchJob().distill.topKLogits }
+            wire(&s.distill.train, output: s.output)
+            steps.append(PipelineStep(name: "prune-search", job: .pruneSearch(s), inputs: [s.model], output: "\(s.output)/winner/config.json"))
+            students.append("search")
+            studentDir["search"] = "\(s.output)/winner"
+        }
         for key in c.layerMap.keys.sorted() where !students.contains(key) {
             throw RecipeError.failed("distill.layer_map: no student \"\(key)\" in this config (students: \(students.joined(separator: ", ")))")
         }
@@ -60,7 +72,7 @@ public struct Pipeline {
         }
         for s in students {
             var d = c.distill
-            d.teacher = "\(ft)/model"; d.student = "\(R)/students/\(s)"
+            d.teacher = "\(ft)/model"; d.student = studentDir[s]!
             d.layerMap = c.layerMap[s] ?? d.layerMap
             // Students distilled from one teacher on one data order share its top-k logits: the
             // first distillation writes them, the others read them instead of running the teacher.
@@ -68,7 +80,7 @@ public struct Pipeline {
             wire(&d.train, output: "\(R)/distill-\(s)")
             steps.append(PipelineStep(name: "distill-\(s)", job: .distill(d), inputs: [d.teacher, d.student], output: "\(R)/distill-\(s)/model/config.json"))
         }
-        let models = [teacher, "\(ft)/model"] + students.flatMap { ["\(R)/students/\($0)", "\(R)/distill-\($0)/model"] }
+        let models = [teacher, "\(ft)/model"] + students.flatMap { [studentDir[$0]!, "\(R)/distill-\($0)/model"] }
         for split in ["val", "test"] {
             var e = c.eval
             e.model = models; e.data = "\(R)/data/wiki_\(split)"; e.json = "\(R)/eval-\(split).json"

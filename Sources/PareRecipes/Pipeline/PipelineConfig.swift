@@ -15,6 +15,7 @@ public struct PipelineConfig {
     public var calibration = CalibrationSettings()    // prune: (shared by depth and width)
     public var depth: DepthPruneJob? = DepthPruneJob()   // prune.depth: (enabled: false → nil)
     public var width: WidthPruneJob? = WidthPruneJob()
+    public var search: PruneSearchJob? = nil          // prune.search: off unless the section is there
     public var distill = DistillJob()
     public var layerMap: [String: String] = [:]       // distill.layer_map: student name → "S:T,…"
     public var eval = EvalJob()
@@ -25,9 +26,10 @@ public struct PipelineConfig {
     static let sections: [String: [String]] = [
         "data": PrepareJob.keys.filter { $0 != "output" } + ["append_eod", "workers"],
         "finetune": FinetuneJob.keys.filter { !wiredTrainKeys.contains($0) && $0 != "model" },
-        "prune": CalibrationSettings.keys.filter { $0 != "calibration_data" } + ["depth", "width"],
+        "prune": CalibrationSettings.keys.filter { $0 != "calibration_data" } + ["depth", "width", "search"],
         "prune.depth": ["enabled"] + DepthPruneJob.ownKeys.filter { $0 != "model" && $0 != "output" },
         "prune.width": ["enabled"] + WidthPruneJob.ownKeys.filter { $0 != "model" && $0 != "output" },
+        "prune.search": ["enabled"] + PruneSearchJob.ownKeys.filter { $0 != "model" && $0 != "output" },
         "distill": DistillJob.keys.filter { !wiredTrainKeys.contains($0) && $0 != "teacher" && $0 != "student" },
         "eval": EvalJob.keys.filter { !["model", "data", "json", "perplexity"].contains($0) },   // speed and tasks: on the test split
     ]
@@ -73,9 +75,10 @@ public struct PipelineConfig {
         if let ft = top["finetune"] { c.finetune = try decode(FinetuneJob.self, try mapping(ft, "finetune", sections["finetune"]!), "finetune") }
         if let prune = top["prune"] {
             let m = try mapping(prune, "prune", sections["prune"]!)
-            c.calibration = try decode(CalibrationSettings.self, m, "prune", drop: ["depth", "width"])
+            c.calibration = try decode(CalibrationSettings.self, m, "prune", drop: ["depth", "width", "search"])
             c.depth = try subsection(m["depth"], "prune.depth", DepthPruneJob.self)
             c.width = try subsection(m["width"], "prune.width", WidthPruneJob.self)
+            if let node = m["search"] { c.search = try subsection(node, "prune.search", PruneSearchJob.self) }
         }
         if let d = top["distill"] {
             let m = try mapping(d, "distill", sections["distill"]!)

@@ -4,7 +4,7 @@ import PareCore
 /// One job of the recipe, as the pipeline runs it.
 public enum RecipeJob {
     case prepare(PrepareJob), tokenize(TokenizeJob), finetune(FinetuneJob)
-    case pruneDepth(DepthPruneJob), pruneWidth(WidthPruneJob), distill(DistillJob), eval(EvalJob), report(ReportJob)
+    case pruneDepth(DepthPruneJob), pruneWidth(WidthPruneJob), pruneSearch(PruneSearchJob), distill(DistillJob), eval(EvalJob), report(ReportJob)
 
     /// The YAML section whose keys set it (for error messages).
     public var section: String {
@@ -13,6 +13,7 @@ public enum RecipeJob {
         case .finetune: return "finetune"
         case .pruneDepth: return "prune.depth"
         case .pruneWidth: return "prune.width"
+        case .pruneSearch: return "prune.search"
         case .distill: return "distill"
         case .eval: return "eval"
         case .report: return "report"
@@ -26,6 +27,7 @@ public enum RecipeJob {
         case .finetune(let j): try j.validate()
         case .pruneDepth(let j): try j.validate()
         case .pruneWidth(let j): try j.validate()
+        case .pruneSearch(let j): try j.validate()
         case .distill(let j): try j.validate()
         case .eval(let j): try j.validate()
         case .report: break
@@ -39,6 +41,7 @@ public enum RecipeJob {
         case .finetune(let j): try j.run(progress: progress)
         case .pruneDepth(let j): try j.run(progress: progress)
         case .pruneWidth(let j): try j.run(progress: progress)
+        case .pruneSearch(let j): try j.run(progress: progress)
         case .distill(let j): try j.run(progress: progress)
         case .eval(let j): try j.run(progress: progress)
         case .report(let j): try j.run(progress: progress)
@@ -50,6 +53,7 @@ public enum RecipeJob {
         switch self {
         case .finetune(let j): return j.train.output
         case .distill(let j): return j.train.output
+        case .pruneSearch(let j): return j.output   // its short distillations resume only under the same settings
         default: return nil
         }
     }
@@ -65,6 +69,7 @@ public enum RecipeJob {
         case .finetune(let j): data = try? enc.encode(j)
         case .pruneDepth(let j): data = try? enc.encode(j)
         case .pruneWidth(let j): data = try? enc.encode(j)
+        case .pruneSearch(let j): data = try? enc.encode(j)
         case .distill(let j): data = try? enc.encode(j)
         case .eval(let j): data = try? enc.encode(j)
         case .report(let j): data = try? enc.encode(j)

@@ -1,4 +1,5 @@
 import Foundation
+import PareTrain
 import PareFormats
 
 /// `report`: RUN_DIR/report.md, the comparison table and SVG plots of a pipeline run, read
@@ -28,7 +29,7 @@ public struct ReportJob: Codable, Equatable {
         let val = json("\(R)/eval-val.json"), test = json("\(R)/eval-test.json")
         guard !val.isEmpty else { throw RecipeError.failed("\(R)/eval-val.json is missing: run the pipeline's eval steps first") }
         try? FileManager.default.createDirectory(atPath: "\(R)/plots", withIntermediateDirectories: true)
-        let students = ["depth", "width"].filter { FileManager.default.fileExists(atPath: "\(R)/distill-\($0)/metrics.jsonl") }
+        let students = ["depth", "width", "search"].filter { FileManager.default.fileExists(atPath: "\(R)/distill-\($0)/metrics.jsonl") }
         let plots: [(String, SVGPlot)] = [
             ("distill-val-loss.svg", SVGPlot(title: "Distillation: student validation loss (LM)", xLabel: "step", yLabel: "validation loss",
                                              series: students.map { ("\($0)-pruned", metrics("\(R)/distill-\($0)/metrics.jsonl", "val/loss")) })),
@@ -44,7 +45,8 @@ public struct ReportJob: Codable, Equatable {
         func name(_ path: String) -> String {
             if path.hasSuffix(".gguf") { return "teacher (original)" }
             if path.hasSuffix("teacher-ft/model") { return "teacher (fine-tuned)" }
-            for s in ["depth", "width"] {
+            if path.hasSuffix("search/winner") { return "search-pruned" }
+            for s in ["depth", "width", "search"] {
                 if path.hasSuffix("students/\(s)") { return "\(s)-pruned" }
                 if path.hasSuffix("distill-\(s)/model") { return "\(s)-pruned + distilled" }
             }
@@ -62,6 +64,7 @@ public struct ReportJob: Codable, Equatable {
             md += "\(n(t, "prefill_tokens_per_second", "%.0f")) | \(n(t, "decode_tokens_per_second", "%.1f")) |\n"
         }
         md += accuracySection(test, name: name, plotsDir: "\(R)/plots")
+        md += searchSection("\(R)/search/search.json")
         // The seed's trade-off, read off the numbers rather than asserted.
         let distilled = test.filter { ($0["model"] as? String)?.contains("/distill-") == true }
         if distilled.count == 2 {
@@ -117,4 +120,17 @@ public struct ReportJob: Codable, Equatable {
         return md
     }
 
+
+    /// The shape search's table, when the run searched.
+    func searchSection(_ path: String) -> String {
+        guard let d = FileManager.default.contents(atPath: path), let r = try? JSONDecoder().decode(PruneSearchJob.Result.self, from: d) else { return "" }
+        var md = "\n## Shape search\n\nTarget \(r.target): \(r.feasible) of \(r.gridSize) loadable shapes qualify; \(r.candidates.count) ranked by the proxy (validation loss right after pruning), the best distilled briefly. \(formatDuration(r.seconds)).\n\n"
+        md += "| shape | parameters | decode tokens/s (median of 5) | proxy loss | short-KD val loss | |\n| --- | ---: | ---: | ---: | ---: | --- |\n"
+        for c in r.candidates {
+            let mark = c.slug == r.winner ? "winner" : c.slug == r.proxyWinner ? "proxy's pick" : ""
+            md += String(format: "| %@ | %.1fM | %@ | %.4f | %@ | %@ |\n", c.shape.label, Double(c.parameters) / 1e6, c.decodeTps.map { String(format: "%.1f", $0) } ?? "–",
+                         c.proxyLoss ?? .nan, c.shortKDLoss.map { String(format: "%.4f", $0) } ?? "–", mark)
+        }
+        return md
+    }
 }
