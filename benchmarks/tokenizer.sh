@@ -4,8 +4,7 @@
 # same GGUF vocabulary and merges (scripts/tokenizer_reference.py). Best of 3 passes each.
 #
 #   benchmarks/tokenizer.sh
-# Needs the reference venvs: scripts/setup --reference (SmolLM2), and the current pins of
-# scripts/task-reference-requirements.txt in /tmp/pare-tasks-ref (Qwen2, Llama 3).
+# Needs the reference venv: scripts/setup --reference (PARE_REF_VENV, default /tmp/pare-ref).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PARE_REF_VENV:-/tmp/pare-ref}/bin/python
@@ -21,12 +20,11 @@ else
   echo "(SmolLM2 skipped: scripts/setup --reference makes $PY)"
 fi
 
-# The other families (scripts/tokenizer_families.py, current tokenizers/tiktoken in a venv under
-# /tmp): Qwen2 from its GGUF and Llama 3 from Meta's tokenizer.model, against HF `tokenizers` on
-# the tokenizer.json transformers makes of each (and tiktoken for Llama 3), single-threaded; and
+# The other families (scripts/tokenizer_families.py, the same venv's tokenizers/tiktoken): Qwen2
+# from its GGUF and Llama 3 from Meta's tokenizer.model, against HF `tokenizers` on the
+# tokenizer.json transformers makes of each (and tiktoken for Llama 3), single-threaded; and
 # SentencePiece BPE with byte fallback (Gemma 3's vocabulary, tokenizer only).
-FPY=${PARE_TASKS_VENV:-/tmp/pare-tasks-ref}/bin/python
-if [ -x "$FPY" ]; then
+if [ -x "$PY" ]; then
   C=${PARE_CACHE:-$HOME/.cache/pare}
   for fam in qwen2 llama3 spm; do
     src=$C/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf; [ "$fam" = llama3 ] && src=$C/llama3-tokenizer.model
@@ -35,11 +33,11 @@ if [ -x "$FPY" ]; then
     pm=$(echo "$p" | sed -E 's/.*: ([0-9.]+) MB\/s.*/\1/')
     refs=("$fam"); [ "$fam" = llama3 ] && refs=(llama3-json llama3)
     for r in "${refs[@]}"; do
-      h=$("$FPY" scripts/tokenizer_families.py bench "$r" 2>/dev/null | tail -1)
+      h=$("$PY" scripts/tokenizer_families.py bench "$r" 2>/dev/null | tail -1)
       hs=$(echo "$h" | sed -E 's/.*: ([0-9.]+) MB\/s.*/\1/')
       echo "$fam: Pare $pm MB/s vs $h: $(awk -v a="$pm" -v b="$hs" 'BEGIN{printf "%.2f", a/b}')x"
     done
   done
 else
-  echo "(families skipped: python3 -m venv /tmp/pare-tasks-ref && /tmp/pare-tasks-ref/bin/pip install -r scripts/task-reference-requirements.txt)"
+  echo "(families skipped: scripts/setup --reference makes $PY)"
 fi

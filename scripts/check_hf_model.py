@@ -4,7 +4,7 @@ transformers' AutoModelForCausalLM / AutoTokenizer and prints its loss and perpl
 corpus tail exactly as `pare eval` computes them (last 5% of documents, EOS after each,
 non-overlapping windows of --seq + 1 tokens), so the two numbers can be compared.
 
-  /tmp/pare-tasks-ref/bin/python scripts/check_hf_model.py DIR [--seq 256] [--max-windows 8] [--pare-loss X]
+  /tmp/pare-ref/bin/python scripts/check_hf_model.py DIR [--seq 256] [--max-windows 8] [--pare-loss X]
 With --pare-loss, exits 1 unless the losses agree within 1e-3 relative.
 """
 import argparse, json, math, os, sys

@@ -2,7 +2,7 @@
 """Reads a Pare run's TensorBoard event files with TensorBoard's own EventAccumulator and
 checks that every scalar and step in the run's metrics.jsonl is there with the same value.
 
-  /tmp/pare-ref/bin/pip install tensorboard==2.18.0   # once, into the reference venv
+  scripts/setup --reference   # once: the venv /tmp/pare-ref (PARE_REF_VENV), tensorboard==2.21.0 included
   /tmp/pare-ref/bin/python scripts/check_tensorboard.py RUN_DIR
 Exits 1 on any difference.
 """

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden data for Pare's GGUF dequantisers, from gguf-py's reference implementation
-(gguf==0.10.0, pinned in scripts/reference-requirements.txt).
+(gguf==0.19.0, pinned in scripts/reference-requirements.txt).
 
 For each block type, 4 blocks of random bytes (scale fields set to sane float16 values, so the
 outputs are finite) and gguf-py's dequantisation of them, into one safetensors file:

@@ -15,8 +15,8 @@ nothing here comes from Pare.
         do its logits on a probe agree with the GGUF's in transformers?
 
 Common options: --gguf FILE (default: the bundled Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf),
---threads N (default 2). Versions: scripts/task-reference-requirements.txt, in a venv under /tmp:
-  python3 -m venv /tmp/pare-tasks-ref && /tmp/pare-tasks-ref/bin/pip install -r scripts/task-reference-requirements.txt
+--threads N (default 2). Versions: scripts/reference-requirements.txt, in a venv under /tmp:
+  scripts/setup --reference   (the venv /tmp/pare-ref; PARE_REF_VENV overrides)
 scripts/check_family runs the whole comparison.
 """
 import argparse

@@ -45,8 +45,11 @@ def keep(name):
 
 def keep_layer(l):
     def hook(mod, inp, out):
+        # A transformers 5.x decoder layer returns the hidden states themselves (4.x: a tuple
+        # whose [0] they were; out[0] on 5.x would be batch row 0 only).
+        hidden = out[0] if isinstance(out, tuple) else out
         acts[f"layer{l}_in"] = inp[0].detach().numpy().astype(np.float64)
-        acts[f"layer{l}_out"] = out[0].detach().numpy().astype(np.float64)
+        acts[f"layer{l}_out"] = hidden.detach().numpy().astype(np.float64)
     return hook
 
 for l, layer in enumerate(model.model.layers):

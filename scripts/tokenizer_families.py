@@ -21,9 +21,9 @@ Subcommands (FAMILY is one of the above):
                   (the whole-corpus test reads it: PARE_TOKENIZER_REFERENCE_DIR=/tmp/pare-tok)
   bench FAMILY    single-threaded throughput (MB/s) of the reference over the corpus
 
-Versions: scripts/task-reference-requirements.txt (a venv under /tmp, never the project):
-  python3 -m venv /tmp/pare-tasks-ref && /tmp/pare-tasks-ref/bin/pip install -r scripts/task-reference-requirements.txt
-  /tmp/pare-tasks-ref/bin/python scripts/tokenizer_families.py golden qwen2
+Versions: scripts/reference-requirements.txt (a venv under /tmp, never the project):
+  scripts/setup --reference   (the venv /tmp/pare-ref; PARE_REF_VENV overrides)
+  /tmp/pare-ref/bin/python scripts/tokenizer_families.py golden qwen2
 Inputs come from $PARE_CACHE (default ~/.cache/pare; scripts/setup --qwen).
 """
 import argparse

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference data for Pare's Swift tokenizer, produced by Hugging Face `tokenizers`.
 
-Pinned versions (scripts/reference-requirements.txt): tokenizers==0.20.3, gguf==0.10.0.
+Pinned versions (scripts/reference-requirements.txt): tokenizers==0.23.3, gguf==0.19.0.
 Other versions may tokenize differently or expose a different GGUFReader API; regenerate
 the fixtures only with these.
 
