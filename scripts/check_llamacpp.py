@@ -12,6 +12,8 @@ Checks, judged from the GGUF's tensor types (any Q8_0 tensor: q8_0; all F32: f32
   - llama.cpp's tokenization of the prompt equals Pare's token ids (the logits are compared
     on Pare's ids either way, fed to llama.cpp with Llama.eval);
   - max |logit diff| <= --tol-f32 / --tol-q8 (and, q8_0 only, mean |diff| <= --tol-q8-mean);
+  - a q8_0 file given after its f32 sibling (NAME-f32.gguf, NAME-q8_0.gguf) is allowed 1.5x
+    what llama.cpp's own q8_0 and f32 logits of that model differ by, when that is more;
   - the argmax (next token) agrees at every position for f32, at >= --min-argmax-q8 of the
     positions for q8_0;
   - at the last position the top-5 sets are equal (f32) or share >= 4 tokens (q8_0).
@@ -142,6 +144,10 @@ def main():
         llama_cpp.llama_log_set(_log, ctypes.c_void_p(0))
 
     failures = []
+    # llama.cpp's own f32 logits per (f32 GGUF, prompt): a q8_0 export given with its f32
+    # sibling (NAME-q8_0.gguf beside NAME-f32.gguf, f32 first, as scripts/check_students does)
+    # is allowed 1.5 × the distance between llama.cpp's q8_0 and f32 logits of that model.
+    own_f32 = {}
     print(f"{'model':<20} {'prompt':>6} {'T':>3} {'tok':>4} {'max|d|':>9} {'/range':>8} "
           f"{'mean|d|':>8} {'argmax':>7} {'top5':>4}  result")
     for m in a.model:
@@ -188,8 +194,21 @@ def main():
             top5 = len(set(np.argsort(-got[-1])[:5]) & set(np.argsort(-ref[-1])[:5]))
             if kind == "f32":
                 tol, tol_mean, min_agree, min_top5 = a.tol_f32, a.tol_f32, 1.0, 5
+                own_f32[(m, i)] = got
             else:
                 tol, tol_mean, min_agree, min_top5 = a.tol_q8, a.tol_q8_mean, a.min_argmax_q8, 4
+                # Why: llama.cpp quantises activations to Q8_0 blocks of 32 as well, and a
+                # pruned model with one huge activation channel (the outlier channels that
+                # importance keeps) loses most of a block's precision: on the width student
+                # of configs/smollm2-wiki-quality.yaml llama.cpp's own q8_0 logits differ
+                # from its f32 ones by 29.6 at one position, while Pare's q8_0 differs by 23.
+                sibling = own_f32.get((m.replace("-q8_0.gguf", "-f32.gguf"), i))
+                if sibling is not None:
+                    noise = np.abs(got - sibling)
+                    tol = max(tol, 1.5 * float(noise.max()))
+                    tol_mean = max(tol_mean, 1.5 * float(noise.mean()))
+                    min_agree = min(min_agree, float((got.argmax(axis=1) == sibling.argmax(axis=1)).mean()) - 0.05)
+                    min_top5 = min(min_top5, len(set(np.argsort(-got[-1])[:5]) & set(np.argsort(-sibling[-1])[:5])) - 1)
             problems = []
             if not tok_ok:
                 problems.append(f"tokenization differs: llama.cpp {theirs} vs Pare {ids}")
@@ -204,7 +223,7 @@ def main():
             failures += [f"{name} prompt {i}: {x}" for x in problems]
             print(f"{name:<20} {i:>6} {len(ids):>3} {'ok' if tok_ok else 'DIFF':>4} "
                   f"{max_diff:>9.2e} {rel:>8.2e} {mean_diff:>8.1e} {agree:>7.0%} {top5:>3}/5  "
-                  f"{'ok' if not problems else 'FAIL'} ({kind}, tol {tol:g})")
+                  f"{'ok' if not problems else 'FAIL'} ({kind}, tol {tol:.3g})")
         del llm
     if failures:
         print("\nFAILED:\n  " + "\n  ".join(failures))
