@@ -90,6 +90,16 @@ def kind_of(types):
     raise ValueError(f"no tolerance for ggml tensor types {sorted(types)} (only f32 and q8_0)")
 
 
+def argmax_agreement(a, b):
+    """Share of positions whose next token (argmax) is the same in logits a and b (T×V)."""
+    return float((a.argmax(axis=1) == b.argmax(axis=1)).mean())
+
+
+def last_top5_overlap(a, b):
+    """How many of the last position's top-5 tokens a and b (T×V) share."""
+    return len(set(np.argsort(-a[-1])[:5]) & set(np.argsort(-b[-1])[:5]))
+
+
 def pare_logits(pare, model, prompt):
     """Runs Pare; returns (token ids, logits T×V) from its safetensors dump, parsed by hand."""
     with tempfile.TemporaryDirectory() as d:
@@ -190,8 +200,7 @@ def main():
             max_diff, mean_diff = float(diff.max()), float(diff.mean())
             # /range: worst position's max |diff| over the spread of Pare's logits there.
             rel = float((diff.max(axis=1) / (ref.max(axis=1) - ref.min(axis=1))).max())
-            agree = float((got.argmax(axis=1) == ref.argmax(axis=1)).mean())
-            top5 = len(set(np.argsort(-got[-1])[:5]) & set(np.argsort(-ref[-1])[:5]))
+            agree, top5 = argmax_agreement(got, ref), last_top5_overlap(got, ref)
             if kind == "f32":
                 tol, tol_mean, min_agree, min_top5 = a.tol_f32, a.tol_f32, 1.0, 5
                 own_f32[(m, i)] = got
@@ -207,8 +216,8 @@ def main():
                     noise = np.abs(got - sibling)
                     tol = max(tol, 1.5 * float(noise.max()))
                     tol_mean = max(tol_mean, 1.5 * float(noise.mean()))
-                    min_agree = min(min_agree, float((got.argmax(axis=1) == sibling.argmax(axis=1)).mean()) - 0.05)
-                    min_top5 = min(min_top5, len(set(np.argsort(-got[-1])[:5]) & set(np.argsort(-sibling[-1])[:5])) - 1)
+                    min_agree = min(min_agree, argmax_agreement(got, sibling) - 0.05)
+                    min_top5 = min(min_top5, last_top5_overlap(got, sibling) - 1)
             problems = []
             if not tok_ok:
                 problems.append(f"tokenization differs: llama.cpp {theirs} vs Pare {ids}")
