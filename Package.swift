@@ -27,6 +27,21 @@ if withMPI {
     ]
 }
 
+// oneDNN (Debian: libdnnl-dev, which scripts/setup installs) serves the matmuls in f32 and
+// bf16 when its header is on this machine; without it (macOS, or `PARE_ONEDNN=0`) GEMMs run
+// on CBLAS (OpenBLAS / Accelerate) in f32 and `--precision bf16` is refused.
+let withOneDNN = ProcessInfo.processInfo.environment["PARE_ONEDNN"] != "0"
+    && FileManager.default.fileExists(atPath: "/usr/include/oneapi/dnnl/dnnl.h")
+var coreDependencies: [Target.Dependency] = [.target(name: "CBLAS", condition: .when(platforms: [.linux]))]
+var oneDNNTargets: [Target] = []
+if withOneDNN {
+    coreDependencies.append("COneDNN")
+    oneDNNTargets = [
+        .target(name: "COneDNN", path: "Sources/COneDNN", cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("dnnl")]),
+    ]
+}
+
 let package = Package(
     name: "Pare",
     platforms: [.macOS(.v13)],
@@ -51,7 +66,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]),
         .target(
             name: "PareCore",
-            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+            dependencies: coreDependencies,
             swiftSettings: kernelFlags),
         // Dependencies point one way: Core ← Formats ← Model ← Train / Prune ← Distill ← Recipes ← pare
         // (Distill builds on Train's loop; Tests/PareRecipesTests/DependencyGraphTests checks it).
@@ -83,5 +98,5 @@ let package = Package(
         .testTarget(name: "PareDistillTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "PareDistill", "PareTestSupport"], swiftSettings: kernelFlags),
         .testTarget(name: "PareCLITests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTestSupport"]),
         .testTarget(name: "PareRecipesTests", dependencies: ["PareCore", "PareFormats", "PareModel", "PareTrain", "ParePrune", "PareRecipes", "PareTestSupport"]),
-    ] + mpiTargets
+    ] + mpiTargets + oneDNNTargets
 )

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """PyTorch twin of `pare bench train`: the same model shapes, batch, sequence length and
-optimizer (AdamW, weight decay on matrices only), fp32, CPU eager, timed the same way
-(median of the timed steps after the warm-up steps).
+optimizer (AdamW, weight decay on matrices only), CPU eager, timed the same way
+(median of the timed steps after the warm-up steps). `--precision bf16` runs forward and loss
+under `torch.autocast("cpu", dtype=torch.bfloat16)` (fp32 master weights, the usual CPU mixed
+precision), the peer of `pare bench train --precision bf16`.
 
-  /tmp/pare-ref/bin/python benchmarks/train_step_torch.py --threads 2 --batch 4 --seq 256 --steps 3
+  /tmp/pare-ref/bin/python benchmarks/train_step_torch.py --threads 2 --batch 4 --seq 256 --steps 3 [--precision bf16]
 """
-import argparse, resource, time
+import argparse, contextlib, resource, time
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -23,6 +25,7 @@ p.add_argument("--steps", type=int, default=3)
 p.add_argument("--warmup", type=int, default=1)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
+p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
 a = p.parse_args()
 
 torch.set_num_threads(a.threads)
@@ -37,14 +40,16 @@ opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest
 ids = torch.randint(0, cfg.vocab_size, (a.batch, a.seq))
 labels = torch.randint(0, cfg.vocab_size, (a.batch, a.seq))
 n = a.batch * a.seq
-print(f"torch {torch.__version__}, {sum(q.numel() for q in model.parameters())} parameters, "
+autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if a.precision == "bf16" else contextlib.nullcontext
+print(f"torch {torch.__version__}, {a.precision}, {sum(q.numel() for q in model.parameters())} parameters, "
       f"batch {a.batch} x seq {a.seq}, {a.threads} threads, attention {a.attn}")
 times = []
 for step in range(a.warmup + a.steps):
     t0 = time.perf_counter()
     opt.zero_grad(set_to_none=True)
-    logits = model(input_ids=ids).logits
-    loss = torch.nn.functional.cross_entropy(logits.view(-1, cfg.vocab_size), labels.view(-1))
+    with autocast():
+        logits = model(input_ids=ids).logits
+        loss = torch.nn.functional.cross_entropy(logits.view(-1, cfg.vocab_size).float(), labels.view(-1))
     loss.backward()
     opt.step()
     dt = time.perf_counter() - t0

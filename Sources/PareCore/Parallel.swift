@@ -15,6 +15,7 @@ public enum Parallel {
     public static func configure(threads n: Int) {
         threads = max(1, n)
         BLAS.setThreads(threads)
+        GEMM.setThreads(threads)
         #if canImport(Synchronization) && os(Linux)
         if pool?.size != threads {
             pool?.shutDown()   // its threads would otherwise outlive it, waking every 10 ms

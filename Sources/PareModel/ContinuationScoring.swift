@@ -110,7 +110,7 @@ extension LlamaModel {
             while k < heads.count {
                 let R = min(headRows, heads.count - k)
                 for j in 0..<R { (gathered.pointer + j * C).update(from: xf + heads[k + j].row * C, count: C) }
-                matmulForward(out: logits.pointer, inp: gathered.pointer, weight: params.pointer + layout.lmHead, bias: nil, N: R, I: C, O: V)
+                matmulForward(out: logits.pointer, inp: gathered.pointer, weight: linear(layout.lmHead), bias: nil, N: R, I: C, O: V)
                 for j in 0..<R {
                     let z = logits.pointer + j * V
                     let target = Int(heads[k + j].target)

@@ -51,7 +51,7 @@ extension LlamaModel {
         rmsnormForward(out: ln, rstd: rstd, inp: first, weight: P + layout.finalNorm, N: rows, C: C, eps: eps)
         var out = [Float](repeating: 0, count: rows * c.vocabSize)
         out.withUnsafeMutableBufferPointer {
-            matmulForward(out: $0.baseAddress!, inp: ln, weight: P + layout.lmHead, bias: nil, N: rows, I: C, O: c.vocabSize)
+            matmulForward(out: $0.baseAddress!, inp: ln, weight: linear(layout.lmHead), bias: nil, N: rows, I: C, O: c.vocabSize)
         }
         return out
     }

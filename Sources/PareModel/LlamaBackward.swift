@@ -45,19 +45,19 @@ extension LlamaModel {
             swigluForward(out: a.p(a.h), gate: a.p(s.gate), up: a.p(s.up), count: N * F)
             a.p(a.dh).update(repeating: 0, count: N * F)
             matmulBackward(dinp: a.p(a.dh), dweight: G + w.down, dbias: w.downBias.map { G + $0 }, dout: dres,
-                           inp: a.p(a.h), weight: P + w.down, N: N, I: F, O: C)
+                           inp: a.p(a.h), weight: linear(w.down), N: N, I: F, O: C)
             swigluBackward(dgate: a.p(a.dgate), dup: a.p(a.dup), dout: a.p(a.dh), gate: a.p(s.gate), up: a.p(s.up), count: N * F)
             a.p(a.dln).update(repeating: 0, count: N * C)
             matmulBackward(dinp: a.p(a.dln), dweight: G + w.gate, dbias: w.gateBias.map { G + $0 }, dout: a.p(a.dgate),
-                           inp: a.p(a.ln), weight: P + w.gate, N: N, I: C, O: F)
+                           inp: a.p(a.ln), weight: linear(w.gate), N: N, I: C, O: F)
             matmulBackward(dinp: a.p(a.dln), dweight: G + w.up, dbias: w.upBias.map { G + $0 }, dout: a.p(a.dup),
-                           inp: a.p(a.ln), weight: P + w.up, N: N, I: C, O: F)
+                           inp: a.p(a.ln), weight: linear(w.up), N: N, I: C, O: F)
             rmsnormBackward(dinp: dres, dweight: G + w.postNorm, dout: a.p(a.dln), inp: a.p(s.residMid),
                             weight: P + w.postNorm, rstd: a.p(s.rstd2), N: N, C: C)
             // Attention block.
             a.p(a.datt).update(repeating: 0, count: N * HD)
             matmulBackward(dinp: a.p(a.datt), dweight: G + w.o, dbias: w.oBias.map { G + $0 }, dout: dres,
-                           inp: a.p(s.att), weight: P + w.o, N: N, I: HD, O: C)
+                           inp: a.p(s.att), weight: linear(w.o), N: N, I: HD, O: C)
             a.p(a.dq).update(repeating: 0, count: N * HD)
             a.p(a.dk).update(repeating: 0, count: N * KVD)
             a.p(a.dv).update(repeating: 0, count: N * KVD)
@@ -68,11 +68,11 @@ extension LlamaModel {
             rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd1), inp: a.p(s.residIn), weight: P + w.inputNorm, N: N, C: C, eps: eps)
             a.p(a.dln).update(repeating: 0, count: N * C)
             matmulBackward(dinp: a.p(a.dln), dweight: G + w.q, dbias: w.qBias.map { G + $0 }, dout: a.p(a.dq),
-                           inp: a.p(a.ln), weight: P + w.q, N: N, I: C, O: HD)
+                           inp: a.p(a.ln), weight: linear(w.q), N: N, I: C, O: HD)
             matmulBackward(dinp: a.p(a.dln), dweight: G + w.k, dbias: w.kBias.map { G + $0 }, dout: a.p(a.dk),
-                           inp: a.p(a.ln), weight: P + w.k, N: N, I: C, O: KVD)
+                           inp: a.p(a.ln), weight: linear(w.k), N: N, I: C, O: KVD)
             matmulBackward(dinp: a.p(a.dln), dweight: G + w.v, dbias: w.vBias.map { G + $0 }, dout: a.p(a.dv),
-                           inp: a.p(a.ln), weight: P + w.v, N: N, I: C, O: KVD)
+                           inp: a.p(a.ln), weight: linear(w.v), N: N, I: C, O: KVD)
             if l > 0, let g = hiddenGrads[l - 1] { axpy(1, g, a.p(a.dln), N * C) }   // this norm's output is layer l−1's hidden state
             rmsnormBackward(dinp: dres, dweight: G + w.inputNorm, dout: a.p(a.dln), inp: a.p(s.residIn),
                             weight: P + w.inputNorm, rstd: a.p(s.rstd1), N: N, C: C)
@@ -85,17 +85,15 @@ extension LlamaModel {
     /// The LM head's backward for rows [r0, r0 + R): dxf (R, C) = dlogits · W (written into
     /// `dln`, where the decoder's backward starts); dW (V, C) += dlogitsᵀ · xf.
     func headBackward(acts a: Activations, row r0: Int, count R: Int, dlogits: UnsafePointer<Float>, grads g: FloatBuffer) {
-        let C = config.hiddenSize, V = config.vocabSize
-        let W = params.pointer + layout.lmHead
-        BLAS.sgemm(transA: false, transB: false, M: R, N: C, K: V, A: dlogits, lda: V, B: W, ldb: C,
-                   beta: 0, C: a.p(a.dln) + r0 * C, ldc: C)
-        BLAS.sgemm(transA: true, transB: false, M: V, N: C, K: R, A: dlogits, lda: V, B: a.p(a.xf) + r0 * C, ldb: C,
-                   beta: 1, C: g.pointer + layout.lmHead, ldc: C)
+        let C = config.hiddenSize
+        a.p(a.dln).advanced(by: r0 * C).update(repeating: 0, count: R * C)
+        matmulBackward(dinp: a.p(a.dln) + r0 * C, dweight: g.pointer + layout.lmHead, dbias: nil, dout: dlogits,
+                       inp: a.p(a.xf) + r0 * C, weight: linear(layout.lmHead), N: R, I: C, O: config.vocabSize)
     }
 
     /// Logits (R, V) of rows [r0, r0 + R) of the last forward pass in `acts`.
     public func headLogits(acts a: Activations, row r0: Int, count R: Int, into out: UnsafeMutablePointer<Float>) {
-        matmulForward(out: out, inp: a.p(a.xf) + r0 * config.hiddenSize, weight: params.pointer + layout.lmHead, bias: nil,
+        matmulForward(out: out, inp: a.p(a.xf) + r0 * config.hiddenSize, weight: linear(layout.lmHead), bias: nil,
                       N: R, I: config.hiddenSize, O: config.vocabSize)
     }
 

@@ -76,7 +76,7 @@ extension LlamaModel {
         try tokens.withUnsafeBufferPointer { try forward(tokens: $0.baseAddress!, acts: acts, skipLayers: skipLayers) }
         var out = [Float](repeating: 0, count: B * T * config.vocabSize)
         out.withUnsafeMutableBufferPointer {
-            matmulForward(out: $0.baseAddress!, inp: acts.p(acts.xf), weight: params.pointer + layout.lmHead, bias: nil,
+            matmulForward(out: $0.baseAddress!, inp: acts.p(acts.xf), weight: linear(layout.lmHead), bias: nil,
                           N: B * T, I: config.hiddenSize, O: config.vocabSize)
         }
         return out

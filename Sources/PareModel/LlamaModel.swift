@@ -11,6 +11,10 @@ public final class LlamaModel {
     public let params: FloatBuffer
     public private(set) var grads: FloatBuffer?
     public let rope: RopeTable
+    /// The precision the matmuls run in (`setPrecision`).
+    public private(set) var precision: Precision = .fp32
+    /// bf16 copy of `params` (same layout) while `precision` is bf16.
+    private var lowPrecision: BF16Buffer?
 
     public init(config: LlamaConfig) throws {
         try config.validate()
@@ -44,6 +48,30 @@ public final class LlamaModel {
         let g = FloatBuffer(count: layout.count)
         grads = g
         return g
+    }
+
+    /// Runs the matmuls in `p` from now on. bf16 keeps a bf16 copy of the weights beside the
+    /// f32 master weights (half their size again); throws when this machine cannot run bf16.
+    public func setPrecision(_ p: Precision) throws {
+        try GEMM.check(p)
+        precision = p
+        if p == .bf16 {
+            if lowPrecision == nil { lowPrecision = BF16Buffer(count: layout.count) }
+            refreshLowPrecisionWeights()
+        } else {
+            lowPrecision = nil
+        }
+    }
+
+    /// Re-rounds the bf16 weight copy from the f32 weights. Whoever changes `params` calls
+    /// this: the optimizer once per step (not per micro-batch), and every checkpoint load.
+    public func refreshLowPrecisionWeights() {
+        if let b = lowPrecision { bf16Round(out: b.pointer, inp: params.pointer, count: layout.count) }
+    }
+
+    /// The linear weight at `offset` in the layout, with its bf16 copy in bf16.
+    public func linear(_ offset: Int) -> LinearWeight {
+        LinearWeight(f32: params.pointer + offset, bf16: lowPrecision.map { UnsafePointer($0.pointer + offset) })
     }
 
     /// A view of one named parameter.

@@ -28,6 +28,7 @@ public final class AdamW {
                         hyper: h, step: step, decay: e.decays)
         }
         for a in auxiliary { a.update(hyper: h, step: step) }
+        model.refreshLowPrecisionWeights()   // bf16 weights follow the masters once per step
     }
 
     /// Restores the step counter when resuming from a checkpoint.

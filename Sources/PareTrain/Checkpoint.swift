@@ -87,6 +87,7 @@ public enum Checkpoint {
             }
         }
         optimizer.restore(step: info.step)
+        model.refreshLowPrecisionWeights()
         return info
     }
 

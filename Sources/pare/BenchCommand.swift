@@ -11,19 +11,44 @@ struct Bench: ParsableCommand {
         subcommands: [BenchTrain.self, BenchDistill.self, BenchSgemm.self, BenchKernels.self, BenchTokenizer.self])
 }
 
-/// Measures the machine's sgemm throughput on the shapes a training step uses; the best is
-/// the "peak" that step efficiency is reported against.
-func measureSgemmPeak(shapes: [(Int, Int, Int)], repeats: Int = 5, transA: Bool = false, transB: Bool = true) -> [(shape: (Int, Int, Int), gflops: Double)] {
+/// The GEMM engines `pare bench sgemm` compares.
+enum GemmEngine: String, CaseIterable {
+    case openblas = "CBLAS f32", onednnF32 = "oneDNN f32", onednnBF16 = "oneDNN bf16"
+    var available: Bool {
+        switch self {
+        case .openblas: return true
+        case .onednnF32: return GEMM.oneDNNAvailable
+        case .onednnBF16: return GEMM.bf16Unavailability == nil
+        }
+    }
+}
+
+/// Measures GEMM throughput on the shapes a training step uses; the best is the "peak" that
+/// step efficiency is reported against. `engine` nil: what `GEMM.sgemm` uses now.
+func measureGemmPeak(shapes: [(Int, Int, Int)], engine: GemmEngine? = nil, repeats: Int = 5, transA: Bool = false, transB: Bool = true) -> [(shape: (Int, Int, Int), gflops: Double)] {
     shapes.map { (M, N, K) in
         let a = FloatBuffer(count: M * K), b = FloatBuffer(count: N * K), c = FloatBuffer(count: M * N)
         var rng = RNG(seed: 1)
         for i in 0..<a.count { a[i] = rng.uniform() - 0.5 }
         for i in 0..<b.count { b[i] = rng.uniform() - 0.5 }
+        let ah = BF16Buffer(count: a.count), bh = BF16Buffer(count: b.count)
+        bf16Round(out: ah.pointer, inp: a.pointer, count: a.count)
+        bf16Round(out: bh.pointer, inp: b.pointer, count: b.count)
+        let (lda, ldb) = (transA ? M : K, transB ? K : N)
         var best = Double.infinity
-        for _ in 0..<repeats {
+        for _ in 0..<(repeats + 1) {   // the first call also creates oneDNN's primitive
             let t0 = ProcessInfoLite.now()
-            BLAS.sgemm(transA: transA, transB: transB, M: M, N: N, K: K, A: a.pointer, lda: transA ? M : K,
-                       B: b.pointer, ldb: transB ? K : N, C: c.pointer, ldc: N)
+            switch engine {
+            case nil: GEMM.sgemm(transA: transA, transB: transB, M: M, N: N, K: K, A: a.pointer, lda: lda, B: b.pointer, ldb: ldb, C: c.pointer, ldc: N)
+            case .openblas: BLAS.sgemm(transA: transA, transB: transB, M: M, N: N, K: K, A: a.pointer, lda: lda, B: b.pointer, ldb: ldb, C: c.pointer, ldc: N)
+            case .onednnF32:
+                let was = GEMM.f32Backend
+                GEMM.f32Backend = .onednn
+                GEMM.sgemm(transA: transA, transB: transB, M: M, N: N, K: K, A: a.pointer, lda: lda, B: b.pointer, ldb: ldb, C: c.pointer, ldc: N)
+                GEMM.f32Backend = was
+            case .onednnBF16:
+                GEMM.bf16gemm(transA: transA, transB: transB, M: M, N: N, K: K, A: ah.pointer, lda: lda, B: bh.pointer, ldb: ldb, C: c.pointer, ldc: N)
+            }
             best = min(best, ProcessInfoLite.now() - t0)
         }
         return ((M, N, K), 2.0 * Double(M * N * K) / best / 1e9)
@@ -31,21 +56,29 @@ func measureSgemmPeak(shapes: [(Int, Int, Int)], repeats: Int = 5, transA: Bool 
 }
 
 struct BenchSgemm: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sgemm", abstract: "BLAS sgemm GFLOP/s on training-step shapes.")
+    static let configuration = CommandConfiguration(commandName: "sgemm", abstract: "GEMM GFLOP/s on training-step shapes: CBLAS f32, oneDNN f32 and oneDNN bf16 side by side.")
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
         try threads.apply()
+        print(GEMM.description)
         // The forms a training step uses: x·Wᵀ (forward), dY·W (input gradient), dYᵀ·X (weight gradient).
         let forms: [(String, Bool, Bool, [(Int, Int, Int)])] = [
             ("x·Wᵀ ", false, true, [(1024, 1536, 576), (1024, 576, 1536), (256, 49152, 576), (1024, 1024, 1024)]),
             ("dY·W ", false, false, [(1024, 576, 1536), (1024, 1536, 576), (256, 576, 49152)]),
             ("dYᵀ·X", true, false, [(1536, 576, 1024), (576, 1536, 1024), (49152, 576, 256)]),
         ]
+        let engines = GemmEngine.allCases.filter(\.available)
+        print("form   M×N×K            " + engines.map { $0.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0) }.joined() + "  (GFLOP/s)")
         for (name, ta, tb, shapes) in forms {
-            for r in measureSgemmPeak(shapes: shapes, transA: ta, transB: tb) {
-                print("sgemm \(name) M×N×K \(r.shape.0)×\(r.shape.1)×\(r.shape.2): \(String(format: "%.1f", r.gflops)) GFLOP/s")
+            let rows = engines.map { measureGemmPeak(shapes: shapes, engine: $0, transA: ta, transB: tb) }
+            for (i, (M, N, K)) in shapes.enumerated() {
+                let dims = "\(M)×\(N)×\(K)".padding(toLength: 17, withPad: " ", startingAt: 0)
+                print("\(name)  \(dims)" + rows.map { String(format: "%-13.1f", $0[i].gflops) }.joined())
             }
+        }
+        for p in [Precision.fp32, .bf16] where !GEMM.lastImplementation(p).isEmpty {
+            print("oneDNN \(p.rawValue) implementation: \(GEMM.lastImplementation(p))")
         }
     }
 }
@@ -65,17 +98,19 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Also time the phases of a step separately (forward, forward+backward, AdamW, zeroing).")
     var breakdown = false
     @OptionGroup var threads: ThreadOptions
+    @OptionGroup var precisionOption: PrecisionOption
 
     func run() throws {
         try threads.apply()
+        let precision = try precisionOption.resolved() ?? .fp32
         // Measure the sgemm peak first, so its buffers are freed before the model's peak memory.
         let N = batch * seq
         let peakShapes = LlamaConfig.presets[String(model.dropFirst("random:".count))].map {
             [(N, $0.intermediateSize, $0.hiddenSize), (N, $0.hiddenSize, $0.intermediateSize), (min(N, 256), $0.vocabSize, $0.hiddenSize)]
         } ?? [(1024, 1024, 1024)]
-        let peak = measureSgemmPeak(shapes: peakShapes).map(\.gflops).max() ?? 0
+        let peak = measureGemmPeak(shapes: peakShapes, engine: precision == .bf16 ? .onednnBF16 : nil).map(\.gflops).max() ?? 0
         let m: LlamaModel
-        do { m = try ModelSource.load(model, seed: seed) } catch { throw fail("\(error)") }
+        do { m = try ModelSource.load(model, seed: seed); try m.setPrecision(precision) } catch { throw fail("\(error)") }
         let c = m.config
         var rng = RNG(seed: seed &+ 1)
         let tokens = (0..<N).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) }
@@ -90,7 +125,8 @@ struct BenchTrain: ParsableCommand {
         for e in m.layout.entries where e.shape.count == 2 && e.name != "model.embed_tokens.weight" { matmulParams += e.count }
         let attentionFlops = 12 * c.numHiddenLayers * c.numAttentionHeads * c.headDim * seq
         let flopsPerToken = 6 * Double(matmulParams) + Double(attentionFlops)
-        print("model \(model): \(m.parameterCount) parameters, batch \(batch) × seq \(seq), \(Parallel.threads) threads, \(BLAS.description)")
+        print("model \(model): \(m.parameterCount) parameters, batch \(batch) × seq \(seq), \(Parallel.threads) threads, precision \(precision.rawValue)")
+        print(GEMM.description + "; attention: \(BLAS.description)")
 
         var times: [Double] = []
         for step in 0..<(warmup + steps) {
@@ -108,8 +144,8 @@ struct BenchTrain: ParsableCommand {
         let median = times.sorted()[times.count / 2]
         let tps = Double(N) / median
         let gflops = flopsPerToken * tps / 1e9
-        print(String(format: "median step %.3f s: %.1f tokens/s, %.1f GFLOP/s model FLOPs, %.0f%% of measured sgemm peak (%.1f GFLOP/s)",
-                     median, tps, gflops, 100 * gflops / peak, peak))
+        print(String(format: "median step %.3f s: %.1f tokens/s, %.1f GFLOP/s model FLOPs, %.0f%% of measured %@ GEMM peak (%.1f GFLOP/s)",
+                     median, tps, gflops, 100 * gflops / peak, precision.rawValue, peak))
         print(String(format: "peak memory (max RSS): %.2f GiB", Double(ProcessInfoLite.peakResidentBytes) / 1_073_741_824))
         if breakdown {
             func time(_ body: () throws -> Void) rethrows -> Double {

@@ -20,16 +20,19 @@ struct BenchDistill: ParsableCommand {
     @Option(help: "Untimed warm-up steps before them.") var warmup = 1
     @Option(help: "Add the intermediate-state loss (cosine or mse) at the student's last layer.") var intermediateLoss: String?
     @OptionGroup var threads: ThreadOptions
+    @OptionGroup var precisionOption: PrecisionOption
 
     func run() throws {
         try threads.apply()
+        let precision = try precisionOption.resolved() ?? .fp32
         let t: LlamaModel
-        do { t = try ModelSource.load(teacher, seed: 0) } catch { throw fail("\(error)") }
+        do { t = try ModelSource.load(teacher, seed: 0); try t.setPrecision(precision) } catch { throw fail("\(error)") }
         var sc = t.config
         guard studentLayers >= 1 && studentLayers <= sc.numHiddenLayers else { throw fail("--student-layers must be between 1 and \(sc.numHiddenLayers)") }
         sc.numHiddenLayers = studentLayers
         let s = try LlamaModel(config: sc)
         s.initializeRandom(seed: 1)
+        try s.setPrecision(precision)
         let N = batch * seq
         var rng = RNG(seed: 2)
         let tokens = (0..<N).map { _ in Int32(rng.next() % UInt64(sc.vocabSize)) }
@@ -41,7 +44,7 @@ struct BenchDistill: ParsableCommand {
         let d = try Distiller(teacher: t, student: s, settings: KDSettings(), kdRatio: 1, microBatch: batch, seqLength: seq, intermediate: inter)
         let acts = Activations(config: sc, B: batch, T: seq)
         let opt = AdamW(parameterCount: s.parameterCount, hyper: AdamWHyper(lr: 1e-4))
-        print("distill \(teacher) (\(t.parameterCount) parameters, \(t.config.numHiddenLayers) layers) → \(studentLayers)-layer student (\(s.parameterCount)), forward KL, batch \(batch) × seq \(seq), \(Parallel.threads) threads, \(BLAS.description)")
+        print("distill \(teacher) (\(t.parameterCount) parameters, \(t.config.numHiddenLayers) layers) → \(studentLayers)-layer student (\(s.parameterCount)), forward KL, batch \(batch) × seq \(seq), \(Parallel.threads) threads, precision \(precision.rawValue); \(GEMM.description)")
         var times: [Double] = []
         for k in 0..<(warmup + steps) {
             let t0 = ProcessInfoLite.now()

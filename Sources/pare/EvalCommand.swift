@@ -25,6 +25,7 @@ struct Eval: ParsableCommand {
     @Option(parsing: .unconditional, help: "Score only the first N documents of each task.") var limit: Int?
     @Option(parsing: .unconditional, help: "Examples in each task's context: 0 or 5 (default \(d.shots); lambada has 0 only).") var shots: Int?
     @Flag(help: "Score the tasks again even when results for this model are cached (to time them).") var rescore = false
+    @Option(help: "Matmul precision: \(precisionHelp) (default \(d.precision)).") var precision: String?
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -35,6 +36,7 @@ struct Eval: ParsableCommand {
         if let v = seqLength { job.seqLength = v }; if let v = batch { job.batch = v }
         job.maxWindows = maxWindows; job.speed = speed; job.json = json
         job.perplexity = perplexity; job.limit = limit; job.rescore = rescore; if let v = shots { job.shots = v }
+        if let v = precision { job.precision = v }
         if let t = tasks { job.tasks = t.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         try runJob { try job.run(progress: .console) }
     }

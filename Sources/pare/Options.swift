@@ -11,6 +11,23 @@ struct ThreadOptions: ParsableArguments {
     }
 }
 
+/// What `--precision` means, for every command's help.
+let precisionHelp = "fp32, or bf16 mixed precision (bf16 matmul inputs, f32 accumulation, f32 master weights, norms, softmax and losses; needs a CPU with AVX512_BF16 or AMX, refused on others)"
+
+/// `--precision fp32|bf16` for the bench commands, whose settings are not a job's.
+struct PrecisionOption: ParsableArguments {
+    @Option(help: "Matmul precision: \(precisionHelp) (default fp32).")
+    var precision: String?
+
+    /// The parsed value (nil when absent); an unknown name or bf16 on a machine without it exits with a message.
+    func resolved() throws -> Precision? {
+        guard let precision else { return nil }
+        guard let p = Precision(rawValue: precision) else { throw fail("--precision must be fp32 or bf16, not \(precision)") }
+        do { try GEMM.check(p) } catch { throw fail("--precision \(precision): \(error)") }
+        return p
+    }
+}
+
 /// A thread count: at least 1; above twice the cores it is capped there with a warning, since
 /// spinning workers on an oversubscribed machine slow every parallel region to a crawl.
 func checkedThreads(_ requested: Int?, name: String) throws -> Int {

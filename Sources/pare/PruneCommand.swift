@@ -15,12 +15,14 @@ struct CalibrationOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Tokens per calibration sequence (default \(d.seqLength)).") var seqLength: Int?
     @Option(parsing: .unconditional, help: "Sequences per forward pass (default \(d.calibrationBatch)).") var calibrationBatch: Int?
     @Option(help: "Seed for the calibration sample order (default \(d.seed)).") var seed: UInt64?
+    @Option(help: "Matmul precision of the calibration passes: \(precisionHelp) (default \(d.precision)).") var precision: String?
 
     var settings: CalibrationSettings {
         var c = CalibrationSettings()
         c.calibrationData = calibrationData
         if let v = calibrationSamples { c.calibrationSamples = v }; if let v = seqLength { c.seqLength = v }
         if let v = calibrationBatch { c.calibrationBatch = v }; if let v = seed { c.seed = v }
+        if let v = precision { c.precision = v }
         return c
     }
 }

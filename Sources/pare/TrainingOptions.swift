@@ -31,6 +31,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Divergence guard: a step whose loss is over F × the median of the last 20 (or not finite, or whose gradient norm explodes) is not applied; the run rewinds to the last checkpoint and skips the batches since. 0: spikes off (default \(d.spikeFactor)).") var spikeFactor: Double?
     @Option(parsing: .unconditional, help: "Rewinds before the run stops with the error; 0: stop at the first fault (default \(d.maxRewinds)).") var maxRewinds: Int?
     @Option(help: "Seed for data order (default \(d.seed)).") var seed: UInt64?
+    @Option(help: "Matmul precision: \(precisionHelp) (default \(d.precision)).") var precision: String?
     @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
     @Flag(help: "Start afresh even though --output holds another run: that run is moved aside to OUTPUT.previous-N.") var overwrite = false
 
@@ -45,7 +46,7 @@ struct TrainingOptions: ParsableArguments {
         if let v = logInterval { t.logInterval = v }; if let v = valInterval { t.valInterval = v }
         if let v = valBatches { t.valBatches = v }; if let v = saveTopK { t.saveTopK = v }
         if let v = checkpointInterval { t.checkpointInterval = v }; if let v = spikeFactor { t.spikeFactor = v }; if let v = maxRewinds { t.maxRewinds = v }
-        if let v = seed { t.seed = v }
+        if let v = seed { t.seed = v }; if let v = precision { t.precision = v }
         t.resume = resume; t.overwrite = overwrite
         return t
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import PareCore
 import PareRecipes
 import PareTestSupport
 
@@ -30,13 +31,13 @@ final class PipelineConfigTests: XCTestCase {
     /// flag that YAML cannot reach fails the test).
     func testEveryCommandOptionIsReachableFromYAML() throws {
         let cases: [(command: [String], sections: [String], wired: Set<String>)] = [
-            (["finetune"], ["finetune"], ["model", "data_train", "data_val", "data_test", "output", "resume", "overwrite", "threads"]),
-            (["distill"], ["distill"], ["teacher", "student", "data_train", "data_val", "data_test", "output", "resume", "overwrite", "threads"]),
-            (["prune", "depth"], ["prune.depth", "prune"], ["model", "output", "calibration_data", "threads"]),
-            (["prune", "width"], ["prune.width", "prune"], ["model", "output", "calibration_data", "threads"]),
+            (["finetune"], ["finetune"], ["model", "data_train", "data_val", "data_test", "output", "resume", "overwrite", "threads", "precision"]),
+            (["distill"], ["distill"], ["teacher", "student", "data_train", "data_val", "data_test", "output", "resume", "overwrite", "threads", "precision"]),
+            (["prune", "depth"], ["prune.depth", "prune"], ["model", "output", "calibration_data", "threads", "precision"]),
+            (["prune", "width"], ["prune.width", "prune"], ["model", "output", "calibration_data", "threads", "precision"]),
             // --seq: the old name of --seq-length; perplexity: always on in the pipeline; --rescore: a
             // timing aid (the pipeline reuses cached task scores, which is the point of the cache)
-            (["eval"], ["eval"], ["model", "data", "json", "threads", "seq", "perplexity", "no_perplexity", "rescore"]),
+            (["eval"], ["eval"], ["model", "data", "json", "threads", "seq", "perplexity", "no_perplexity", "rescore", "precision"]),
         ]
         for c in cases {
             let yaml = Set(c.sections.flatMap { s in PipelineConfig.yamlKeys(section: s) })
@@ -45,6 +46,22 @@ final class PipelineConfigTests: XCTestCase {
             }
         }
         XCTAssertTrue(PipelineConfig.yamlKeys(section: "").contains("threads"), "threads is a top-level key")
+        XCTAssertTrue(PipelineConfig.yamlKeys(section: "").contains("precision"), "precision is a top-level key (every --precision)")
+    }
+
+    /// The top-level precision reaches every stage that runs a model; a wrong value names the key.
+    func testPrecisionReachesEveryStage() throws {
+        let d = try config("")
+        XCTAssertEqual([d.finetune.train.precision, d.distill.train.precision, d.calibration.precision, d.eval.precision], ["fp32", "fp32", "fp32", "fp32"])
+        assertError("precision: fp16", ["precision must be fp32, bf16 or auto", "fp16"])
+        XCTAssertEqual(try config("precision: auto").eval.precision, GEMM.bf16Unavailability == nil ? "bf16" : "fp32", "auto resolves to what runs")
+        assertError("finetune: {precision: bf16}", ["unknown key \"finetune.precision\""])
+        if GEMM.bf16Unavailability == nil {
+            let c = try config("precision: bf16")
+            XCTAssertEqual([c.finetune.train.precision, c.distill.train.precision, c.calibration.precision, c.eval.precision], ["bf16", "bf16", "bf16", "bf16"])
+        } else {
+            assertError("precision: bf16", ["precision", "bf16 is not available", "fp32"])
+        }
     }
 
     /// A config over a stand-in teacher file; a depth student of one layer unless `yaml` prunes.

@@ -30,9 +30,10 @@ final class TrainerTests: XCTestCase {
         return BlendedSampleStream(streams: [try GPTSampleStream(dataset: IndexedDataset(prefix: dir + "/" + name), seqLength: 16, seed: 7)], weights: [1])
     }
 
-    func trainer(steps: Int, output: String, decay: Int = 8) throws -> Trainer {
+    func trainer(steps: Int, output: String, decay: Int = 8, precision: Precision = .fp32) throws -> Trainer {
         let model = try LlamaModel(config: TrainerTests.config)
         model.initializeRandom(seed: 3, std: 0.1)
+        try model.setPrecision(precision)
         var c = TrainerConfig(steps: steps, globalBatchSize: 4, microBatchSize: 2, seqLength: 16,
                               schedule: LRSchedule(lr: 3e-3, minLR: 3e-4, warmupSteps: 2, decaySteps: decay))
         c.valBatches = 2; c.checkpointInterval = 2; c.saveTopK = 1
@@ -41,12 +42,21 @@ final class TrainerTests: XCTestCase {
     }
 
     /// 8 steps in one run equal 4 steps + --resume for 4 more: same losses, same weights.
-    func testResumeEqualsUninterrupted() throws {
-        let a = try trainer(steps: 8, output: dir + "/a")
+    func testResumeEqualsUninterrupted() throws { try checkResumeEquality(.fp32) }
+
+    /// The same in bf16: the resumed run re-rounds its bf16 weights from the checkpoint's f32
+    /// masters, which is exactly what the uninterrupted run holds after its step 4.
+    func testResumeEqualsUninterruptedInBF16() throws {
+        if let why = GEMM.bf16Unavailability { throw XCTSkip(why) }
+        try checkResumeEquality(.bf16)
+    }
+
+    func checkResumeEquality(_ precision: Precision) throws {
+        let a = try trainer(steps: 8, output: dir + "/a", precision: precision)
         try a.run(resume: false, saveFinalModel: false)
-        let b1 = try trainer(steps: 4, output: dir + "/b")
+        let b1 = try trainer(steps: 4, output: dir + "/b", precision: precision)
         try b1.run(resume: false, saveFinalModel: false)
-        let b2 = try trainer(steps: 8, output: dir + "/b")
+        let b2 = try trainer(steps: 8, output: dir + "/b", precision: precision)
         try b2.run(resume: true, saveFinalModel: false)
         let resumed = b1.losses + b2.losses
         XCTAssertEqual(resumed.count, 8)
@@ -54,7 +64,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertTrue(memcmp(a.model.params.pointer, b2.model.params.pointer, 4 * a.model.params.count) == 0, "final weights identical")
         XCTAssertTrue(memcmp(a.optimizer.m.pointer, b2.optimizer.m.pointer, 4 * a.model.params.count) == 0, "Adam moments identical")
         XCTAssertLessThan(a.losses.last!, a.losses.first! - 0.2, "training lowers the loss: \(a.losses)")
-        print("resume equality: losses \(a.losses.map { String(format: "%.6f", $0) }) identical; weights bit-identical")
+        print("resume equality (\(precision.rawValue)): losses \(a.losses.map { String(format: "%.6f", $0) }) identical; weights bit-identical")
         // Checkpoint pruning: the newest is always kept.
         XCTAssertEqual(Checkpoint.list(dir + "/a/checkpoints").last?.info.step, 8)
     }

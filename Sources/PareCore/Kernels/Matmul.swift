@@ -1,6 +1,62 @@
 // Linear layers, PyTorch convention: weight (O, I), out = inp · weightᵀ + bias.
 // N rows (tokens), I input features, O output features.
 
+/// A linear layer's weight (O, I): the f32 master copy, and its bf16 copy when the model runs
+/// in bf16 (then every matmul with more than one row reads bf16 weights and bf16-rounded
+/// activations, accumulating in f32).
+public struct LinearWeight {
+    public let f32: UnsafePointer<Float>
+    public let bf16: UnsafePointer<UInt16>?
+    public init(f32: UnsafePointer<Float>, bf16: UnsafePointer<UInt16>? = nil) { self.f32 = f32; self.bf16 = bf16 }
+}
+
+/// out (N, O) = inp (N, I) · weight (O, I)ᵀ + bias (O), in the weight's precision.
+public func matmulForward(
+    out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: LinearWeight,
+    bias: UnsafePointer<Float>?, N: Int, I: Int, O: Int
+) {
+    // Decoding one token reads each weight once: the f32 matrix-vector kernel is memory-bound
+    // either way, and keeps decode bit-identical between precisions' KV caches.
+    guard let wh = weight.bf16, N > 1 else {
+        return matmulForward(out: out, inp: inp, weight: weight.f32, bias: bias, N: N, I: I, O: O)
+    }
+    if let bias {
+        for n in 0..<N { (out + n * O).update(from: bias, count: O) }
+    }
+    BF16Scratch.with(count: N * I) { xh in
+        bf16Round(out: xh, inp: inp, count: N * I)
+        GEMM.bf16gemm(transA: false, transB: true, M: N, N: O, K: I, A: xh, lda: I, B: wh, ldb: I,
+                      beta: bias == nil ? 0 : 1, C: out, ldc: O)
+    }
+}
+
+/// The backward of `matmulForward` in the weight's precision: in bf16, dout, inp and the
+/// weight enter the products rounded to bf16; dinp and dweight accumulate in f32.
+public func matmulBackward(
+    dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+    dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+    weight: LinearWeight, N: Int, I: Int, O: Int
+) {
+    guard let wh = weight.bf16 else {
+        return matmulBackward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight.f32, N: N, I: I, O: O)
+    }
+    BF16Scratch.with(count: N * O) { gh in
+        bf16Round(out: gh, inp: dout, count: N * O)
+        if let dinp {
+            GEMM.bf16gemm(transA: false, transB: false, M: N, N: I, K: O, A: gh, lda: O, B: wh, ldb: I,
+                          beta: 1, C: dinp, ldc: I)
+        }
+        BF16Scratch.with(count: N * I) { xh in
+            bf16Round(out: xh, inp: inp, count: N * I)
+            GEMM.bf16gemm(transA: true, transB: false, M: O, N: I, K: N, A: gh, lda: O, B: xh, ldb: I,
+                          beta: 1, C: dweight, ldc: I)
+        }
+    }
+    if let dbias {
+        for n in 0..<N { axpy(1, dout + n * O, dbias, O) }
+    }
+}
+
 /// out (N, O) = inp (N, I) · weight (O, I)ᵀ + bias (O)
 public func matmulForward(
     out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
@@ -13,7 +69,7 @@ public func matmulForward(
     if let bias {
         for n in 0..<N { (out + n * O).update(from: bias, count: O) }
     }
-    BLAS.sgemm(transA: false, transB: true, M: N, N: O, K: I, A: inp, lda: I, B: weight, ldb: I,
+    GEMM.sgemm(transA: false, transB: true, M: N, N: O, K: I, A: inp, lda: I, B: weight, ldb: I,
                beta: bias == nil ? 0 : 1, C: out, ldc: O)
 }
 
@@ -25,10 +81,10 @@ public func matmulBackward(
     weight: UnsafePointer<Float>, N: Int, I: Int, O: Int
 ) {
     if let dinp {
-        BLAS.sgemm(transA: false, transB: false, M: N, N: I, K: O, A: dout, lda: O, B: weight, ldb: I,
+        GEMM.sgemm(transA: false, transB: false, M: N, N: I, K: O, A: dout, lda: O, B: weight, ldb: I,
                    beta: 1, C: dinp, ldc: I)
     }
-    BLAS.sgemm(transA: true, transB: false, M: O, N: I, K: N, A: dout, lda: O, B: inp, ldb: I,
+    GEMM.sgemm(transA: true, transB: false, M: O, N: I, K: N, A: dout, lda: O, B: inp, ldb: I,
                beta: 1, C: dweight, ldc: I)
     if let dbias {
         for n in 0..<N { axpy(1, dout + n * O, dbias, O) }

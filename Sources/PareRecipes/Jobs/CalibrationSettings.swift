@@ -10,23 +10,26 @@ public struct CalibrationSettings: Codable, Equatable {
     public var seqLength = 256                  // tokens per sequence
     public var calibrationBatch = 4             // sequences per forward pass
     public var seed: UInt64 = 1234              // sample order
+    public var precision = "fp32"               // fp32 | bf16: the calibration forward passes' matmuls
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
         case calibrationData = "calibration_data", calibrationSamples = "calibration_samples", seqLength = "seq_length"
-        case calibrationBatch = "calibration_batch", seed
+        case calibrationBatch = "calibration_batch", seed, precision
     }
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
     public init(from decoder: Decoder) throws { try self.init(StrictFields(decoder, known: CalibrationSettings.keys)) }
     init(_ f: StrictFields) throws {
         try f.read("calibration_data", &calibrationData); try f.read("calibration_samples", &calibrationSamples)
         try f.read("seq_length", &seqLength); try f.read("calibration_batch", &calibrationBatch); try f.read("seed", &seed)
+        try f.read("precision", &precision)
     }
 
     public func validate() throws {
         guard calibrationSamples > 0 else { throw RecipeError.invalid("calibration_samples", "must be positive, not \(calibrationSamples)") }
         guard seqLength > 1 else { throw RecipeError.invalid("seq_length", "must be at least 2, not \(seqLength)") }
         guard calibrationBatch > 0 else { throw RecipeError.invalid("calibration_batch", "must be positive, not \(calibrationBatch)") }
+        _ = try PrecisionSetting.parse(precision)
     }
 
     /// The calibration runner; `why` says what needs it when no data was given.

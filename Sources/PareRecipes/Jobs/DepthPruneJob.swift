@@ -64,6 +64,7 @@ public struct DepthPruneJob: Codable, Equatable {
         try validate()
         let loaded = try PretrainedModel.load(model)
         let m = loaded.model, L = m.config.numHiddenLayers
+        try PrecisionSetting.apply(calibration.precision, to: m)
         var drop: Set<Int>
         if let spec = dropLayers {
             drop = try DepthPruning.parseLayers(spec)

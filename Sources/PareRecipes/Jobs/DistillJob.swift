@@ -93,6 +93,7 @@ public struct DistillJob: Codable, Equatable {
         var config = try train.trainerConfig()
         config.dataFingerprint = try train.dataFingerprint()
         let t = try PretrainedModel.load(teacher), s = try PretrainedModel.load(student)
+        try PrecisionSetting.apply(train.precision, to: t.model, s.model)
         try checkPositions(config.seqLength, key: "seq_length", model: t.model.config, teacher)
         try checkPositions(config.seqLength, key: "seq_length", model: s.model.config, student)
         let distiller = try objective(teacher: t, student: s, config: config)
@@ -100,7 +101,7 @@ public struct DistillJob: Codable, Equatable {
         let val = try train.dataVal.map { try train.stream("data_val", $0) }
         let log = try train.openLog(comm, config, progress)
         if let note = distiller.vocabularyNote { log.say("note: \(note)") }
-        log.say("distill \(teacher) (\(t.model.parameterCount) parameters) → \(student) (\(s.model.parameterCount)); \(loss), τ \(temperature), kd-ratio \(kdRatio); \(config.steps) steps × \(config.globalBatchSize) × \(config.seqLength) tokens; \(Parallel.threads) threads")
+        log.say("distill \(teacher) (\(t.model.parameterCount) parameters) → \(student) (\(s.model.parameterCount)); \(loss), τ \(temperature), kd-ratio \(kdRatio); \(config.steps) steps × \(config.globalBatchSize) × \(config.seqLength) tokens; \(Parallel.threads) threads, \(train.precision)")
         if let inter = distiller.intermediate {
             let pairs = inter.layerMap.map { "\($0.student):\($0.teacher)" }.joined(separator: ",")
             log.say("intermediate-state loss: \(inter.kind.rawValue) at student:teacher layers \(pairs)" + (inter.projection.map { p in ", through a learned \(p.shape[0])×\(p.shape[1]) projection" } ?? ""))

@@ -20,12 +20,13 @@ public struct EvalJob: Codable, Equatable {
     public var tasks: [String] = []              // zero-shot tasks: hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada, …
     public var limit: Int? = nil                 // score the first N documents of each task
     public var shots = 0                         // 0 or 5 examples in each task's context
+    public var precision = "fp32"                // fp32 | bf16: the models' matmuls
     public var rescore = false                   // score tasks again even when cached results exist (CLI only: timing)
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, corpus, data, tailFraction = "tail_fraction", seqLength = "seq_length", batch, maxWindows = "max_windows", speed, json,
-             perplexity, tasks, limit, shots
+             perplexity, tasks, limit, shots, precision
     }
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
     public init(from decoder: Decoder) throws {
@@ -34,6 +35,7 @@ public struct EvalJob: Codable, Equatable {
         try f.read("tail_fraction", &tailFraction); try f.read("seq_length", &seqLength); try f.read("batch", &batch)
         try f.read("max_windows", &maxWindows); try f.read("speed", &speed); try f.read("json", &json)
         try f.read("perplexity", &perplexity); try f.read("tasks", &tasks); try f.read("limit", &limit); try f.read("shots", &shots)
+        try f.read("precision", &precision)
     }
 
     public func validate() throws {
@@ -46,6 +48,7 @@ public struct EvalJob: Codable, Equatable {
         if let n = limit, n < 1 { throw RecipeError.invalid("limit", "must be at least 1, not \(n)") }
         guard shots == 0 || shots == 5 else { throw RecipeError.invalid("shots", "must be 0 or 5 (the variants the task files hold), not \(shots)") }
         for t in tasks where t.isEmpty || t.contains("/") { throw RecipeError.invalid("tasks", "holds \"\(t)\", which is not a task name") }
+        _ = try PrecisionSetting.parse(precision)
     }
 
     /// One row per model: the keys the report reads (model, parameters, layers, hidden_size,
@@ -69,8 +72,9 @@ public struct EvalJob: Codable, Equatable {
         var results: [[String: Any]] = []
         for path in model {
             let m = try PretrainedModel.load(path)
+            try PrecisionSetting.apply(precision, to: m.model)
             var row: [String: Any] = ["model": path, "parameters": m.model.parameterCount, "layers": m.model.config.numHiddenLayers,
-                                      "hidden_size": m.model.config.hiddenSize]
+                                      "hidden_size": m.model.config.hiddenSize, "precision": precision]
             if perplexity {
                 if results.isEmpty { progress.say("model | documents | tokens | windows | loss | perplexity | seconds" + (speed ? " | prefill tokens/s | decode tokens/s" : "")) }
                 try evaluatePerplexity(m, path: path, docs: docs, dataStream: dataStream, into: &row, progress: progress)
@@ -82,7 +86,7 @@ public struct EvalJob: Codable, Equatable {
                 for t in taskSets {
                     // Results are kept per model content, task variant and document count, so a
                     // rerun (or the pipeline's report after one student changed) reuses them.
-                    let cacheFile = "\(BundledAssets.cache)/task-results/\(hash)-\(t.name)-\(t.variant)-\(limit.map(String.init) ?? "all")-\(TaskResult.scoringVersion).json"
+                    let cacheFile = "\(BundledAssets.cache)/task-results/\(hash)-\(t.name)-\(t.variant)-\(limit.map(String.init) ?? "all")-\(TaskResult.scoringVersion)\(precision == "fp32" ? "" : "-" + precision).json"
                     let cached = rescore ? nil : FileManager.default.contents(atPath: cacheFile).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
                     let e: [String: Any]
                     if let cached { e = cached } else {

@@ -36,11 +36,12 @@ public struct FinetuneJob: Codable, Equatable {
         var config = try train.trainerConfig()
         config.dataFingerprint = try train.dataFingerprint()
         let loaded = try PretrainedModel.load(model)
+        try PrecisionSetting.apply(train.precision, to: loaded.model)
         try checkPositions(config.seqLength, key: "seq_length", model: loaded.model.config, model)
         let trainStream = try train.stream("data_train", train.dataTrain)
         let val = try train.dataVal.map { try train.stream("data_val", $0) }
         let log = try train.openLog(comm, config, progress)
-        log.say("finetune \(model): \(loaded.model.parameterCount) parameters; \(config.steps) steps × \(config.globalBatchSize) sequences × \(config.seqLength) tokens (\(config.accumulationSteps) micro-batches of \(config.microBatchSize)); \(Parallel.threads) threads")
+        log.say("finetune \(model): \(loaded.model.parameterCount) parameters; \(config.steps) steps × \(config.globalBatchSize) sequences × \(config.seqLength) tokens (\(config.accumulationSteps) micro-batches of \(config.microBatchSize)); \(Parallel.threads) threads, \(train.precision)")
         let trainer = try Trainer(model: loaded.model, tokenizer: loaded.tokenizer, config: config, train: trainStream, val: val,
                                   output: train.output, log: log)
         trainer.communicator = comm

@@ -128,6 +128,7 @@ public struct PruneSearchJob: Codable, Equatable {
         let statePath = output + "/search.json"
         let loaded = try PretrainedModel.load(model)
         let m = loaded.model, c = m.config
+        try PrecisionSetting.apply(calibration.precision, to: m)
         try checkPositions(calibration.seqLength, key: "seq_length", model: c, model)
         let rules = LoadableShape.Consumers(family: c.family, qkvBias: c.qkvBias, ggufBlock: GGUFExport.TensorType(rawValue: exportType)?.blockElements)
         let grid = ShapeSearch.grid(c, rules: rules, sizeMultiple: sizeMultiple)

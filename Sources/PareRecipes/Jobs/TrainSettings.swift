@@ -29,6 +29,7 @@ public struct TrainSettings: Codable, Equatable {
     public var spikeFactor = 3.0              // divergence guard: loss > this × the recent median rewinds (0: off)
     public var maxRewinds = 3                 // rewinds before the run stops (0: stop at the first fault)
     public var seed: UInt64 = 1234
+    public var precision = "fp32"             // fp32 | bf16 (mixed precision)
     public var resume = false
     // A fresh run into an output holding another moves that one aside. CLI only, so not a key:
     // the pipeline moves a step's old run aside itself when the step's settings change.
@@ -42,7 +43,7 @@ public struct TrainSettings: Codable, Equatable {
         case lr, minLr = "min_lr", warmupSteps = "warmup_steps", lrDecaySteps = "lr_decay_steps", lrSchedule = "lr_schedule"
         case weightDecay = "weight_decay", gradClip = "grad_clip", logInterval = "log_interval", valInterval = "val_interval"
         case valBatches = "val_batches", saveTopK = "save_top_k", checkpointInterval = "checkpoint_interval", seed, resume
-        case spikeFactor = "spike_factor", maxRewinds = "max_rewinds"
+        case spikeFactor = "spike_factor", maxRewinds = "max_rewinds", precision
     }
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
 
@@ -57,6 +58,7 @@ public struct TrainSettings: Codable, Equatable {
         try f.read("log_interval", &logInterval); try f.read("val_interval", &valInterval); try f.read("val_batches", &valBatches)
         try f.read("save_top_k", &saveTopK); try f.read("checkpoint_interval", &checkpointInterval); try f.read("seed", &seed)
         try f.read("resume", &resume); try f.read("spike_factor", &spikeFactor); try f.read("max_rewinds", &maxRewinds)
+        try f.read("precision", &precision)
     }
 
     /// The trainer's configuration; an out-of-range value is a RecipeError naming its key.
@@ -86,6 +88,7 @@ public struct TrainSettings: Codable, Equatable {
             throw RecipeError.invalid(valInterval < 0 ? "val_interval" : valBatches < 0 ? "val_batches" : "checkpoint_interval", "must be ≥ 0")
         }
         _ = try trainerConfig()
+        _ = try PrecisionSetting.parse(precision)
     }
 
     /// The training data as the run records it: the spec and an FNV-1a hash of each .idx (the

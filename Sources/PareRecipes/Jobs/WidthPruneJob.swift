@@ -68,6 +68,7 @@ public struct WidthPruneJob: Codable, Equatable {
         try validate()
         let loaded = try PretrainedModel.load(model)
         let m = loaded.model
+        try PrecisionSetting.apply(calibration.precision, to: m)
         // Sizes first: an impossible request fails before any calibration work.
         let (C, F, H, G) = try targets.resolve(m.config)
         let s: ImportanceScores

@@ -9,6 +9,7 @@ public struct PipelineConfig {
     public var runDir = "runs/pipeline"
     public var teacher = BundledAssets.teacherName   // the bundled GGUF, or a .gguf / Hugging Face directory
     public var threads: Int? = nil
+    public var precision: String? = nil               // fp32 | bf16 for every stage (auto resolved here; nil: the jobs' default, fp32)
     public var prepare = PrepareJob()                 // data:
     public var tokenize = TokenizeJob()               // data: (append_eod, workers)
     public var finetune = FinetuneJob()
@@ -26,15 +27,16 @@ public struct PipelineConfig {
     static let sections: [String: [String]] = [
         "data": PrepareJob.keys.filter { $0 != "output" } + ["append_eod", "workers"],
         "finetune": FinetuneJob.keys.filter { !wiredTrainKeys.contains($0) && $0 != "model" },
-        "prune": CalibrationSettings.keys.filter { $0 != "calibration_data" } + ["depth", "width", "search"],
+        "prune": CalibrationSettings.keys.filter { $0 != "calibration_data" && $0 != "precision" } + ["depth", "width", "search"],
         "prune.depth": ["enabled"] + DepthPruneJob.ownKeys.filter { $0 != "model" && $0 != "output" },
         "prune.width": ["enabled"] + WidthPruneJob.ownKeys.filter { $0 != "model" && $0 != "output" },
         "prune.search": ["enabled"] + PruneSearchJob.ownKeys.filter { $0 != "model" && $0 != "output" },
         "distill": DistillJob.keys.filter { !wiredTrainKeys.contains($0) && $0 != "teacher" && $0 != "student" },
-        "eval": EvalJob.keys.filter { !["model", "data", "json", "perplexity"].contains($0) },   // speed and tasks: on the test split
+        "eval": EvalJob.keys.filter { !["model", "data", "json", "perplexity", "precision"].contains($0) },   // speed and tasks: on the test split
     ]
-    static let wiredTrainKeys: Set<String> = ["data_train", "data_val", "data_test", "output", "resume"]
-    static let topKeys = ["run_dir", "teacher", "threads", "data", "finetune", "prune", "distill", "eval"]
+    // `precision` is set once, at the top, for every stage.
+    static let wiredTrainKeys: Set<String> = ["data_train", "data_val", "data_test", "output", "resume", "precision"]
+    static let topKeys = ["run_dir", "teacher", "threads", "precision", "data", "finetune", "prune", "distill", "eval"]
 
     /// The name a job's setting has in this file (`distill.layer_map`), or nil when the
     /// pipeline wires it.
@@ -67,6 +69,11 @@ public struct PipelineConfig {
         if let v = top["run_dir"] { c.runDir = try scalar(v, "run_dir") }
         if let v = top["teacher"] { c.teacher = try scalar(v, "teacher") }
         if let v = top["threads"] { c.threads = try scalar(v, "threads") as Int }
+        if let v = top["precision"] {
+            let p: String = try scalar(v, "precision")
+            if let problem = PrecisionSetting.problem(p) { throw RecipeError.failed("precision \(problem)") }
+            c.precision = try PrecisionSetting.parse(p).rawValue   // auto becomes what runs, so steps record it
+        }
         if let data = top["data"] {
             let m = try mapping(data, "data", sections["data"]!)
             c.prepare = try decode(PrepareJob.self, m, "data", drop: ["append_eod", "workers"])
@@ -89,6 +96,10 @@ public struct PipelineConfig {
             c.distill = try decode(DistillJob.self, m, "distill", drop: ["layer_map"])
         }
         if let e = top["eval"] { c.eval = try decode(EvalJob.self, try mapping(e, "eval", sections["eval"]!), "eval") }
+        if let p = c.precision {
+            c.finetune.train.precision = p; c.distill.train.precision = p
+            c.calibration.precision = p; c.eval.precision = p
+        }
         return c
     }
 

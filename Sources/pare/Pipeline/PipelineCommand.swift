@@ -22,6 +22,9 @@ struct PipelineCommand: ParsableCommand {
         }
         let pipeline = try runJob { try Pipeline(try PipelineConfig.load(config)) }
         Parallel.configure(threads: try checkedThreads(pipeline.config.threads, name: "threads"))
+        let precision = pipeline.config.precision ?? "fp32"
+        print("pare pipeline: \(Parallel.threads) threads, precision \(precision)"
+              + (precision == "bf16" ? " (bf16 matmuls, f32 accumulation and master weights)" : GEMM.bf16Unavailability.map { " (bf16 unavailable: \($0))" } ?? ""))
         installInterruptHandler()
         try runJob { try pipeline.run(progress: .console, dryRun: dryRun) }
     }

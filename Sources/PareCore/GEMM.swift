@@ -1,0 +1,130 @@
+#if canImport(COneDNN)
+import COneDNN
+#endif
+
+/// The arithmetic a model's matmuls run in. `bf16` is mixed precision as NeMo/Megatron and
+/// PyTorch autocast do it: matmul inputs (activations and weights) rounded to bf16, products
+/// accumulated and written in f32; master weights, gradients, optimizer state, norms,
+/// softmax, RoPE and losses stay f32.
+public enum Precision: String, Sendable, Codable, CaseIterable {
+    case fp32, bf16
+}
+
+public enum PrecisionError: Error, CustomStringConvertible {
+    case bf16Unavailable(String)
+    public var description: String {
+        switch self {
+        case .bf16Unavailable(let why): return "bf16 is not available: \(why); use --precision fp32 (precision: fp32)"
+        }
+    }
+}
+
+/// The one place Pare multiplies matrices: row-major, BLAS-style
+/// `C (M, N) = alpha · op(A) (M, K) · op(B) (K, N) + beta · C`, C in f32.
+///
+/// f32 goes to oneDNN's matmul when Pare was built with it (it measured faster than
+/// OpenBLAS's sgemm on every training shape; `pare bench sgemm` shows both), else to CBLAS.
+/// bf16 needs oneDNN and a CPU with native bf16 dot products (AVX512_BF16 or AMX): oneDNN's
+/// reference fallback on other CPUs is tens of times slower, so Pare refuses instead.
+public enum GEMM {
+    public enum Backend: String, Sendable { case cblas, onednn }
+
+    /// Where f32 GEMMs run (settable for benchmarks and tests).
+    nonisolated(unsafe) public static var f32Backend: Backend = oneDNNAvailable ? .onednn : .cblas
+
+    public static let oneDNNAvailable: Bool = {
+        #if canImport(COneDNN)
+        return pare_onednn_init() == 0
+        #else
+        return false
+        #endif
+    }()
+
+    /// Why bf16 cannot run here, or nil when it can.
+    public static let bf16Unavailability: String? = {
+        #if canImport(COneDNN)
+        guard oneDNNAvailable else { return "oneDNN's CPU engine did not start" }
+        guard pare_onednn_native_bf16() != 0 else {
+            return "this CPU has no native bf16 instructions (needs AVX512_BF16 or AMX; oneDNN sees \(String(cString: pare_onednn_description())))"
+        }
+        return nil
+        #else
+        return "this build of Pare has no oneDNN (install libdnnl-dev, e.g. with scripts/setup, and rebuild)"
+        #endif
+    }()
+
+    /// Throws a clear error when `precision` cannot run on this machine.
+    public static func check(_ precision: Precision) throws {
+        if precision == .bf16, let why = bf16Unavailability { throw PrecisionError.bf16Unavailable(why) }
+    }
+
+    /// e.g. "f32: oneDNN 2.6.3 (avx512_core_bf16); bf16: native".
+    public static var description: String {
+        #if canImport(COneDNN)
+        let dnnl = oneDNNAvailable ? String(cString: pare_onednn_description()) : "oneDNN unavailable"
+        #else
+        let dnnl = "no oneDNN in this build"
+        #endif
+        let f32 = f32Backend == .onednn ? dnnl : BLAS.description
+        return "f32 GEMM: \(f32); bf16 GEMM: \(bf16Unavailability == nil ? "native, \(dnnl)" : "unavailable")"
+    }
+
+    /// The implementation oneDNN picked for the latest new f32 or bf16 shape (e.g. "brg:avx512_core_bf16").
+    public static func lastImplementation(_ precision: Precision) -> String {
+        #if canImport(COneDNN)
+        return String(cString: pare_onednn_last_impl(precision == .bf16 ? 1 : 0))
+        #else
+        return ""
+        #endif
+    }
+
+    static func setThreads(_ n: Int) {
+        #if canImport(COneDNN)
+        pare_onednn_set_threads(Int32(n))
+        #endif
+    }
+
+    /// f32 × f32 → f32.
+    @inlinable
+    public static func sgemm(
+        transA: Bool, transB: Bool, M: Int, N: Int, K: Int,
+        alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
+        B: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        #if canImport(COneDNN)
+        if f32Backend == .onednn {
+            onednn(transA, transB, M, N, K, alpha, UnsafeRawPointer(A), lda, UnsafeRawPointer(B), ldb, beta, C, ldc, bf16: false)
+            return
+        }
+        #endif
+        BLAS.sgemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: A, lda: lda, B: B, ldb: ldb, beta: beta, C: C, ldc: ldc)
+    }
+
+    /// bf16 × bf16 → f32 (A and B are bf16 bit patterns; products accumulate in f32).
+    /// Call only after `check(.bf16)` succeeded.
+    public static func bf16gemm(
+        transA: Bool, transB: Bool, M: Int, N: Int, K: Int,
+        alpha: Float = 1, A: UnsafePointer<UInt16>, lda: Int,
+        B: UnsafePointer<UInt16>, ldb: Int,
+        beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        #if canImport(COneDNN)
+        onednn(transA, transB, M, N, K, alpha, UnsafeRawPointer(A), lda, UnsafeRawPointer(B), ldb, beta, C, ldc, bf16: true)
+        #else
+        preconditionFailure("bf16 GEMM without oneDNN: GEMM.check(.bf16) must be called first")
+        #endif
+    }
+
+    #if canImport(COneDNN)
+    @usableFromInline
+    static func onednn(_ transA: Bool, _ transB: Bool, _ M: Int, _ N: Int, _ K: Int, _ alpha: Float,
+                       _ A: UnsafeRawPointer, _ lda: Int, _ B: UnsafeRawPointer, _ ldb: Int, _ beta: Float,
+                       _ C: UnsafeMutablePointer<Float>, _ ldc: Int, bf16: Bool) {
+        let status = pare_onednn_gemm(transA ? 1 : 0, transB ? 1 : 0, Int64(M), Int64(N), Int64(K), alpha, A, Int64(lda), B, Int64(ldb),
+                                      beta, C, Int64(ldc), Int32(bf16 ? PARE_ONEDNN_BF16 : PARE_ONEDNN_F32))
+        // Shapes and strides come from Pare's own layouts: a refusal here is a bug, not an input error.
+        precondition(status == 0, "oneDNN matmul \(bf16 ? "bf16" : "f32") \(transA ? "T" : "N")\(transB ? "T" : "N") M=\(M) N=\(N) K=\(K) lda=\(lda) ldb=\(ldb) ldc=\(ldc) failed with dnnl status \(status)")
+    }
+    #endif
+}
