@@ -30,6 +30,7 @@ p.add_argument("--student-layers", type=int, default=15)
 p.add_argument("--steps", type=int, default=3)
 p.add_argument("--warmup", type=int, default=1)
 p.add_argument("--threads", type=int, default=2)
+p.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
 p.add_argument("--autocast-bf16", action="store_true",
                help="run both forwards under torch.autocast('cpu', dtype=torch.bfloat16); master weights and the KD loss stay fp32")
 a = p.parse_args()
@@ -37,8 +38,8 @@ a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 shape, config_class, model_class = MODELS[a.model]
-tcfg = config_class(**shape); tcfg._attn_implementation = "sdpa"
-scfg = config_class(**{**shape, "num_hidden_layers": a.student_layers}); scfg._attn_implementation = "sdpa"
+tcfg = config_class(**shape); tcfg._attn_implementation = a.attn
+scfg = config_class(**{**shape, "num_hidden_layers": a.student_layers}); scfg._attn_implementation = a.attn
 teacher = model_class(tcfg).float().eval()
 for q in teacher.parameters():
     q.requires_grad_(False)
@@ -51,7 +52,7 @@ ids = torch.randint(0, tcfg.vocab_size, (a.batch, a.seq))
 n = a.batch * a.seq
 print(f"torch {torch.__version__}, teacher {sum(q.numel() for q in teacher.parameters())} parameters, "
       f"student {sum(q.numel() for q in student.parameters())} ({a.student_layers} layers), "
-      f"batch {a.batch} x seq {a.seq}, {a.threads} threads{', bf16 autocast' if a.autocast_bf16 else ', fp32'}")
+      f"batch {a.batch} x seq {a.seq}, {a.threads} threads{', bf16 autocast' if a.autocast_bf16 else ', fp32'}, attention {a.attn}")
 times = []
 for step in range(a.warmup + a.steps):
     t0 = time.perf_counter()

@@ -1,16 +1,18 @@
 # Sourced by train_step.sh and distill_step.sh: runs `pare` and `torch` (functions the caller
-# defines) twice — in the environment as it is, and with OPENBLAS_CORETYPE and
-# OPENBLAS_L2_SIZE unset for both commands, so OpenBLAS picks its own kernel (this workplace
-# pins Haswell kernels because some OpenBLAS builds miscompute on newer CPUs; each run prints
-# the core in use and its losses, so both can be compared) — and prints the tokens/s ratio.
-ENVP=()
+# defines, reading $PREC) in fp32 and in bf16 (Pare --precision bf16 against PyTorch under
+# torch.autocast bf16, each side's best setting on a CPU with AVX512_BF16 or AMX; skipped where
+# Pare refuses bf16), one after the other on the same machine, and prints the tokens/s ratios.
+# PRECISIONS="fp32" (or "bf16") runs one of them.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 tps() { grep -o 'median step [0-9.]* s: [0-9.]* tokens/s' | awk '{print $5}'; }
-for mode in environment autodetect; do
-  echo "=== OpenBLAS kernel: $mode"
-  if [ "$mode" = autodetect ]; then ENVP=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE); else ENVP=(env); fi
-  p=$(pare); t=$(torch)
+for PREC in ${PRECISIONS:-fp32 bf16}; do
+  echo "=== precision: $PREC"
+  if ! p=$(pare 2>&1); then
+    echo "$p" | tail -n 3
+    echo "Pare refused $PREC here; skipped"; continue
+  fi
+  t=$(torch)
   echo "$p"; echo "$t"
   pt=$(echo "$p" | tps); tt=$(echo "$t" | tps)
-  echo "Pare $pt tokens/s, PyTorch $tt tokens/s: Pare/PyTorch = $(ratio "$pt" "$tt")x"
+  echo "$PREC: Pare $pt tokens/s, PyTorch $tt tokens/s: Pare/PyTorch = $(ratio "$pt" "$tt")x"
 done

@@ -32,6 +32,15 @@ public enum GEMM {
     /// Where f32 GEMMs run (settable for benchmarks and tests).
     nonisolated(unsafe) public static var f32Backend: Backend = oneDNNAvailable ? .onednn : .cblas
 
+    /// Whether this build links oneDNN (without starting it).
+    public static let builtWithOneDNN: Bool = {
+        #if canImport(COneDNN)
+        return true
+        #else
+        return false
+        #endif
+    }()
+
     public static let oneDNNAvailable: Bool = {
         #if canImport(COneDNN)
         return pare_onednn_init() == 0

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PareCore
 
 @main
 struct Pare: ParsableCommand {
@@ -11,6 +12,7 @@ struct Pare: ParsableCommand {
     /// ArgumentParser's main, plus the data-parallel ending: MPI is finalised after success,
     /// and a failure on one rank stops the whole job.
     static func main() {
+        OpenMPWaitPolicy.adoptPassive()
         do {
             var command = try parseAsRoot()
             try command.run()
