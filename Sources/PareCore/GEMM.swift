@@ -67,7 +67,7 @@ public enum GEMM {
         if precision == .bf16, let why = bf16Unavailability { throw PrecisionError.bf16Unavailable(why) }
     }
 
-    /// e.g. "f32: oneDNN 2.6.3 (avx512_core_bf16); bf16: native".
+    /// e.g. "f32 GEMM: oneDNN 2.6.3 (avx512_core_bf16); bf16 GEMM: native, oneDNN 2.6.3 (avx512_core_bf16)".
     public static var description: String {
         #if canImport(COneDNN)
         let dnnl = oneDNNAvailable ? String(cString: pare_onednn_description()) : "oneDNN unavailable"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import PareCore
+import PareRecipes
 
 /// Thread count shared by every command that computes.
 struct ThreadOptions: ParsableArguments {
@@ -19,12 +20,11 @@ struct PrecisionOption: ParsableArguments {
     @Option(help: "Matmul precision: \(precisionHelp) (default fp32).")
     var precision: String?
 
-    /// The parsed value (nil when absent); an unknown name or bf16 on a machine without it exits with a message.
+    /// The parsed value (nil when absent), as the jobs parse theirs; an unknown name or bf16 on a
+    /// machine without it exits with a message.
     func resolved() throws -> Precision? {
         guard let precision else { return nil }
-        guard let p = Precision(rawValue: precision) else { throw fail("--precision must be fp32 or bf16, not \(precision)") }
-        do { try GEMM.check(p) } catch { throw fail("--precision \(precision): \(error)") }
-        return p
+        do { return try PrecisionSetting.parse(precision) } catch { throw fail(RecipeError.message(error, naming: SettingName.flag)) }
     }
 }
 

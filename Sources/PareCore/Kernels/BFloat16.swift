@@ -26,7 +26,7 @@ public func bf16Round(out: UnsafeMutablePointer<UInt16>, inp: UnsafePointer<Floa
         #if canImport(COneDNN)
         pare_bf16_round(o.value + s, inp + s, Int64(e - s))
         #else
-        for i in s..<e { o.value[i] = bf16Bits(inp[i]) }
+        bf16RoundNaive(out: o.value + s, inp: inp + s, count: e - s)
         #endif
     }
 }

@@ -20,9 +20,7 @@ public func matmulForward(
     guard let wh = weight.bf16, N > 1 else {
         return matmulForward(out: out, inp: inp, weight: weight.f32, bias: bias, N: N, I: I, O: O)
     }
-    if let bias {
-        for n in 0..<N { (out + n * O).update(from: bias, count: O) }
-    }
+    biasFill(out: out, bias: bias, N: N, O: O)
     BF16Scratch.with(count: N * I) { xh in
         bf16Round(out: xh, inp: inp, count: N * I)
         GEMM.bf16gemm(transA: false, transB: true, M: N, N: O, K: I, A: xh, lda: I, B: wh, ldb: I,
@@ -52,9 +50,19 @@ public func matmulBackward(
                           beta: 1, C: dweight, ldc: I)
         }
     }
-    if let dbias {
-        for n in 0..<N { axpy(1, dout + n * O, dbias, O) }
-    }
+    biasBackward(dbias: dbias, dout: dout, N: N, O: O)
+}
+
+/// Every row of out (N, O) starts as the bias; the GEMM then adds with beta = 1.
+private func biasFill(out: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, N: Int, O: Int) {
+    guard let bias else { return }
+    for n in 0..<N { (out + n * O).update(from: bias, count: O) }
+}
+
+/// dbias (O) += Σ_n dout (N, O), in f32 whatever the matmuls' precision.
+private func biasBackward(dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, N: Int, O: Int) {
+    guard let dbias else { return }
+    for n in 0..<N { axpy(1, dout + n * O, dbias, O) }
 }
 
 /// out (N, O) = inp (N, I) · weight (O, I)ᵀ + bias (O)
@@ -66,9 +74,7 @@ public func matmulForward(
         matvecForward(out: out, weight: weight, x: inp, bias: bias, O: O, I: I)
         return
     }
-    if let bias {
-        for n in 0..<N { (out + n * O).update(from: bias, count: O) }
-    }
+    biasFill(out: out, bias: bias, N: N, O: O)
     GEMM.sgemm(transA: false, transB: true, M: N, N: O, K: I, A: inp, lda: I, B: weight, ldb: I,
                beta: bias == nil ? 0 : 1, C: out, ldc: O)
 }
@@ -86,9 +92,7 @@ public func matmulBackward(
     }
     GEMM.sgemm(transA: true, transB: false, M: O, N: I, K: N, A: dout, lda: O, B: inp, ldb: I,
                beta: 1, C: dweight, ldc: I)
-    if let dbias {
-        for n in 0..<N { axpy(1, dout + n * O, dbias, O) }
-    }
+    biasBackward(dbias: dbias, dout: dout, N: N, O: O)
 }
 
 public func matmulForwardNaive(
