@@ -1,8 +1,16 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// An owned, 64-byte-aligned, zero-initialised array of floats: the storage behind every
 /// flat parameter, gradient, optimizer-state and activation buffer.
 public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
+    /// Page ranges given back by `release` (start address, bytes), made readable again on deinit.
+    private var released: [(UnsafeMutableRawPointer, Int)] = []
 
     public init(count: Int) {
         self.count = count
@@ -17,7 +25,31 @@ public final class FloatBuffer: @unchecked Sendable {
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit {
+        for (start, bytes) in released { mprotect(start, bytes, PROT_READ | PROT_WRITE) }
+        UnsafeMutableRawPointer(pointer).deallocate()
+    }
+
+    /// Gives the memory pages lying wholly inside elements `range` back to the system and makes
+    /// them unreadable: for values that now live elsewhere (a read-only model's matrices kept in
+    /// bf16 only). A later read or write of those pages stops the process at once instead of
+    /// seeing zeros. The up-to-two partial pages at the ends stay. Returns the bytes released.
+    @discardableResult
+    public func release(_ range: Range<Int>) -> Int {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (Int(bitPattern: pointer + range.lowerBound) + page - 1) / page * page
+        let hi = Int(bitPattern: pointer + range.upperBound) / page * page
+        guard hi > lo, let start = UnsafeMutableRawPointer(bitPattern: lo) else { return 0 }
+        #if canImport(Darwin)
+        madvise(start, hi - lo, MADV_FREE)
+        #else
+        madvise(start, hi - lo, MADV_DONTNEED)
+        #endif
+        mprotect(start, hi - lo, PROT_NONE)
+        released.append((start, hi - lo))
+        return hi - lo
+    }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
     public func zero() { pointer.update(repeating: 0, count: count) }

@@ -4,11 +4,12 @@ import PareModel
 import PareTrain
 
 /// The distillation step: the teacher runs forward only (inference activations, one layer's
-/// buffers reused); the student's loss on each chunk of rows is kdRatio · KD + (1 − kdRatio) ·
-/// cross-entropy, normalised by the global batch's non-ignored targets; the LM loss is
-/// measured even when it is not trained on. With an intermediate-state loss, α · L_is is added
-/// (α = L_logits / L_is); the logged `loss` stays the logit objective so runs with and
-/// without it compare, and is_loss / is_alpha are logged beside it.
+/// buffers reused; in bf16 its matrices are kept in bf16 only); the student's loss on each
+/// chunk of rows is kdRatio · KD + (1 − kdRatio) · cross-entropy, normalised by the global
+/// batch's non-ignored targets; the LM loss is measured even when it is not trained on. With an
+/// intermediate-state loss, α · L_is is added (α = L_logits / L_is); the logged `loss` stays the
+/// logit objective so runs with and without it compare, and is_loss / is_alpha are logged
+/// beside it.
 public final class Distiller: TrainingObjective {
     public let teacher: LlamaModel
     public let student: LlamaModel
@@ -29,6 +30,8 @@ public final class Distiller: TrainingObjective {
                 intermediate: IntermediateLoss? = nil) throws {
         self.teacher = teacher; self.student = student; self.settings = settings; self.kdRatio = kdRatio
         self.intermediate = intermediate
+        // The teacher is only read from here on: in bf16 its matrices need no f32 copy.
+        if teacher.precision == .bf16 { try teacher.keepMatricesInBF16Only() }
         teacherActs = Activations(config: teacher.config, B: B, T: T, forTraining: false)
         teacherLogits = FloatBuffer(count: teacherActs.lmChunk * teacher.config.vocabSize)
         vocab = min(teacher.config.vocabSize, student.config.vocabSize)

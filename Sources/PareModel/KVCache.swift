@@ -35,7 +35,7 @@ extension LlamaModel {
         let x = scratch.pointer, ln = x + Tq * C, q = ln + Tq * C, att = q + Tq * HD
         let gate = att + Tq * HD, up = gate + Tq * F, rstd = up + Tq * F
         try tokens.withUnsafeBufferPointer {
-            try embeddingForward(out: x, tokens: $0.baseAddress!, table: P + layout.embed, N: Tq, C: C, V: c.vocabSize)
+            try embed(tokens: $0.baseAddress!, N: Tq, into: x)
         }
         for l in 0..<c.numHiddenLayers {
             let k = cache.keys[l].pointer, v = cache.values[l].pointer

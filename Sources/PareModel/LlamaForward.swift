@@ -25,9 +25,10 @@ extension LlamaModel {
                         packed: PackedRows? = nil) throws {
         let c = config, N = a.N, C = c.hiddenSize, eps = Float(c.rmsNormEps)
         precondition(packed == nil || (packed!.count == N && !a.forTraining), "packed rows are for forward-only scoring")
+        precondition(a.savedPrecision == .fp32 || precision == .bf16, "bf16-saved activations belong to a model running in bf16")
         let P = params.pointer
         let shape = AttentionShape(B: a.B, Tq: a.T, Tk: a.T, H: c.numAttentionHeads, KV: c.numKeyValueHeads, D: c.headDim)
-        try embeddingForward(out: a.p(a.layers[0].residIn), tokens: tokens, table: P + layout.embed, N: N, C: C, V: c.vocabSize)
+        try embed(tokens: tokens, N: N, into: a.p(a.layers[0].residIn))
         for l in 0..<c.numHiddenLayers {
             let s = a.layers[l]
             let residOut = l + 1 < c.numHiddenLayers ? a.layers[l + 1].residIn : a.residOut
@@ -40,6 +41,7 @@ extension LlamaModel {
                     rstd1: a.p(s.rstd1), rstd2: a.p(s.rstd2), q: a.p(s.q), kNew: a.p(s.k), vNew: a.p(s.v), kAll: a.p(s.k), vAll: a.p(s.v),
                     att: a.p(s.att), attnOut: a.p(s.residMid), gate: a.p(s.gate), up: a.p(s.up), h: a.p(a.h), mlpOut: a.p(residOut)),
                     shape: shape, pos0: 0, packed: packed, observer: observer)
+                a.saveLayer(l, config: c)
             }
             observer?.observe(.layerOutput, layer: l, values: a.p(residOut), B: a.B, T: a.T, width: C)
         }

@@ -15,6 +15,10 @@ public final class LlamaModel {
     public private(set) var precision: Precision = .fp32
     /// bf16 copy of `params` (same layout) while `precision` is bf16.
     private var lowPrecision: BF16Buffer?
+    /// Whether the f32 copies of the matrices are gone (`keepMatricesInBF16Only`).
+    public private(set) var matricesInBF16Only = false
+    /// The content hash, taken before the f32 matrices went.
+    var hashBeforeRelease: String?
 
     public init(config: LlamaConfig) throws {
         try config.validate()
@@ -44,6 +48,7 @@ public final class LlamaModel {
     /// Allocates (once) and zeroes the gradient buffer.
     @discardableResult
     public func zeroGradients() -> FloatBuffer {
+        precondition(!matricesInBF16Only, "a model whose matrices are kept in bf16 only is read-only")
         if let g = grads { g.zero(); return g }
         let g = FloatBuffer(count: layout.count)
         grads = g
@@ -54,6 +59,7 @@ public final class LlamaModel {
     /// f32 master weights (half their size again); throws when this machine cannot run bf16.
     public func setPrecision(_ p: Precision) throws {
         try GEMM.check(p)
+        if matricesInBF16Only { precondition(p == .bf16, "this model's f32 matrices are gone; it runs in bf16 only"); return }
         precision = p
         if p == .bf16 {
             if lowPrecision == nil { lowPrecision = BF16Buffer(count: layout.count) }
@@ -66,16 +72,47 @@ public final class LlamaModel {
     /// Re-rounds the bf16 weight copy from the f32 weights. Whoever changes `params` calls
     /// this: the optimizer once per step (not per micro-batch), and every checkpoint load.
     public func refreshLowPrecisionWeights() {
+        precondition(!matricesInBF16Only, "a model whose matrices are kept in bf16 only is read-only")
         if let b = lowPrecision { bf16Round(out: b.pointer, inp: params.pointer, count: layout.count) }
+    }
+
+    /// For a model that is only read from here on — a distillation teacher: runs it in bf16 and
+    /// keeps every matrix (embedding, projections, LM head) in bf16 alone, giving the f32
+    /// copies' memory back, so the model takes half its f32 size instead of one and a half
+    /// times it. Norm weights and biases stay f32, as do the results (every product accumulates
+    /// in f32). Afterwards the model cannot be trained, saved, pruned or run in fp32; its f32
+    /// matrices are unreadable, so a read stops the process rather than seeing zeros.
+    /// Returns the bytes given back.
+    @discardableResult
+    public func keepMatricesInBF16Only() throws -> Int {
+        guard !matricesInBF16Only else { return 0 }
+        precondition(grads == nil, "a model with gradients is being trained, not only read")
+        try setPrecision(.bf16)
+        hashBeforeRelease = contentHash
+        var bytes = 0
+        for e in layout.entries where e.shape.count == 2 { bytes += params.release(e.offset ..< e.offset + e.count) }
+        matricesInBF16Only = true
+        return bytes
     }
 
     /// The linear weight at `offset` in the layout, with its bf16 copy in bf16.
     public func linear(_ offset: Int) -> LinearWeight {
-        LinearWeight(f32: params.pointer + offset, bf16: lowPrecision.map { UnsafePointer($0.pointer + offset) })
+        LinearWeight(f32: matricesInBF16Only ? nil : params.pointer + offset, bf16: lowPrecision.map { UnsafePointer($0.pointer + offset) })
+    }
+
+    /// out (N, C) = the embedding rows of `tokens`, read from the copy the model holds.
+    func embed(tokens: UnsafePointer<Int32>, N: Int, into out: UnsafeMutablePointer<Float>) throws {
+        let C = config.hiddenSize, V = config.vocabSize
+        if matricesInBF16Only, let b = lowPrecision {
+            try embeddingForward(out: out, tokens: tokens, table: b.pointer + layout.embed, N: N, C: C, V: V)
+        } else {
+            try embeddingForward(out: out, tokens: tokens, table: params.pointer + layout.embed, N: N, C: C, V: V)
+        }
     }
 
     /// A view of one named parameter.
     public func parameter(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
-        layout.entry(name).map { .init(start: params.pointer + $0.offset, count: $0.count) }
+        precondition(!matricesInBF16Only, "this model's f32 matrices are gone (kept in bf16 only)")
+        return layout.entry(name).map { .init(start: params.pointer + $0.offset, count: $0.count) }
     }
 }

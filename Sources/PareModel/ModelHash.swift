@@ -6,6 +6,7 @@ extension LlamaModel {
     /// (FNV-1a over 64-bit words, split across threads). The same weights loaded from a GGUF or
     /// from the Hugging Face folder converted from it hash alike; any change to a weight does not.
     public var contentHash: String {
+        if let h = hashBeforeRelease { return h }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         var h: UInt64 = 0xcbf2_9ce4_8422_2325

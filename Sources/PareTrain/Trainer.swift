@@ -144,7 +144,7 @@ public final class Trainer {
                 throw TrainingError.resumeMismatch("the ranks found different checkpoints in \(checkpointRoot) (rank \(rank) is at step \(startStep)); on several machines the \(SettingName.ref("output")) folder must be shared (or copied to every machine) before resuming")
             }
         }
-        let acts = Activations(config: model.config, B: B, T: T)
+        let acts = Activations(config: model.config, B: B, T: T, saveIn: model.precision)
         var tokens = [Int32](repeating: 0, count: B * T * accum), targets = tokens
         model.zeroGradients()
         let runStart = ProcessInfoLite.now()

@@ -36,6 +36,17 @@ public func bf16RoundNaive(out: UnsafeMutablePointer<UInt16>, inp: UnsafePointer
     for i in 0..<count { out[i] = bf16Bits(inp[i]) }
 }
 
+/// out[i] = the f32 value of bf16 bits inp[i] (exact) over `count` values on every thread.
+public func bf16Widen(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<UInt16>, count: Int) {
+    let o = UncheckedBox(out)
+    Parallel.forRange(count, costPerItem: 1) { s, e in bf16WidenNaive(out: o.value + s, inp: inp + s, count: e - s) }
+}
+
+/// The scalar loop of `bf16Widen` (the compiler vectorises it: a zero-extend and a shift).
+public func bf16WidenNaive(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<UInt16>, count: Int) {
+    for i in 0..<count { out[i] = floatFromBF16Bits(inp[i]) }
+}
+
 /// An owned, 64-byte-aligned array of bf16 bit patterns: a model's low-precision weight copy,
 /// or matmul scratch.
 public final class BF16Buffer: @unchecked Sendable {

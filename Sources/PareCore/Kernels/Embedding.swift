@@ -10,6 +10,15 @@ public func embeddingForward(out: UnsafeMutablePointer<Float>, tokens: UnsafePoi
     }
 }
 
+/// The same from a bf16 table (V, C): each row widened to f32 (exactly).
+public func embeddingForward(out: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Int32>, table: UnsafePointer<UInt16>, N: Int, C: Int, V: Int) throws {
+    for n in 0..<N {
+        let t = Int(tokens[n])
+        guard t >= 0 && t < V else { throw KernelError.tokenOutOfRange(token: tokens[n], index: n, vocab: V) }
+        bf16WidenNaive(out: out + n * C, inp: table + t * C, count: C)
+    }
+}
+
 /// dtable[tokens[n]] += dout[n]. Split by channel ranges so repeated tokens never race.
 public func embeddingBackward(dtable: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, tokens: UnsafePointer<Int32>, N: Int, C: Int) {
     let d = UncheckedBox(dtable)

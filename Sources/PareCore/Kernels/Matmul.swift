@@ -3,11 +3,15 @@
 
 /// A linear layer's weight (O, I): the f32 master copy, and its bf16 copy when the model runs
 /// in bf16 (then every matmul with more than one row reads bf16 weights and bf16-rounded
-/// activations, accumulating in f32).
+/// activations, accumulating in f32). A read-only model may hold the bf16 copy alone
+/// (`f32` nil): then every product, a single row's too, reads bf16.
 public struct LinearWeight {
-    public let f32: UnsafePointer<Float>
+    public let f32: UnsafePointer<Float>?
     public let bf16: UnsafePointer<UInt16>?
-    public init(f32: UnsafePointer<Float>, bf16: UnsafePointer<UInt16>? = nil) { self.f32 = f32; self.bf16 = bf16 }
+    public init(f32: UnsafePointer<Float>?, bf16: UnsafePointer<UInt16>? = nil) {
+        precondition(f32 != nil || bf16 != nil, "a linear weight needs an f32 or a bf16 copy")
+        self.f32 = f32; self.bf16 = bf16
+    }
 }
 
 /// out (N, O) = inp (N, I) · weight (O, I)ᵀ + bias (O), in the weight's precision.
@@ -17,9 +21,10 @@ public func matmulForward(
 ) {
     // Decoding one token reads each weight once: the f32 matrix-vector kernel is memory-bound
     // either way, and keeps decode bit-identical between precisions' KV caches.
-    guard let wh = weight.bf16, N > 1 else {
-        return matmulForward(out: out, inp: inp, weight: weight.f32, bias: bias, N: N, I: I, O: O)
+    if let w = weight.f32, weight.bf16 == nil || N == 1 {
+        return matmulForward(out: out, inp: inp, weight: w, bias: bias, N: N, I: I, O: O)
     }
+    let wh = weight.bf16!
     biasFill(out: out, bias: bias, N: N, O: O)
     BF16Scratch.with(count: N * I) { xh in
         bf16Round(out: xh, inp: inp, count: N * I)
@@ -36,7 +41,7 @@ public func matmulBackward(
     weight: LinearWeight, N: Int, I: Int, O: Int
 ) {
     guard let wh = weight.bf16 else {
-        return matmulBackward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight.f32, N: N, I: I, O: O)
+        return matmulBackward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight.f32!, N: N, I: I, O: O)
     }
     BF16Scratch.with(count: N * O) { gh in
         bf16Round(out: gh, inp: dout, count: N * O)

@@ -20,6 +20,7 @@ public func swigluForward(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<
 }
 
 /// dgate = dout · up · silu'(gate), dup = dout · silu(gate)  (both overwritten, not accumulated).
+/// dgate may be gate and dup may be up (each value is read before it is written).
 public func swigluBackward(
     dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
     gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int
