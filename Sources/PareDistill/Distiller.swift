@@ -39,6 +39,10 @@ public final class Distiller: TrainingObjective {
         if let p = settings.problem(vocabulary: vocab) { throw DistillError.invalid(p) }
     }
 
+    /// The teacher's head runs chunk by chunk beside the student's: 256 rows measured 3–15%
+    /// faster per step than 128 here (`pare bench distill`, interleaved runs, fp32 and bf16).
+    public var logitChunk: Int { teacherActs.lmChunk }
+
     /// Whether the vocabularies differ (then only their common prefix is distilled).
     public var vocabularyNote: String? {
         teacher.config.vocabSize == student.config.vocabSize ? nil
@@ -73,6 +77,7 @@ public final class Distiller: TrainingObjective {
         var kdSum = 0.0, lmSum = 0.0, count = 0
         var mask = [Bool](repeating: true, count: acts.N)
         for i in 0..<acts.N { mask[i] = targets[i] != ignoreIndex }
+        precondition(acts.lmChunk <= teacherActs.lmChunk, "the teacher's logit buffer holds \(teacherActs.lmChunk) rows")
         if ceScratch.count < acts.lmChunk * V { ceScratch = FloatBuffer(count: acts.lmChunk * V) }
         let ce = ceScratch.pointer
         var isSum = 0.0, alpha = 0.0

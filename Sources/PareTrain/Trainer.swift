@@ -18,6 +18,12 @@ public protocol TrainingObjective: AnyObject {
     var auxiliaryParameters: [AuxiliaryParameter] { get }
     /// Extra validation numbers logged beside val/loss, over the first `batches` micro-batches.
     func validationExtras(_ val: BlendedSampleStream, batches: Int, microBatch: Int, communicator: Communicator) throws -> [(String, Double)]
+    /// Rows of logits the student's LM head materialises at once.
+    var logitChunk: Int { get }
+}
+
+extension TrainingObjective {
+    public var logitChunk: Int { Activations.lmLossChunk }
 }
 
 /// Set by SIGINT: the trainer saves a checkpoint after the current step and stops.
@@ -144,7 +150,7 @@ public final class Trainer {
                 throw TrainingError.resumeMismatch("the ranks found different checkpoints in \(checkpointRoot) (rank \(rank) is at step \(startStep)); on several machines the \(SettingName.ref("output")) folder must be shared (or copied to every machine) before resuming")
             }
         }
-        let acts = Activations(config: model.config, B: B, T: T, saveIn: model.precision)
+        let acts = Activations(config: model.config, B: B, T: T, lmChunk: objective?.logitChunk ?? Activations.lmLossChunk, saveIn: model.precision)
         var tokens = [Int32](repeating: 0, count: B * T * accum), targets = tokens
         model.zeroGradients()
         let runStart = ProcessInfoLite.now()

@@ -115,7 +115,7 @@ struct BenchTrain: ParsableCommand {
         var rng = RNG(seed: seed &+ 1)
         let tokens = (0..<N).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) }
         let targets = (0..<N).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) }
-        let acts = Activations(config: c, B: batch, T: seq, saveIn: m.precision)
+        let acts = Activations(config: c, B: batch, T: seq, lmChunk: Activations.lmLossChunk, saveIn: m.precision)
         let opt = AdamW(parameterCount: m.parameterCount, hyper: AdamWHyper(lr: 1e-4))
         m.zeroGradients()
 

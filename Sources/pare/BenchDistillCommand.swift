@@ -42,7 +42,7 @@ struct BenchDistill: ParsableCommand {
             return try IntermediateLoss(kind: k, layerMap: [(studentLayers - 1, t.config.numHiddenLayers - 1)], student: sc, teacher: t.config, rows: N, seed: 3)
         }
         let d = try Distiller(teacher: t, student: s, settings: KDSettings(), kdRatio: 1, microBatch: batch, seqLength: seq, intermediate: inter)
-        let acts = Activations(config: sc, B: batch, T: seq, saveIn: s.precision)
+        let acts = Activations(config: sc, B: batch, T: seq, lmChunk: d.logitChunk, saveIn: s.precision)
         let opt = AdamW(parameterCount: s.parameterCount, hyper: AdamWHyper(lr: 1e-4))
         print("distill \(teacher) (\(t.parameterCount) parameters, \(t.config.numHiddenLayers) layers) → \(studentLayers)-layer student (\(s.parameterCount)), forward KL, batch \(batch) × seq \(seq), \(Parallel.threads) threads, precision \(precision.rawValue); \(GEMM.description)")
         var times: [Double] = []
