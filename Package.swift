@@ -2,12 +2,17 @@
 import PackageDescription
 import Foundation
 
-// Kernels are the hot path: tune them for this machine's ISA (AVX2 + FMA + F16C, as
-// measured in the project notes) and optimise them even in debug builds, where unoptimised SIMD code runs
-// hundreds of times slower and would make the test suite crawl.
+// Kernels are the hot path: optimise them even in debug builds, where unoptimised SIMD code
+// runs hundreds of times slower and would make the test suite crawl. On x86-64 they target
+// `haswell` (AVX2 + FMA + F16C) by default, so a binary runs on any x86-64 CPU from 2013 on.
+// `PARE_TARGET_CPU=<LLVM cpu name>` (e.g. `znver4`, `sapphirerapids`, `skylake-avx512`) tunes
+// them for a newer CPU instead (AVX-512 where it has it): such a binary stops with an illegal
+// instruction on a CPU without those instructions, so build it on (or for) the machine it runs
+// on. Matmuls reach AVX-512 / AVX512_BF16 / AMX either way, through oneDNN's runtime dispatch.
 var kernelFlags: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 #if arch(x86_64)
-kernelFlags.append(.unsafeFlags(["-target-cpu", "haswell"]))
+let targetCPU = ProcessInfo.processInfo.environment["PARE_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? "haswell"
+kernelFlags.append(.unsafeFlags(["-target-cpu", targetCPU]))
 #endif
 
 // MPI data parallelism is a build option: `PARE_MPI=1 swift build …` adds Open MPI
