@@ -36,10 +36,27 @@ import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 
+def gguf_pre(path):
+    """The GGUF's tokenizer.ggml.pre (llama.cpp's pre-tokenizer name), or None."""
+    from gguf import GGUFReader
+    field = GGUFReader(path).fields.get("tokenizer.ggml.pre")
+    return bytes(field.parts[field.data[0]]).decode() if field else None
+
+
 def load(model_path):
     if model_path.endswith(".gguf"):
         folder, name = os.path.split(os.path.abspath(model_path))
         tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        if gguf_pre(model_path) == "smollm":
+            # transformers 5.24's GGUF converter gives SmolLM's vocabulary GPT-2's plain
+            # ByteLevel pre-tokenizer and drops SmolLM's digit split, so "a    1" becomes
+            # "a", "   ", " 1" (then "Ġ", "1": there is no "Ġ1" merge) where SmolLM2's own
+            # tokenizer.json — Sequence[Digits(individual_digits), ByteLevel] — and llama.cpp's
+            # "smollm" pre-tokenizer give "a", "    ", "1". Restore SmolLM's.
+            from tokenizers import pre_tokenizers
+            tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+                pre_tokenizers.Digits(individual_digits=True),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     else:
         tok = AutoTokenizer.from_pretrained(model_path)
