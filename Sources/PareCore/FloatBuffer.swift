@@ -41,13 +41,15 @@ public final class FloatBuffer: @unchecked Sendable {
         let lo = (Int(bitPattern: pointer + range.lowerBound) + page - 1) / page * page
         let hi = Int(bitPattern: pointer + range.upperBound) / page * page
         guard hi > lo, let start = UnsafeMutableRawPointer(bitPattern: lo) else { return 0 }
+        // Unreadable first: if the system refuses (e.g. out of memory mappings), the values stay
+        // where they are rather than turning into zeros.
+        guard mprotect(start, hi - lo, PROT_NONE) == 0 else { return 0 }
+        released.append((start, hi - lo))
         #if canImport(Darwin)
         madvise(start, hi - lo, MADV_FREE)
         #else
         madvise(start, hi - lo, MADV_DONTNEED)
         #endif
-        mprotect(start, hi - lo, PROT_NONE)
-        released.append((start, hi - lo))
         return hi - lo
     }
 

@@ -30,13 +30,13 @@ public final class Distiller: TrainingObjective {
                 intermediate: IntermediateLoss? = nil) throws {
         self.teacher = teacher; self.student = student; self.settings = settings; self.kdRatio = kdRatio
         self.intermediate = intermediate
-        // The teacher is only read from here on: in bf16 its matrices need no f32 copy.
-        if teacher.precision == .bf16 { try teacher.keepMatricesInBF16Only() }
         teacherActs = Activations(config: teacher.config, B: B, T: T, forTraining: false)
         teacherLogits = FloatBuffer(count: teacherActs.lmChunk * teacher.config.vocabSize)
         vocab = min(teacher.config.vocabSize, student.config.vocabSize)
         guard kdRatio >= 0 && kdRatio <= 1 else { throw DistillError.invalid("\(SettingName.ref("kd_ratio")) must be between 0 and 1") }
         if let p = settings.problem(vocabulary: vocab) { throw DistillError.invalid(p) }
+        // The teacher is only read from here on: in bf16 its matrices need no f32 copy.
+        if teacher.precision == .bf16 { try teacher.keepMatricesInBF16Only() }
     }
 
     /// The teacher's head runs chunk by chunk beside the student's: 256 rows measured 3–15%

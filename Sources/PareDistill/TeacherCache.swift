@@ -20,9 +20,13 @@ public final class TeacherCache {
         public var data: String           // the stream: data fingerprint and shuffle seed
         public var seqLength: Int, microBatch: Int, topK: Int
         public var vocab: Int             // the distilled vocabulary (the top k are chosen among its ids)
-        public init(split: String, teacher: String, data: String, seqLength: Int, microBatch: Int, topK: Int, vocab: Int) {
+        /// The teacher's matmul precision; nil for fp32 (so fp32 caches keep their names).
+        public var precision: String?
+        public init(split: String, teacher: String, data: String, seqLength: Int, microBatch: Int, topK: Int, vocab: Int,
+                    precision: Precision = .fp32) {
             self.split = split; self.teacher = teacher; self.data = data
             self.seqLength = seqLength; self.microBatch = microBatch; self.topK = topK; self.vocab = vocab
+            self.precision = precision == .fp32 ? nil : precision.rawValue
         }
 
         /// The file stem: the split and an FNV-1a hash of the key's JSON.

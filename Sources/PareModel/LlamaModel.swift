@@ -48,7 +48,7 @@ public final class LlamaModel {
     /// Allocates (once) and zeroes the gradient buffer.
     @discardableResult
     public func zeroGradients() -> FloatBuffer {
-        precondition(!matricesInBF16Only, "a model whose matrices are kept in bf16 only is read-only")
+        requireF32Matrices("train")
         if let g = grads { g.zero(); return g }
         let g = FloatBuffer(count: layout.count)
         grads = g
@@ -72,7 +72,7 @@ public final class LlamaModel {
     /// Re-rounds the bf16 weight copy from the f32 weights. Whoever changes `params` calls
     /// this: the optimizer once per step (not per micro-batch), and every checkpoint load.
     public func refreshLowPrecisionWeights() {
-        precondition(!matricesInBF16Only, "a model whose matrices are kept in bf16 only is read-only")
+        requireF32Matrices("train")
         if let b = lowPrecision { bf16Round(out: b.pointer, inp: params.pointer, count: layout.count) }
     }
 
@@ -95,6 +95,12 @@ public final class LlamaModel {
         return bytes
     }
 
+    /// Stops with a clear message when this model's f32 matrices are gone: what `use` needs
+    /// cannot be done with it (a programming error, not a user's).
+    public func requireF32Matrices(_ use: String) {
+        precondition(!matricesInBF16Only, "this model's f32 matrices are gone (kept in bf16 only); load it again to \(use) it")
+    }
+
     /// The linear weight at `offset` in the layout, with its bf16 copy in bf16.
     public func linear(_ offset: Int) -> LinearWeight {
         LinearWeight(f32: matricesInBF16Only ? nil : params.pointer + offset, bf16: lowPrecision.map { UnsafePointer($0.pointer + offset) })
@@ -112,7 +118,7 @@ public final class LlamaModel {
 
     /// A view of one named parameter.
     public func parameter(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
-        precondition(!matricesInBF16Only, "this model's f32 matrices are gone (kept in bf16 only)")
+        requireF32Matrices("read the weights of")
         return layout.entry(name).map { .init(start: params.pointer + $0.offset, count: $0.count) }
     }
 }

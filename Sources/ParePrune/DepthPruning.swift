@@ -5,6 +5,7 @@ public enum DepthPruning {
     /// A model without the layers in `drop`: the kept layers' weights in their original order,
     /// embedding, final norm and head unchanged. ("Model surgery": new config, copy slices.)
     public static func prune(_ model: LlamaModel, drop: Set<Int>) throws -> LlamaModel {
+        model.requireF32Matrices("prune")
         let L = model.config.numHiddenLayers
         guard drop.allSatisfy({ $0 >= 0 && $0 < L }) else {
             throw PruneError.invalid("layers to drop must be in 0...\(L - 1); got \(drop.sorted())")

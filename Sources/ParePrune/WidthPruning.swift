@@ -112,6 +112,7 @@ public struct WidthPlan: Sendable {
 public enum WidthPruning {
     /// A smaller plain Llama holding the kept slices of every tensor.
     public static func prune(_ model: LlamaModel, plan p: WidthPlan) throws -> LlamaModel {
+        model.requireF32Matrices("prune")
         let c = model.config, D = c.headDim
         var config = c
         config.hiddenSize = p.hidden.count

@@ -22,6 +22,17 @@ final class TeacherCacheTests: XCTestCase {
         TeacherCache.Key(split: split, teacher: teacher.contentHash, data: "test", seqLength: 16, microBatch: 2, topK: 8, vocab: teacher.config.vocabSize)
     }
 
+    /// A bf16 teacher's logits differ from its fp32 ones, so its cache is another file; fp32
+    /// keys keep the names caches written before the key had a precision.
+    func testTheKeyCarriesTheTeachersPrecision() throws {
+        let fp32 = TeacherCache.Key(split: "train", teacher: "abc", data: "d", seqLength: 16, microBatch: 2, topK: 8, vocab: 10)
+        let bf16 = TeacherCache.Key(split: "train", teacher: "abc", data: "d", seqLength: 16, microBatch: 2, topK: 8, vocab: 10, precision: .bf16)
+        XCTAssertNotEqual(fp32.name, bf16.name)
+        XCTAssertEqual(bf16.precision, "bf16")
+        let json = String(decoding: try JSONEncoder().encode(fp32), as: UTF8.self)
+        XCTAssertFalse(json.contains("precision"), "an fp32 key encodes as before: \(json)")
+    }
+
     /// A 6-step distillation of a narrower student, live or with the caches built for `cachedSteps`.
     func run(_ out: String, cachedSteps: Int?) throws -> (Trainer, Distiller) {
         let f = try Fixture("tiny-tied")

@@ -11,6 +11,7 @@ public enum GGUFExport {
     }
 
     public static func write(_ model: LlamaModel, tokenizer t: Tokenizer, type: TensorType, name: String, to path: String) throws {
+        model.requireF32Matrices("export")
         let c = model.config
         guard c.hiddenAct == "silu" else {
             throw FormatError.unsupported(path: path, message: "hidden_act is \(c.hiddenAct); llama.cpp's llama and qwen2 architectures use SiLU")

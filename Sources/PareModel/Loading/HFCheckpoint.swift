@@ -87,6 +87,7 @@ public enum HFCheckpoint {
     /// looks like a model but lacks its tokenizer. Other files already in `dir` (importance.json)
     /// stay.
     public static func save(_ model: LlamaModel, tokenizer: Tokenizer?, to dir: String, dtype: SafetensorsWriter.DType = .F32) throws {
+        model.requireF32Matrices("save")
         let fm = FileManager.default
         let parent = URL(fileURLWithPath: dir).deletingLastPathComponent().path
         let tmp = parent + "/." + URL(fileURLWithPath: dir).lastPathComponent + ".tmp-\(getpid())"

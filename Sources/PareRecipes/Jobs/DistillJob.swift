@@ -125,7 +125,7 @@ public struct DistillJob: Codable, Equatable {
         let hash = teacher.contentHash, vocab = min(teacher.config.vocabSize, d.student.config.vocabSize)
         func key(_ split: String, _ data: String) -> TeacherCache.Key {
             TeacherCache.Key(split: split, teacher: hash, data: data + " seed \(train.seed)", seqLength: config.seqLength,
-                             microBatch: config.microBatchSize, topK: topKLogits!, vocab: vocab)
+                             microBatch: config.microBatchSize, topK: topKLogits!, vocab: vocab, precision: teacher.precision)
         }
         var jobs = [(key("train", try train.dataFingerprint()), stream, config.steps * config.globalBatchSize)]
         if let val, let spec = train.dataVal, !spec.isEmpty, config.valBatches > 0 {
