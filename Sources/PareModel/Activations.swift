@@ -19,9 +19,13 @@ public final class Activations {
     public let forTraining: Bool
     /// The precision backward's saved q, k, v, att, gate and up are kept in.
     public let savedPrecision: Precision
-    /// Per-layer bf16 copies of those tensors when `savedPrecision` is bf16.
+    /// Per-layer bf16 copies of those tensors when `savedPrecision` is bf16: layer l's at
+    /// l · savedStride, the spans of `savedSpans` one after the other.
     let saved: BF16Buffer?
-    let savedLayers: [SavedLayer]
+    /// The shared f32 spans saved per layer, (offset, count): q k v att, and gate up (each run
+    /// is contiguous in `layer()`'s order).
+    let savedSpans: [(offset: Int, count: Int)]
+    let savedStride: Int
     /// Rows of logits materialised at once by the LM head (the (N × V) matrix never is).
     public let lmChunk: Int
     let buffer: FloatBuffer
@@ -49,9 +53,6 @@ public final class Activations {
         let rstd2: Int     // (N)
         let gate: Int, up: Int  // (N, F)
     }
-
-    /// Offsets into `saved` (bf16) of one layer's tensors, shapes as in `LayerActivations`.
-    struct SavedLayer { let q: Int, k: Int, v: Int, att: Int, gate: Int, up: Int }
 
     public init(config c: LlamaConfig, B: Int, T: Int, lmChunk: Int = 256, forTraining: Bool = true, saveIn: Precision = .fp32) {
         self.B = B; self.T = T; N = B * T
@@ -86,25 +87,21 @@ public final class Activations {
             residOut = shared.residIn
         }
         if forTraining && savedPrecision == .bf16 {
-            var count = 0
-            func half(_ n: Int) -> Int { defer { count += n }; return count }
-            savedLayers = (0..<c.numHiddenLayers).map { _ in
-                SavedLayer(q: half(N * HD), k: half(N * KVD), v: half(N * KVD), att: half(N * HD), gate: half(N * F), up: half(N * F))
-            }
-            saved = BF16Buffer(count: count)
+            let l0 = layers[0]
+            precondition(l0.k == l0.q + N * HD && l0.v == l0.k + N * KVD && l0.att == l0.v + N * KVD && l0.up == l0.gate + N * F)
+            savedSpans = [(l0.q, N * (2 * HD + 2 * KVD)), (l0.gate, 2 * N * F)]
+            savedStride = savedSpans.reduce(0) { $0 + $1.count }
+            saved = BF16Buffer(count: savedStride * c.numHiddenLayers)
         } else {
-            savedLayers = []; saved = nil
+            savedSpans = []; savedStride = 0; saved = nil
         }
         xf = take(N * C); rstdf = take(N)
         ln = take(N * C); h = take(N * F)
-        if forTraining && savedPrecision == .bf16 {
-            // gate and up are restored per layer and dead after the SwiGLU backward: their
-            // gradients overwrite them in place.
-            dh = take(N * F); dgate = layers[0].gate; dup = layers[0].up
-            dres = take(N * C); dln = take(N * C); datt = take(N * HD); dq = take(N * HD)
-            dk = take(N * KVD); dv = take(N * KVD)
-        } else if forTraining {
-            dh = take(N * F); dgate = take(N * F); dup = take(N * F)
+        if forTraining {
+            dh = take(N * F)
+            // bf16 saves: gate and up are restored per layer and dead after the SwiGLU
+            // backward, so their gradients overwrite them in place.
+            (dgate, dup) = savedPrecision == .bf16 ? (layers[0].gate, layers[0].up) : (take(N * F), take(N * F))
             dres = take(N * C); dln = take(N * C); datt = take(N * HD); dq = take(N * HD)
             dk = take(N * KVD); dv = take(N * KVD)
         } else {
@@ -123,27 +120,17 @@ public final class Activations {
 
     /// After layer l's forward: its q, k, v, att, gate and up (in the shared f32 buffers) are
     /// stored rounded to bf16. Nothing to do when they are saved in f32.
-    func saveLayer(_ l: Int, config c: LlamaConfig) {
+    func saveLayer(_ l: Int) {
         guard let saved else { return }
-        let s = layers[l], h = savedLayers[l], sizes = savedSizes(c)
-        for (from, to, n) in [(s.q, h.q, sizes.hd), (s.k, h.k, sizes.kvd), (s.v, h.v, sizes.kvd), (s.att, h.att, sizes.hd),
-                              (s.gate, h.gate, sizes.f), (s.up, h.up, sizes.f)] {
-            bf16Round(out: saved.pointer + to, inp: p(from), count: n)
-        }
+        var at = l * savedStride
+        for (f32, n) in savedSpans { bf16Round(out: saved.pointer + at, inp: p(f32), count: n); at += n }
     }
 
     /// Before layer l's backward: the inverse of `saveLayer`, into the shared f32 buffers.
-    func restoreLayer(_ l: Int, config c: LlamaConfig) {
+    func restoreLayer(_ l: Int) {
         guard let saved else { return }
-        let s = layers[l], h = savedLayers[l], sizes = savedSizes(c)
-        for (from, to, n) in [(h.q, s.q, sizes.hd), (h.k, s.k, sizes.kvd), (h.v, s.v, sizes.kvd), (h.att, s.att, sizes.hd),
-                              (h.gate, s.gate, sizes.f), (h.up, s.up, sizes.f)] {
-            bf16Widen(out: p(to), inp: saved.pointer + from, count: n)
-        }
-    }
-
-    private func savedSizes(_ c: LlamaConfig) -> (hd: Int, kvd: Int, f: Int) {
-        (N * c.numAttentionHeads * c.headDim, N * c.numKeyValueHeads * c.headDim, N * c.intermediateSize)
+        var at = l * savedStride
+        for (f32, n) in savedSpans { bf16Widen(out: p(f32), inp: saved.pointer + at, count: n); at += n }
     }
 
     /// The final norm's output (N, C) of the last forward pass: the last layer's hidden state.

@@ -40,7 +40,7 @@ extension LlamaModel {
                         weight: P + layout.finalNorm, rstd: a.p(a.rstdf), N: N, C: C)
         for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
             let w = layout.layers[l], s = a.layers[l]
-            a.restoreLayer(l, config: c)
+            a.restoreLayer(l)
             // MLP block (dres flows straight through the residual to resid_mid as well).
             rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd2), inp: a.p(s.residMid), weight: P + w.postNorm, N: N, C: C, eps: eps)
             swigluForward(out: a.p(a.h), gate: a.p(s.gate), up: a.p(s.up), count: N * F)

@@ -41,7 +41,7 @@ extension LlamaModel {
                     rstd1: a.p(s.rstd1), rstd2: a.p(s.rstd2), q: a.p(s.q), kNew: a.p(s.k), vNew: a.p(s.v), kAll: a.p(s.k), vAll: a.p(s.v),
                     att: a.p(s.att), attnOut: a.p(s.residMid), gate: a.p(s.gate), up: a.p(s.up), h: a.p(a.h), mlpOut: a.p(residOut)),
                     shape: shape, pos0: 0, packed: packed, observer: observer)
-                a.saveLayer(l, config: c)
+                a.saveLayer(l)
             }
             observer?.observe(.layerOutput, layer: l, values: a.p(residOut), B: a.B, T: a.T, width: C)
         }
