@@ -19,9 +19,14 @@ Requests whose doc_id is at or above the config's uncond_docid_offset are skippe
 --model takes a GGUF file (dequantized to fp32 by transformers' own loader) or a Hugging Face
 directory. --batch-size N pads N requests per forward pass (right padding, attention mask).
 CPU only; --threads (default 2).
+
+--checkpoint DIR keeps each task's scores there as they are computed (rewritten every
+minute), so a multi-hour run (hellaswag's 10,042 documents) that is interrupted resumes where
+it stopped. A resumed task's tokens/s counts only what this run scored, and says so.
 """
 import argparse
 import gzip
+import hashlib
 import json
 import math
 import os
@@ -103,11 +108,42 @@ def encode_pair(tok, context, continuation):
     return ctx, cont
 
 
+class Checkpoint:
+    """Scores computed so far for one task, in DIR/<task>.json, keyed by a hash of the model
+    file's path and size and of every tokenized request, so a changed model, limit or
+    tokenizer starts afresh. Written to a temporary name, then renamed."""
+
+    def __init__(self, folder, task, model_path, pairs):
+        self.path = os.path.join(folder, f"{task}.json") if folder else None
+        h = hashlib.sha256(f"{os.path.abspath(model_path)}:{os.path.getsize(model_path) if os.path.isfile(model_path) else 0}".encode())
+        h.update(json.dumps(pairs).encode())
+        self.key, self.scores, self.written = h.hexdigest(), {}, time.time()
+        if self.path and os.path.exists(self.path):
+            saved = json.load(open(self.path))
+            if saved.get("key") == self.key:
+                self.scores = {int(i): tuple(v) for i, v in saved["scores"].items()}
+
+    def save(self, out, force=False):
+        if not self.path or (not force and time.time() - self.written < 60):
+            return
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        done = {i: list(v) for i, v in enumerate(out) if v is not None}
+        with open(self.path + ".tmp", "w") as f:
+            json.dump({"key": self.key, "scores": done}, f)
+        os.replace(self.path + ".tmp", self.path)
+        self.written = time.time()
+
+
 @torch.no_grad()
-def score(model, pairs, batch_size):
-    """[(ctx, cont)] -> [(loglikelihood, is_greedy)], in order."""
+def score(model, pairs, batch_size, checkpoint):
+    """[(ctx, cont)] -> [(loglikelihood, is_greedy)], in order; and how many were restored."""
     out = [None] * len(pairs)
+    for i, v in checkpoint.scores.items():
+        out[i] = v
+    restored = len(checkpoint.scores)
     order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
+    # Batches are formed from what is left, so a resumed run pads the same way a fresh one would.
+    order = [i for i in order if out[i] is None]
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
         seqs = [(pairs[i][0] + pairs[i][1])[:-1] for i in idx]
@@ -126,17 +162,23 @@ def score(model, pairs, batch_size):
             ll = logp[b, pos, target].double().sum().item()
             greedy = bool((logits[b, pos].argmax(dim=-1) == target).all())
             out[i] = (ll, greedy)
-    return out
+        checkpoint.save(out)
+    checkpoint.save(out, force=True)
+    return out, restored
 
 
-def evaluate(tok, model, root, task, shots, limit, batch_size):
+def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, checkpoint_dir):
     primary, docs = read_task(root, task, shots)
     docs = docs[:limit] if limit else docs
     pairs = [encode_pair(tok, c, k) for d in docs for c, k in d["requests"]]
+    checkpoint = Checkpoint(checkpoint_dir, f"{task}-{shots}shot", model_path, pairs)
     t0 = time.time()
-    scores = score(model, pairs, batch_size)
+    scores, restored = score(model, pairs, batch_size, checkpoint)
     seconds = time.time() - t0
     tokens = sum(len(c) + len(k) - 1 for c, k in pairs)
+    # tokens/s over what this run scored: a resumed run's restored requests took no time here.
+    timed_tokens = tokens - sum(len(pairs[i][0]) + len(pairs[i][1]) - 1 for i in checkpoint.scores)
+    scores = [tuple(x) for x in scores]
     n, k = len(docs), 0
     raw = norm = 0
     ll_sum = 0.0
@@ -154,7 +196,8 @@ def evaluate(tok, model, root, task, shots, limit, batch_size):
         norm += max(range(len(per_char)), key=lambda j: (per_char[j], -j)) == d["label"]
     se = lambda p: math.sqrt(p * (1 - p) / (n - 1)) if n > 1 else 0.0
     r = {"task": task, "documents": n, "primary_metric": primary, "acc": raw / n, "acc_stderr": se(raw / n),
-         "tokens": tokens, "seconds": seconds, "tokens_per_second": tokens / seconds,
+         "tokens": tokens, "seconds": seconds, "tokens_per_second": timed_tokens / seconds if seconds > 0 else 0.0,
+         "resumed_requests": restored,
          "loglikelihoods": [x[0] for x in scores]}
     if lastword:
         r["perplexity"] = math.exp(-ll_sum / n)
@@ -174,15 +217,17 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--root", default=os.path.join(os.environ.get("PARE_CACHE", os.path.expanduser("~/.cache/pare")), "tasks"))
     ap.add_argument("--json")
+    ap.add_argument("--checkpoint", help="a folder for resumable per-task scores")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     tok, model = load(a.model)
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, {a.threads} threads, batch {a.batch_size}", file=sys.stderr)
     results = []
     for task in a.tasks.split(","):
-        r = evaluate(tok, model, a.root, task, a.shots, a.limit, a.batch_size)
+        r = evaluate(tok, model, a.root, task, a.shots, a.limit, a.batch_size, a.model, a.checkpoint)
         norm = f"{r['acc_norm']:.4f}" if "acc_norm" in r else f"ppl {r['perplexity']:.3f}"
-        print(f"{task} | {r['documents']} | acc {r['acc']:.4f} ± {r['acc_stderr']:.4f} | {norm} | {r['seconds']:.1f} s | {r['tokens_per_second']:.0f} tokens/s", flush=True)
+        resumed = f" (resumed: {r['resumed_requests']} requests from the checkpoint)" if r["resumed_requests"] else ""
+        print(f"{task} | {r['documents']} | acc {r['acc']:.4f} ± {r['acc_stderr']:.4f} | {norm} | {r['seconds']:.1f} s | {r['tokens_per_second']:.0f} tokens/s{resumed}", flush=True)
         results.append(r)
     if a.json:
         json.dump({"torch": torch.__version__, "transformers": transformers.__version__, "batch_size": a.batch_size,
