@@ -3,8 +3,8 @@ public struct BPEModel: Sendable {
     public private(set) var tokens: [String]            // id → vocabulary string
     public private(set) var vocab: [String: Int32]       // vocabulary string → id
     public let merges: [(String, String)]   // rank order
-    /// (left id << 32 | right id) → (rank, merged id)
-    private(set) var mergeTable: [UInt64: (rank: Int32, id: Int32)]
+    /// (left id, right id) → (rank, merged id)
+    private(set) var mergeTable: MergeTable
     /// byte → id of its single-byte token, or −1 when the vocabulary lacks it (then the
     /// byte is dropped, as HF tokenizers and llama.cpp do).
     let byteIds: [Int32]
@@ -20,14 +20,12 @@ public struct BPEModel: Sendable {
         for (i, t) in tokens.enumerated() where vocab[t] == nil { vocab[t] = Int32(i) }
         self.vocab = vocab
         self.merges = merges
-        var table: [UInt64: (rank: Int32, id: Int32)] = [:]
-        table.reserveCapacity(merges.count)
+        var table = MergeTable(capacity: merges.count)
         for (rank, (a, b)) in merges.enumerated() {
             guard let ia = vocab[a], let ib = vocab[b], let m = vocab[a + b] else {
                 throw TokenizerError.invalid("merge \(rank) \"\(a) \(b)\" names a token missing from the vocabulary")
             }
-            let key = UInt64(UInt32(ia)) << 32 | UInt64(UInt32(ib))
-            if table[key] == nil { table[key] = (Int32(rank), m) }
+            table.insert(left: ia, right: ib, rank: Int32(rank), id: m)
         }
         mergeTable = table
         byteIds = (0..<256).map { vocab[String(ByteLevel.byteToChar[$0])] ?? -1 }
@@ -56,7 +54,7 @@ public struct BPEModel: Sendable {
         try self.init(tokens: tokens, merges: pairs.map { (tokens[Int($0.1)], tokens[Int($0.2)]) }, ignoreMerges: true)
         // tiktoken's priority is the merged token's rank, not the merge's position in the list.
         var table = mergeTable
-        for (m, l, r) in pairs { table[UInt64(UInt32(l)) << 32 | UInt64(UInt32(r))] = (m, m) }
+        for (m, l, r) in pairs { table.insert(left: l, right: r, rank: m, id: m, replace: true) }
         mergeTable = table
     }
 
@@ -75,27 +73,7 @@ public struct BPEModel: Sendable {
         var ids: [Int32] = []
         ids.reserveCapacity(bytes.count)
         for b in bytes { let id = byteIds[Int(b)]; if id >= 0 { ids.append(id) } }
-        if ids.count > 1 {
-            // ranks[k]: rank of the pair (ids[k], ids[k+1]), Int32.max when not mergeable.
-            var ranks = [Int32](repeating: .max, count: ids.count - 1)
-            var merged = [Int32](repeating: 0, count: ids.count - 1)
-            @inline(__always) func look(_ k: Int) {
-                if let m = mergeTable[UInt64(UInt32(ids[k])) << 32 | UInt64(UInt32(ids[k + 1]))] {
-                    ranks[k] = m.rank; merged[k] = m.id
-                } else { ranks[k] = .max }
-            }
-            for k in 0..<ranks.count { look(k) }
-            while true {
-                var best = -1, bestRank = Int32.max
-                for k in 0..<ranks.count where ranks[k] < bestRank { bestRank = ranks[k]; best = k }
-                if best < 0 { break }
-                ids[best] = merged[best]
-                ids.remove(at: best + 1)
-                ranks.remove(at: best); merged.remove(at: best)
-                if best < ranks.count { look(best) }
-                if best > 0 { look(best - 1) }
-            }
-        }
+        mergeTable.merge(&ids)
         out.append(contentsOf: ids)
     }
 }

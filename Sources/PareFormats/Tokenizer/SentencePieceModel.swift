@@ -26,9 +26,12 @@ public struct SentencePieceModel: Sendable {
     /// The decoder drops one leading space (transformers' LlamaTokenizer with a prefix space).
     public let stripLeadingSpace: Bool
     public let unkId: Int32?
-    let mergeTable: [UInt64: (rank: Int32, id: Int32)]
+    let mergeTable: MergeTable
     public let byteTokens: [Int32]             // byte → id of "<0xNN>", −1 when absent
-    let scalarIds: [UInt32: Int32]             // code point → id of the one-scalar token
+    /// Code point → id of the one-scalar token, −1 when absent: an array over the Basic
+    /// Multilingual Plane (every scalar of the text is looked up), a dictionary above it.
+    let bmpIds: [Int32]
+    let astralIds: [UInt32: Int32]
     /// Tokens that hold "▁" right after another character, with the byte offset of each such
     /// "▁": a merge can cross a word start only inside one of them. With none or a few (Gemma's
     /// vocabulary has one, ">▁</"), text is cut before each "▁" that follows a non-"▁", except
@@ -44,23 +47,22 @@ public struct SentencePieceModel: Sendable {
         vocab.reserveCapacity(tokens.count)
         for (i, t) in tokens.enumerated() { vocab[Array(t.utf8)] = Int32(i) }
         self.vocab = vocab
-        var table: [UInt64: (rank: Int32, id: Int32)] = [:]
-        table.reserveCapacity(merges.count)
+        var table = MergeTable(capacity: merges.count)
         for (rank, (a, b)) in merges.enumerated() {
             guard let ia = vocab[Array(a.utf8)], let ib = vocab[Array(b.utf8)], let m = vocab[Array(a.utf8) + Array(b.utf8)] else {
                 throw TokenizerError.invalid("merge \(rank) \"\(a) \(b)\" names a token missing from the vocabulary")
             }
-            let key = UInt64(UInt32(ia)) << 32 | UInt64(UInt32(ib))
-            if table[key] == nil { table[key] = (Int32(rank), m) }
+            table.insert(left: ia, right: ib, rank: Int32(rank), id: m)
         }
         mergeTable = table
         byteTokens = (0..<256).map { vocab[Array(String(format: "<0x%02X>", $0).utf8)] ?? -1 }
-        var single: [UInt32: Int32] = [:]
+        var bmp = [Int32](repeating: -1, count: 0x10000), astral: [UInt32: Int32] = [:]
         for (bytes, id) in vocab {
             let t = String(decoding: bytes, as: UTF8.self).unicodeScalars
-            if t.count == 1, let u = t.first, Array(String(u).utf8) == bytes { single[u.value] = id }
+            guard t.count == 1, let u = t.first, Array(String(u).utf8) == bytes else { continue }
+            if u.value < 0x10000 { bmp[Int(u.value)] = id } else { astral[u.value] = id }
         }
-        scalarIds = single
+        bmpIds = bmp; astralIds = astral
         var crossing: [([UInt8], Int)] = []
         for t in tokens {
             let bytes = Array(t.utf8)
@@ -106,57 +108,66 @@ public struct SentencePieceModel: Sendable {
         return all.map { ($0.a, $0.b) }
     }
 
-    /// The text as the model sees it: spaces as "▁", with the prefix the settings ask for.
-    /// `first` says whether this segment starts the text (for prepend "first").
-    func normalize(_ text: String, first: Bool) -> String {
-        var s = String(String.UnicodeScalarView(text.unicodeScalars.map { $0 == " " ? "\u{2581}" : $0 }))
+    /// The text as the model sees it, as UTF-8 in `out` (replaced): spaces as "▁" (E2 96 81),
+    /// with the prefix the settings ask for. `first` says whether this segment starts the text
+    /// (for prepend "first"). An empty segment gets the prefix too, as Metaspace gives it.
+    func normalize(_ text: UnsafeBufferPointer<UInt8>, first: Bool, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        out.reserveCapacity(text.count + text.count / 2 + 3)
+        let startsWithMark = text.first == 0x20 || Self.isMark(text, 0)
+        let prefix: Bool
         switch prepend {
-        case .never: break
-        case .first: if first && s.unicodeScalars.first != "\u{2581}" { s = "\u{2581}" + s }
-        case .always: if s.unicodeScalars.first != "\u{2581}" { s = "\u{2581}" + s }
-        case .normalizer: s = "\u{2581}" + s
+        case .never: prefix = false
+        case .first: prefix = first && !startsWithMark
+        case .always: prefix = !startsWithMark
+        case .normalizer: prefix = true
         }
-        return s
+        if prefix { out.append(contentsOf: Self.mark) }
+        var run = 0   // start of the bytes not yet copied
+        for k in 0..<text.count where text[k] == 0x20 {
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: text[run..<k]))
+            out.append(contentsOf: Self.mark)
+            run = k + 1
+        }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: text[run...]))
     }
 
-    /// Ids of one normalized segment: scalars (or their bytes as <0xNN>), then the pair of
-    /// lowest rank merged first, leftmost on ties, until no adjacent pair is ranked. A heap
-    /// keeps this O(n log n) on whole documents, which are one word here.
-    func encode(_ text: String, into out: inout [Int32]) {
+    static let mark: [UInt8] = [0xE2, 0x96, 0x81]   // "▁" U+2581
+
+    /// Ids of one normalized segment (valid UTF-8: slices of a Swift string cut at scalar
+    /// boundaries): each scalar's token, or its UTF-8 bytes as <0xNN> (unk when a byte token is
+    /// missing), then merged by rank.
+    func encode(_ text: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
         var ids: [Int32] = []
-        ids.reserveCapacity(text.unicodeScalars.count)
-        for u in text.unicodeScalars {
-            if let id = scalarIds[u.value] { ids.append(id); continue }
-            var bytes: [Int32] = []
-            for b in String(u).utf8 { bytes.append(byteTokens[Int(b)]) }
-            if bytes.allSatisfy({ $0 >= 0 }) { ids += bytes } else if let unk = unkId { ids.append(unk) }
-        }
-        let n = ids.count
-        guard n > 1 else { out += ids; return }
-        var next = Array(1...n), prev = Array(-1..<(n - 1))
-        var alive = [Bool](repeating: true, count: n)
-        var heap = MergeHeap()
-        @inline(__always) func push(_ i: Int) {
-            let j = next[i]
-            guard j < n, let m = mergeTable[UInt64(UInt32(ids[i])) << 32 | UInt64(UInt32(ids[j]))] else { return }
-            heap.push(.init(rank: m.rank, pos: Int32(i), left: ids[i], right: ids[j]))
-        }
-        for i in 0..<(n - 1) { push(i) }
-        while let top = heap.pop() {
-            let i = Int(top.pos)
-            guard alive[i], next[i] < n else { continue }
-            let j = next[i]
-            guard ids[i] == top.left, ids[j] == top.right,
-                  let m = mergeTable[UInt64(UInt32(ids[i])) << 32 | UInt64(UInt32(ids[j]))], m.rank == top.rank else { continue }
-            ids[i] = m.id
-            alive[j] = false
-            next[i] = next[j]
-            if next[j] < n { prev[next[j]] = i }
-            if prev[i] >= 0 { push(prev[i]) }
-            push(i)
-        }
+        ids.reserveCapacity(text.count)
         var i = 0
-        while i < n { out.append(ids[i]); i = next[i] }
+        while i < text.count {
+            let (u, n) = Self.scalar(text, at: i)
+            let id = u < 0x10000 ? bmpIds[Int(u)] : astralIds[u] ?? -1
+            if id >= 0 { ids.append(id) } else {
+                var fallback = true
+                for k in i..<(i + n) where byteTokens[Int(text[k])] < 0 { fallback = false }
+                if fallback { for k in i..<(i + n) { ids.append(byteTokens[Int(text[k])]) } }
+                else if let unk = unkId { ids.append(unk) }
+            }
+            i += n
+        }
+        mergeTable.merge(&ids)
+        out.append(contentsOf: ids)
+    }
+
+    /// The scalar starting at byte i of valid UTF-8, and its length in bytes. A stray
+    /// continuation or truncated sequence (not reachable from a Swift string) reads as U+FFFD
+    /// of one byte rather than trapping.
+    @inline(__always)
+    static func scalar(_ b: UnsafeBufferPointer<UInt8>, at i: Int) -> (UInt32, Int) {
+        let c = UInt32(b[i])
+        if c < 0x80 { return (c, 1) }
+        let n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0
+        guard n > 0, i + n <= b.count else { return (0xFFFD, 1) }
+        var u = c & (0x7F >> UInt32(n))
+        for k in 1..<n { u = u << 6 | UInt32(b[i + k] & 0x3F) }
+        return (u, n)
     }
 
     /// Calls `word(start, end)` with byte ranges that tile `b`, cut before each "▁" (E2 96 81)
@@ -196,41 +207,5 @@ public struct SentencePieceModel: Sendable {
             return [b]
         }
         return Array(token.replacingOccurrences(of: "\u{2581}", with: " ").utf8)
-    }
-}
-
-/// A binary min-heap of candidate merges ordered by (rank, position).
-struct MergeHeap {
-    struct Entry { var rank: Int32, pos: Int32, left: Int32, right: Int32 }
-    var items: [Entry] = []
-
-    @inline(__always) static func less(_ a: Entry, _ b: Entry) -> Bool { a.rank != b.rank ? a.rank < b.rank : a.pos < b.pos }
-
-    mutating func push(_ e: Entry) {
-        items.append(e)
-        var k = items.count - 1
-        while k > 0 {
-            let p = (k - 1) / 2
-            guard Self.less(items[k], items[p]) else { break }
-            items.swapAt(k, p); k = p
-        }
-    }
-
-    mutating func pop() -> Entry? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var k = 0
-            while true {
-                let l = 2 * k + 1, r = l + 1
-                var m = k
-                if l < items.count && Self.less(items[l], items[m]) { m = l }
-                if r < items.count && Self.less(items[r], items[m]) { m = r }
-                if m == k { break }
-                items.swapAt(k, m); k = m
-            }
-        }
-        return top
     }
 }

@@ -141,6 +141,7 @@ public struct TokenEncoder {
     // Pieces of up to 16 bytes, packed into two words, → a range of `pool`.
     var cache: [PieceKey: (Int32, Int32)] = [:]
     var pool: [Int32] = []
+    var normalized: [UInt8] = []   // SentencePiece: the segment with its spaces as "▁"
 
     struct PieceKey: Hashable { let a: UInt64, b: UInt64, n: UInt8 }
 
@@ -195,11 +196,18 @@ public struct TokenEncoder {
     /// Text between added tokens; `first` says whether it starts the text.
     mutating func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, first: Bool, into out: inout [Int32]) {
         if let spm = tokenizer.sentencePiece {
-            var text = spm.normalize(String(decoding: bytes, as: UTF8.self), first: first)
-            guard spm.splitsAtWordStarts else { spm.encode(text, into: &out); return }
-            // No merge crosses a word start (outside a few crossing tokens): each word is merged
-            // alone, and the encoder's cache serves repeated words.
-            text.withUTF8 { b in spm.words(b) { encodePiece(UnsafeBufferPointer(rebasing: b[$0..<$1]), into: &out) } }
+            // The normalized text lives in one buffer the encoder keeps (taken out so it is
+            // uniquely referenced while written, put back for the next segment).
+            var text: [UInt8] = []
+            swap(&text, &normalized)
+            defer { swap(&text, &normalized) }
+            spm.normalize(bytes, first: first, into: &text)
+            text.withUnsafeBufferPointer { b in
+                guard spm.splitsAtWordStarts else { spm.encode(b, into: &out); return }
+                // No merge crosses a word start (outside a few crossing tokens): each word is
+                // merged alone, and the encoder's cache serves repeated words.
+                spm.words(b) { encodePiece(UnsafeBufferPointer(rebasing: b[$0..<$1]), into: &out) }
+            }
             return
         }
         // NFC leaves ASCII unchanged: only text with other characters is normalized.
@@ -242,7 +250,7 @@ public struct TokenEncoder {
     }
 
     func encodeUncached(_ piece: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
-        if let spm = tokenizer.sentencePiece { spm.encode(String(decoding: piece, as: UTF8.self), into: &out) }
+        if let spm = tokenizer.sentencePiece { spm.encode(piece, into: &out) }
         else { tokenizer.model.encodePiece(piece, into: &out) }
     }
 }
