@@ -13,6 +13,9 @@
   spm-prefix    the same with the prefix space of Llama 2 / Mistral (Metaspace prepend "first").
   qwen2-nfc     the same with Qwen2.5's NFC normalizer (as its own tokenizer.json has), written
                 to /tmp/pare-tok/qwen2-nfc-tokenizer.json.
+  qwen2-strip   qwen2 with lstrip/rstrip set on four added tokens (STRIPPED), on cases with
+                Unicode whitespace around them (STRIP_EDGE only): tokenizers strips what Rust's
+                regex \s matches, Unicode White_Space.
 
 Subcommands (FAMILY is one of the above):
   golden FAMILY   {"text", "special", "ids"} lines: hand-made edge cases and every 50th corpus
@@ -80,6 +83,20 @@ EDGE = [
 ]
 
 
+# qwen2-strip: added token → (lstrip, rstrip). Pare's test sets the same in the tokenizer.json it reads.
+STRIPPED = {"<|im_start|>": (True, True), "<|im_end|>": (True, False), "<tool_call>": (False, True), "</tool_call>": (True, False)}
+# White_Space scalars (tab, LF, VT, FF, CR, space, NEL, NBSP, U+1680, U+2000-200A, U+2028/9,
+# U+202F, U+205F, U+3000) and look-alikes that are not (ZWSP, BOM, U+001C-001F, U+180E).
+STRIP_EDGE = [
+    ("a <|im_start|> b", True), ("a\u00a0<|im_start|>\u3000b", True), ("x \t\n\u2028<|im_start|>\u0085\u2003 y", True),
+    ("\u1680\u2000\u200a\u2029\u202f\u205f<|im_start|>\u000b\u000c\r\n", True), ("q\u200b<|im_start|>\ufeffr", True),
+    ("q\u001c<|im_start|>\u001fr\u180e", True), ("<|im_start|>   ", True), ("   <|im_start|>", True),
+    ("user\u00a0\u00a0<|im_end|>\u00a0next", True), ("<|im_end|><|im_start|>\u3000\u3000x", True),
+    ("call\u2003<tool_call>\u2003{}\u3000</tool_call>\u0085done", False), ("é <tool_call> ü", False),
+    ("\u00a0", True), ("<|im_start|>", True), ("🙂\u2002<|im_start|>\u2002🙂", True),
+]
+
+
 def corpus_texts():
     with open(os.path.join(CACHE, "summaries_en-us.json"), encoding="utf-8") as f:
         corpus = json.load(f)
@@ -107,7 +124,7 @@ def reference(family):
         tok = TikTokenConverter(vocab_file=os.path.join(CACHE, LLAMA3_MODEL), pattern=LLAMA3_PATTERN,
                                 extra_special_tokens=LLAMA3_SPECIALS).converted()
         path = os.path.join(OUT_TMP, "llama3-tokenizer.json")
-    elif family in ("qwen2", "qwen2-nfc"):
+    elif family in ("qwen2", "qwen2-nfc", "qwen2-strip"):
         from transformers import AutoTokenizer
         hf = AutoTokenizer.from_pretrained(CACHE, gguf_file=QWEN_GGUF)
         save = os.path.join(OUT_TMP, "qwen2-from-gguf")
@@ -119,6 +136,13 @@ def reference(family):
             tok.normalizer = tokenizers.normalizers.NFC()
             path = os.path.join(OUT_TMP, "qwen2-nfc-tokenizer.json")
             tok.save(path)
+        if family == "qwen2-strip":
+            root = json.load(open(path))
+            for a in root["added_tokens"]:
+                if a["content"] in STRIPPED:
+                    a["lstrip"], a["rstrip"] = STRIPPED[a["content"]]
+            path = os.path.join(OUT_TMP, "qwen2-strip-tokenizer.json")
+            json.dump(root, open(path, "w"), ensure_ascii=False)
     elif family in ("spm", "spm-prefix"):
         tok, path = spm_reference(prefix=True if family == "spm-prefix" else None)
     else:
@@ -174,13 +198,16 @@ def spm_reference(prefix=None):
 def cmd_golden(family):
     encode, name = reference(family)
     docs = corpus_texts()
-    cases = [(t, False) for t in EDGE if "<|" not in t] + [(t, True) for t in EDGE if "<|" in t]
-    cases += [(d, False) for d in docs[::50]]
+    if family == "qwen2-strip":
+        cases = STRIP_EDGE
+    else:
+        cases = [(t, False) for t in EDGE if "<|" not in t] + [(t, True) for t in EDGE if "<|" in t]
+        cases += [(d, False) for d in docs[::50]]
     path = os.path.join(REPO, "Tests", "PareFormatsTests", "Fixtures", f"tokenizer-golden-{family}.jsonl")
     with open(path, "w", encoding="utf-8") as f:
         for text, special in cases:
             row = {"text": text, "special": special, "ids": encode(text, special)}
-            if family.startswith("spm"):   # SentencePiece's decoder need not give the text back
+            if family.startswith("spm") or family == "qwen2-strip":   # the text need not come back (prefix space, stripped whitespace)
                 row["decoded"] = encode.decode(row["ids"], skip_special_tokens=False)
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"wrote {path}: {len(cases)} cases from {name}")
@@ -214,7 +241,7 @@ def cmd_bench(family, repeats=3):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", choices=["golden", "corpus", "bench"])
-    p.add_argument("family", choices=["llama3", "llama3-json", "qwen2", "qwen2-nfc", "spm", "spm-prefix"])
+    p.add_argument("family", choices=["llama3", "llama3-json", "qwen2", "qwen2-nfc", "qwen2-strip", "spm", "spm-prefix"])
     a = p.parse_args()
     {"golden": cmd_golden, "corpus": cmd_corpus, "bench": cmd_bench}[a.command](a.family)
 

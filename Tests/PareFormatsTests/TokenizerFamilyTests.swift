@@ -25,9 +25,9 @@ final class TokenizerFamilyTests: XCTestCase {
         return t
     }
 
-    func checkGolden(_ t: Tokenizer, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func checkGolden(_ t: Tokenizer, _ name: String, minimumCases: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws {
         try TokenizerTests.checkGolden(t, file: "tokenizer-golden-\(name)", name: name, rerun: "scripts/tokenizer_families.py golden \(name)",
-                                       file: file, line: line)
+                                       minimumCases: minimumCases, file: file, line: line)
     }
 
     /// The tokenizer read back from the tokenizer.json (+ config) Pare writes for it.
@@ -115,6 +115,23 @@ final class TokenizerFamilyTests: XCTestCase {
             try TokenizerTests.compare(all, of: docs, withDump: dir + "/corpus-\(name).jsonl", name: "tokenizer corpus \(name)",
                                        rerun: "scripts/tokenizer_families.py corpus \(name)")
         }
+    }
+
+    /// Added tokens with lstrip/rstrip swallow Unicode whitespace beside them as tokenizers
+    /// does (its regex \s is White_Space): NBSP, U+3000, NEL, U+2028 yes; ZWSP, BOM, U+001C no.
+    func testLstripAndRstripStripUnicodeWhitespaceAsTokenizersDoes() throws {
+        // The same flags scripts/tokenizer_families.py (STRIPPED) sets for the reference.
+        let stripped: [String: (Bool, Bool)] = ["<|im_start|>": (true, true), "<|im_end|>": (true, false),
+                                                "<tool_call>": (false, true), "</tool_call>": (true, false)]
+        let t = try roundTripped(try qwenTokenizer()) { root in
+            var added = root["added_tokens"] as! [[String: Any]]
+            for k in added.indices {
+                if let (l, r) = stripped[added[k]["content"] as! String] { added[k]["lstrip"] = l; added[k]["rstrip"] = r }
+            }
+            root["added_tokens"] = added
+        }
+        XCTAssertEqual(t.addedTokens.filter { $0.lstrip || $0.rstrip }.count, 4)
+        try checkGolden(t, "qwen2-strip", minimumCases: 15)
     }
 
     func testAnUnknownSplitPatternIsRefusedWithThePatternQuoted() throws {

@@ -161,11 +161,12 @@ public struct TokenEncoder {
             var start = 0, i = 0
             while i < bytes.count {
                 if tokenizer.addedFirstBytes[Int(bytes[i])], let (len, id) = matchAdded(bytes, at: i, special: parseSpecial) {
-                    // lstrip / rstrip: the token swallows the whitespace beside it.
+                    // lstrip / rstrip: the token swallows the whitespace beside it (Unicode
+                    // White_Space, what the \s of tokenizers' Rust regex matches).
                     var before = i, after = i + len
                     if let a = tokenizer.addedById[id] {
-                        if a.lstrip { while before > start && Self.isASCIISpace(bytes[before - 1]) { before -= 1 } }
-                        if a.rstrip { while after < bytes.count && Self.isASCIISpace(bytes[after]) { after += 1 } }
+                        if a.lstrip { while before > start, let n = Self.whitespace(bytes, endingAt: before) { before -= n } }
+                        if a.rstrip { while after < bytes.count, let n = Self.whitespace(bytes, at: after) { after += n } }
                     }
                     if before > start { encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start..<before]), first: start == 0, into: &out) }
                     out.append(id)
@@ -181,6 +182,21 @@ public struct TokenEncoder {
     }
 
     @inline(__always) static func isASCIISpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+
+    /// The byte length of the White_Space scalar that starts at byte i of valid UTF-8, or nil.
+    static func whitespace(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        if bytes[i] < 0x80 { return isASCIISpace(bytes[i]) ? 1 : nil }
+        let (u, n) = SentencePieceModel.scalar(bytes, at: i)
+        return Unicode.Scalar(u)?.properties.isWhitespace == true ? n : nil
+    }
+
+    /// The byte length of the White_Space scalar that ends just before byte i, or nil.
+    static func whitespace(_ bytes: UnsafeBufferPointer<UInt8>, endingAt i: Int) -> Int? {
+        var s = i - 1
+        while s > 0 && i - s < 4 && bytes[s] & 0xC0 == 0x80 { s -= 1 }   // back over continuation bytes
+        guard let n = whitespace(bytes, at: s), s + n == i else { return nil }
+        return n
+    }
 
     /// The longest added token at byte i (special ones only when `special`).
     func matchAdded(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, special: Bool) -> (Int, Int32)? {
