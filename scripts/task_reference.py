@@ -18,7 +18,13 @@ Requests whose doc_id is at or above the config's uncond_docid_offset are skippe
 
 --model takes a GGUF file (dequantized to fp32 by transformers' own loader) or a Hugging Face
 directory. --batch-size N pads N requests per forward pass (right padding, attention mask).
-CPU only; --threads (default 2).
+CPU only; --threads (default 2). --precision fp32 (default; the agreement checks), bf16 (the
+weights in bfloat16) or bf16-autocast (fp32 weights, matmuls under torch.autocast), for
+timing `pare eval --precision bf16` against PyTorch's own bf16 paths; the log-softmax of the
+rows that predict a continuation is float64 in every mode.
+fp64 (the whole model in float64) gives loglikelihoods without fp32 rounding, the exact value
+both fp32 implementations approximate; with --sample N it scores only the N requests that
+compare_tasks.py samples (seeded), which fp64 can afford.
 
 --checkpoint DIR keeps each task's scores there as they are computed (rewritten every
 minute), so a multi-hour run (hellaswag's 10,042 documents) that is interrupted resumes where
@@ -26,6 +32,7 @@ it stopped. A resumed task's tokens/s counts only what this run scored, and says
 """
 import argparse
 import gzip
+import random
 import hashlib
 import json
 import math
@@ -48,7 +55,7 @@ def gguf_pre(path):
     return bytes(field.parts[field.data[0]]).decode() if field else None
 
 
-def load(model_path):
+def load(model_path, dtype=torch.float32):
     if model_path.endswith(".gguf"):
         folder, name = os.path.split(os.path.abspath(model_path))
         tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
@@ -62,10 +69,10 @@ def load(model_path):
             tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
                 pre_tokenizers.Digits(individual_digits=True),
                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
-        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=dtype)
     else:
         tok = AutoTokenizer.from_pretrained(model_path)
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
     model.eval()
     return tok, model
 
@@ -108,6 +115,9 @@ def encode_pair(tok, context, continuation):
     return ctx, cont
 
 
+SCORING_VERSION = 2   # part of the checkpoint key: bump when a score would change (2: float64 log-softmax)
+
+
 class Checkpoint:
     """Scores computed so far for one task, in DIR/<task>.json, keyed by a hash of the model
     file's path and size and of every tokenized request, so a changed model, limit or
@@ -115,7 +125,7 @@ class Checkpoint:
 
     def __init__(self, folder, task, model_path, pairs):
         self.path = os.path.join(folder, f"{task}.json") if folder else None
-        h = hashlib.sha256(f"{os.path.abspath(model_path)}:{os.path.getsize(model_path) if os.path.isfile(model_path) else 0}".encode())
+        h = hashlib.sha256(f"{SCORING_VERSION}:{os.path.abspath(model_path)}:{os.path.getsize(model_path) if os.path.isfile(model_path) else 0}".encode())
         h.update(json.dumps(pairs).encode())
         self.key, self.scores, self.written = h.hexdigest(), {}, time.time()
         if self.path and os.path.exists(self.path):
@@ -135,7 +145,7 @@ class Checkpoint:
 
 
 @torch.no_grad()
-def score(model, pairs, batch_size, checkpoint):
+def score(model, pairs, batch_size, checkpoint, autocast=False):
     """[(ctx, cont)] -> [(loglikelihood, is_greedy)], in order; and how many were restored."""
     out = [None] * len(pairs)
     for i, v in checkpoint.scores.items():
@@ -153,27 +163,40 @@ def score(model, pairs, batch_size, checkpoint):
         for b, x in enumerate(seqs):
             ids[b, :len(x)] = torch.tensor(x)
             mask[b, :len(x)] = 1
-        logits = model(input_ids=ids, attention_mask=mask).logits.float()
-        logp = torch.log_softmax(logits, dim=-1)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logits = model(input_ids=ids, attention_mask=mask).logits
         for b, i in enumerate(idx):
             ctx, cont = pairs[i]
             pos = torch.arange(len(ctx) - 1, len(ctx) - 1 + len(cont))
             target = torch.tensor(cont)
-            ll = logp[b, pos, target].double().sum().item()
-            greedy = bool((logits[b, pos].argmax(dim=-1) == target).all())
+            # The rows that predict the continuation, log-softmaxed in float64: PyTorch's fp32
+            # CPU log_softmax comes out high by ~1e-5 per token (measured: +9.4e-4 over a
+            # 99-token piqa continuation, against the same logits in float64), a bias that
+            # adds up over long continuations.
+            rows = logits[b, pos].double()
+            ll = torch.log_softmax(rows, dim=-1)[torch.arange(len(cont)), target].sum().item()
+            greedy = bool((rows.argmax(dim=-1) == target).all())
             out[i] = (ll, greedy)
         checkpoint.save(out)
     checkpoint.save(out, force=True)
     return out, restored
 
 
-def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, checkpoint_dir):
+def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, checkpoint_dir, precision="fp32", sample=0):
     primary, docs = read_task(root, task, shots)
     docs = docs[:limit] if limit else docs
     pairs = [encode_pair(tok, c, k) for d in docs for c, k in d["requests"]]
-    checkpoint = Checkpoint(checkpoint_dir, f"{task}-{shots}shot", model_path, pairs)
+    if sample:
+        # The requests compare_tasks.py samples: the same seed over the same request count.
+        sample = sorted(random.Random(0).sample(range(len(pairs)), min(sample, len(pairs))))
+        t0 = time.time()
+        scores, _ = score(model, [pairs[i] for i in sample], batch_size, Checkpoint(None, task, model_path, []),
+                          autocast=precision == "bf16-autocast")
+        return {"task": task, "precision": precision, "requests": len(pairs), "seconds": time.time() - t0,
+                "loglikelihoods": {str(i): x[0] for i, x in zip(sample, scores)}}
+    checkpoint = Checkpoint(checkpoint_dir, f"{task}-{shots}shot" + ("" if precision == "fp32" else "-" + precision), model_path, pairs)
     t0 = time.time()
-    scores, restored = score(model, pairs, batch_size, checkpoint)
+    scores, restored = score(model, pairs, batch_size, checkpoint, autocast=precision == "bf16-autocast")
     seconds = time.time() - t0
     tokens = sum(len(c) + len(k) - 1 for c, k in pairs)
     # tokens/s over what this run scored: a resumed run's restored requests took no time here.
@@ -218,13 +241,20 @@ def main():
     ap.add_argument("--root", default=os.path.join(os.environ.get("PARE_CACHE", os.path.expanduser("~/.cache/pare")), "tasks"))
     ap.add_argument("--json")
     ap.add_argument("--checkpoint", help="a folder for resumable per-task scores")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "bf16-autocast", "fp64"], default="fp32")
+    ap.add_argument("--sample", type=int, default=0, help="score only the N requests compare_tasks.py samples")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    tok, model = load(a.model)
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, {a.threads} threads, batch {a.batch_size}", file=sys.stderr)
+    tok, model = load(a.model, {"bf16": torch.bfloat16, "fp64": torch.float64}.get(a.precision, torch.float32))
+    print(f"torch {torch.__version__}, transformers {transformers.__version__}, {a.threads} threads, batch {a.batch_size}, {a.precision}", file=sys.stderr)
     results = []
     for task in a.tasks.split(","):
-        r = evaluate(tok, model, a.root, task, a.shots, a.limit, a.batch_size, a.model, a.checkpoint)
+        r = evaluate(tok, model, a.root, task, a.shots, a.limit, a.batch_size, a.model, a.checkpoint, a.precision, a.sample)
+        r["precision"] = a.precision
+        if a.sample:
+            print(f"{task} | {len(r['loglikelihoods'])} sampled requests of {r['requests']} | {a.precision} | {r['seconds']:.1f} s", flush=True)
+            results.append(r)
+            continue
         norm = f"{r['acc_norm']:.4f}" if "acc_norm" in r else f"ppl {r['perplexity']:.3f}"
         resumed = f" (resumed: {r['resumed_requests']} requests from the checkpoint)" if r["resumed_requests"] else ""
         print(f"{task} | {r['documents']} | acc {r['acc']:.4f} ± {r['acc_stderr']:.4f} | {norm} | {r['seconds']:.1f} s | {r['tokens_per_second']:.0f} tokens/s{resumed}", flush=True)
