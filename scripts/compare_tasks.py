@@ -20,6 +20,7 @@ for row in pare_rows:
             continue
         if isinstance(r["loglikelihoods"], dict):
             # task_reference.py --sample: only the sampled requests (e.g. in fp64, the exact values).
+            assert len(p["loglikelihoods"]) == r["requests"], f"{p['task']}: {len(p['loglikelihoods'])} requests from pare, {r['requests']} from the reference"
             diffs = {int(i): abs(p["loglikelihoods"][int(i)] - ll) for i, ll in r["loglikelihoods"].items()}
             worst = max(diffs, key=diffs.get)
             print(f"{p['task']}: {len(diffs)} sampled requests against the reference in {r.get('precision')}: "
@@ -36,6 +37,8 @@ for row in pare_rows:
         extra = (f"acc_norm {p['acc_norm']:.4f} vs {r['acc_norm']:.4f}" if "acc_norm" in p
                  else f"ppl {p['perplexity']:.3f} vs {r['perplexity']:.3f}")
         pare_tps = p["tokens"] / p["seconds"]
+        if not r["tokens_per_second"]:   # every request restored from the checkpoint: no timing
+            r = dict(r, tokens_per_second=float("nan"))
         print(f"{p['task']}: {p['documents']} docs, {len(a)} requests | acc {p['acc']:.4f} vs {r['acc']:.4f} | {extra} | "
               f"max |dll| {max(diffs):.1e} (200 sampled: {worst_sampled:.1e}) | tokens/s pare {pare_tps:.0f} vs "
               f"reference {r['tokens_per_second']:.0f} ({pare_tps / r['tokens_per_second']:.2f}x) | "

@@ -188,6 +188,7 @@ def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, check
     pairs = [encode_pair(tok, c, k) for d in docs for c, k in d["requests"]]
     if sample:
         # The requests compare_tasks.py samples: the same seed over the same request count.
+        # compare_tasks.py draws random.Random(0).sample(range(requests), 200): the same set only for N = 200.
         sample = sorted(random.Random(0).sample(range(len(pairs)), min(sample, len(pairs))))
         t0 = time.time()
         scores, _ = score(model, [pairs[i] for i in sample], batch_size, Checkpoint(None, task, model_path, []),
@@ -201,7 +202,6 @@ def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, check
     tokens = sum(len(c) + len(k) - 1 for c, k in pairs)
     # tokens/s over what this run scored: a resumed run's restored requests took no time here.
     timed_tokens = tokens - sum(len(pairs[i][0]) + len(pairs[i][1]) - 1 for i in checkpoint.scores)
-    scores = [tuple(x) for x in scores]
     n, k = len(docs), 0
     raw = norm = 0
     ll_sum = 0.0
@@ -218,8 +218,8 @@ def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, check
         raw += max(range(len(lls)), key=lambda j: (lls[j], -j)) == d["label"]
         norm += max(range(len(per_char)), key=lambda j: (per_char[j], -j)) == d["label"]
     se = lambda p: math.sqrt(p * (1 - p) / (n - 1)) if n > 1 else 0.0
-    r = {"task": task, "documents": n, "primary_metric": primary, "acc": raw / n, "acc_stderr": se(raw / n),
-         "tokens": tokens, "seconds": seconds, "tokens_per_second": timed_tokens / seconds if seconds > 0 else 0.0,
+    r = {"task": task, "precision": precision, "documents": n, "primary_metric": primary, "acc": raw / n, "acc_stderr": se(raw / n),
+         "tokens": tokens, "seconds": seconds, "tokens_per_second": timed_tokens / seconds if timed_tokens else None,
          "resumed_requests": restored,
          "loglikelihoods": [x[0] for x in scores]}
     if lastword:
@@ -250,14 +250,13 @@ def main():
     results = []
     for task in a.tasks.split(","):
         r = evaluate(tok, model, a.root, task, a.shots, a.limit, a.batch_size, a.model, a.checkpoint, a.precision, a.sample)
-        r["precision"] = a.precision
         if a.sample:
             print(f"{task} | {len(r['loglikelihoods'])} sampled requests of {r['requests']} | {a.precision} | {r['seconds']:.1f} s", flush=True)
             results.append(r)
             continue
         norm = f"{r['acc_norm']:.4f}" if "acc_norm" in r else f"ppl {r['perplexity']:.3f}"
         resumed = f" (resumed: {r['resumed_requests']} requests from the checkpoint)" if r["resumed_requests"] else ""
-        print(f"{task} | {r['documents']} | acc {r['acc']:.4f} ± {r['acc_stderr']:.4f} | {norm} | {r['seconds']:.1f} s | {r['tokens_per_second']:.0f} tokens/s{resumed}", flush=True)
+        print(f"{task} | {r['documents']} | acc {r['acc']:.4f} ± {r['acc_stderr']:.4f} | {norm} | {r['seconds']:.1f} s | {r['tokens_per_second'] or 0:.0f} tokens/s{resumed}", flush=True)
         results.append(r)
     if a.json:
         json.dump({"torch": torch.__version__, "transformers": transformers.__version__, "batch_size": a.batch_size,

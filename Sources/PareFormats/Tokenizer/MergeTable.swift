@@ -42,7 +42,6 @@ struct MergeTable: Sendable {
     /// a pair wins in a merges list, as tokenizers builds its table).
     mutating func insert(left: Int32, right: Int32, rank: Int32, id: Int32, replace: Bool = false) {
         precondition(left >= 0 && right >= 0, "token ids are non-negative")
-        precondition(2 * (count + 1) <= slots.count, "MergeTable sized for fewer pairs")
         let k = Self.key(left, right), mask = slots.count - 1
         var i = home(k)
         while slots[i].key != Self.empty && slots[i].key != k { i = (i + 1) & mask }
@@ -50,6 +49,8 @@ struct MergeTable: Sendable {
             if replace { slots[i].rank = rank; slots[i].id = id }
             return
         }
+        // Only a new pair needs room (replacing in a full table is fine).
+        precondition(2 * (count + 1) <= slots.count, "MergeTable sized for fewer pairs")
         slots[i] = Slot(key: k, rank: rank, id: id)
         count += 1
     }
