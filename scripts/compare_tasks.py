@@ -44,7 +44,8 @@ for row in pare_rows:
               f"reference {r['tokens_per_second']:.0f} ({pare_tps / r['tokens_per_second']:.2f}x) | "
               f"{p['seconds']:.0f} s vs {r['seconds']:.0f} s")
         if r.get("resumed_requests"):
-            print(f"  note: the reference resumed {r['resumed_requests']} requests from its checkpoint; its tokens/s is over the rest")
+            print(f"  note: the reference resumed {r['resumed_requests']} requests from its checkpoint; "
+                  f"{r.get('timing', 'its tokens/s is over the rest')}")
         if p["tokens"] != r["tokens"]:
             print(f"  note: token counts differ ({p['tokens']} vs {r['tokens']}): the tokenizers disagree")
         ok = ok and d_acc <= 0.1 and d_norm <= 0.1 and worst_sampled <= 1e-3

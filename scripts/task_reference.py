@@ -28,7 +28,9 @@ compare_tasks.py samples (seeded), which fp64 can afford.
 
 --checkpoint DIR keeps each task's scores there as they are computed (rewritten every
 minute), so a multi-hour run (hellaswag's 10,042 documents) that is interrupted resumes where
-it stopped. A resumed task's tokens/s counts only what this run scored, and says so.
+it stopped. The checkpoint also keeps the scoring seconds of every run so far, so a task that
+ran across several runs still reports the whole task's tokens/s (all of its tokens over the
+sum of the runs' seconds); a checkpoint from before that was kept counts only this run.
 """
 import argparse
 import gzip
@@ -128,18 +130,22 @@ class Checkpoint:
         h = hashlib.sha256(f"{SCORING_VERSION}:{os.path.abspath(model_path)}:{os.path.getsize(model_path) if os.path.isfile(model_path) else 0}".encode())
         h.update(json.dumps(pairs).encode())
         self.key, self.scores, self.written = h.hexdigest(), {}, time.time()
+        self.earlier_seconds = 0.0   # scoring seconds of the runs that computed self.scores; None if unknown
         if self.path and os.path.exists(self.path):
             saved = json.load(open(self.path))
             if saved.get("key") == self.key:
                 self.scores = {int(i): tuple(v) for i, v in saved["scores"].items()}
+                self.earlier_seconds = saved.get("seconds") if self.scores else 0.0
 
-    def save(self, out, force=False):
+    def save(self, out, seconds, force=False):
+        """out: the scores so far (None where not yet scored); seconds: this run's scoring time."""
         if not self.path or (not force and time.time() - self.written < 60):
             return
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         done = {i: list(v) for i, v in enumerate(out) if v is not None}
         with open(self.path + ".tmp", "w") as f:
-            json.dump({"key": self.key, "scores": done}, f)
+            json.dump({"key": self.key, "scores": done,
+                       "seconds": None if self.earlier_seconds is None else self.earlier_seconds + seconds}, f)
         os.replace(self.path + ".tmp", self.path)
         self.written = time.time()
 
@@ -147,6 +153,7 @@ class Checkpoint:
 @torch.no_grad()
 def score(model, pairs, batch_size, checkpoint, autocast=False):
     """[(ctx, cont)] -> [(loglikelihood, is_greedy)], in order; and how many were restored."""
+    start = time.time()
     out = [None] * len(pairs)
     for i, v in checkpoint.scores.items():
         out[i] = v
@@ -177,8 +184,8 @@ def score(model, pairs, batch_size, checkpoint, autocast=False):
             ll = torch.log_softmax(rows, dim=-1)[torch.arange(len(cont)), target].sum().item()
             greedy = bool((rows.argmax(dim=-1) == target).all())
             out[i] = (ll, greedy)
-        checkpoint.save(out)
-    checkpoint.save(out, force=True)
+        checkpoint.save(out, time.time() - start)
+    checkpoint.save(out, time.time() - start, force=True)
     return out, restored
 
 
@@ -200,8 +207,12 @@ def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, check
     scores, restored = score(model, pairs, batch_size, checkpoint, autocast=precision == "bf16-autocast")
     seconds = time.time() - t0
     tokens = sum(len(c) + len(k) - 1 for c, k in pairs)
-    # tokens/s over what this run scored: a resumed run's restored requests took no time here.
-    timed_tokens = tokens - sum(len(pairs[i][0]) + len(pairs[i][1]) - 1 for i in checkpoint.scores)
+    # tokens/s of the whole task: its tokens over the seconds of every run that scored them.
+    # A checkpoint that did not keep its seconds: only what this run scored, over this run.
+    if checkpoint.earlier_seconds is None:
+        timed_tokens = tokens - sum(len(pairs[i][0]) + len(pairs[i][1]) - 1 for i in checkpoint.scores)
+    else:
+        timed_tokens, seconds = tokens, seconds + checkpoint.earlier_seconds
     n, k = len(docs), 0
     raw = norm = 0
     ll_sum = 0.0
@@ -221,6 +232,7 @@ def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, check
     r = {"task": task, "precision": precision, "documents": n, "primary_metric": primary, "acc": raw / n, "acc_stderr": se(raw / n),
          "tokens": tokens, "seconds": seconds, "tokens_per_second": timed_tokens / seconds if timed_tokens else None,
          "resumed_requests": restored,
+         "timing": "seconds and tokens/s over this run only" if checkpoint.earlier_seconds is None else "seconds and tokens/s summed over every run",
          "loglikelihoods": [x[0] for x in scores]}
     if lastword:
         r["perplexity"] = math.exp(-ll_sum / n)
@@ -255,7 +267,7 @@ def main():
             results.append(r)
             continue
         norm = f"{r['acc_norm']:.4f}" if "acc_norm" in r else f"ppl {r['perplexity']:.3f}"
-        resumed = f" (resumed: {r['resumed_requests']} requests from the checkpoint)" if r["resumed_requests"] else ""
+        resumed = f" (resumed: {r['resumed_requests']} requests from the checkpoint; {r['timing']})" if r["resumed_requests"] else ""
         print(f"{task} | {r['documents']} | acc {r['acc']:.4f} ± {r['acc_stderr']:.4f} | {norm} | {r['seconds']:.1f} s | {r['tokens_per_second'] or 0:.0f} tokens/s{resumed}", flush=True)
         results.append(r)
     if a.json:
