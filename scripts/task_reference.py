@@ -30,7 +30,9 @@ compare_tasks.py samples (seeded), which fp64 can afford.
 minute), so a multi-hour run (hellaswag's 10,042 documents) that is interrupted resumes where
 it stopped. The checkpoint also keeps the scoring seconds of every run so far, so a task that
 ran across several runs still reports the whole task's tokens/s (all of its tokens over the
-sum of the runs' seconds); a checkpoint from before that was kept counts only this run.
+sum of the runs' seconds); a checkpoint from before that was kept counts only this run. Resume
+with the same --threads and --batch-size (the key does not hold them; scores do not depend on
+them, but the summed seconds would mix two settings).
 """
 import argparse
 import gzip

@@ -87,7 +87,7 @@ extension TaskRequests {
 extension LlamaModel {
     /// Scores the first `limit` documents of `task`.
     public func evaluate(task: TaskRequests, tokenizer: Tokenizer, limit: Int? = nil, batchTokens: Int = 2048,
-                         skipLayers: Set<Int> = [], progress: (_ done: Int, _ total: Int, _ tokens: Int) -> Void = { _, _, _ in }) throws -> TaskResult {
+                         skipLayers: Set<Int> = [], progress: (ScoringProgress) -> Void = { _ in }) throws -> TaskResult {
         let t0 = Date()
         let docs = try task.tokenized(tokenizer, limit: limit)
         let shown = Array(task.documents.prefix(docs.count))

@@ -95,7 +95,21 @@ final class TaskScoringTests: XCTestCase {
             }
             groups.append(Array(start..<requests.count))
         }
-        let got = try m.score(requests, groups: groups, batchTokens: 96)
+        var reports: [ScoringProgress] = []
+        let got = try m.score(requests, groups: groups, batchTokens: 96) { reports.append($0) }
+        // Progress counts every request's input tokens, as a reference forward would, and the
+        // packed rows' tokens, each group's shared prefix once: the 4 choices of a 5 + d-token
+        // context (d = 0, 4, 8) save 3 × (5 + d), the 2 contexts sharing a 4 + d-token start
+        // (d = 1, 5, 9) save 4 + d, and each prefix case (d = 2, 6, 10) saves its 6 tokens.
+        let inputTokens = requests.reduce(0) { $0 + $1.inputLength }
+        let shared = [0, 4, 8].reduce(0) { $0 + 3 * (5 + $1) } + [1, 5, 9].reduce(0) { $0 + (4 + $1) } + 3 * 6
+        XCTAssertGreaterThan(reports.count, 1, "several batches report")
+        XCTAssertEqual(reports.last?.requests, requests.count)
+        XCTAssertEqual(reports.last?.tokens, inputTokens)
+        XCTAssertEqual(reports.last?.rowTokens, inputTokens - shared)
+        XCTAssertTrue(reports.allSatisfy { $0.totalTokens == inputTokens && $0.totalRowTokens == inputTokens - shared })
+        let quarter = ScoringProgress(requests: 1, totalRequests: 40, tokens: 90, totalTokens: 400, rowTokens: 25, totalRowTokens: 100)
+        XCTAssertEqual(quarter.secondsLeft(elapsed: 10), 30, accuracy: 1e-12)
         var largest = 0.0
         for (i, r) in requests.enumerated() {
             let want = try naive(m, r)

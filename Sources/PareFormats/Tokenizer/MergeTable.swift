@@ -101,16 +101,17 @@ extension MergeTable {
         @inline(__always) func push(_ i: Int) {
             let j = next[i]
             guard j < n, let m = self[ids[i], ids[j]] else { return }
-            heap.push(.init(rank: m.rank, pos: Int32(i), left: ids[i], right: ids[j]))
+            heap.push(.init(rank: m.rank, pos: Int32(i), left: ids[i], right: ids[j], merged: m.id))
         }
         for i in 0..<(n - 1) { push(i) }
         while let top = heap.pop() {
             let i = Int(top.pos)
             guard alive[i], next[i] < n else { continue }
             let j = next[i]
-            // A stale entry: one side has merged since it was pushed.
-            guard ids[i] == top.left, ids[j] == top.right, let m = self[ids[i], ids[j]], m.rank == top.rank else { continue }
-            ids[i] = m.id
+            // A stale entry: one side has merged since it was pushed. A pair that is unchanged
+            // has the rank and merged id it was pushed with: the table is fixed.
+            guard ids[i] == top.left, ids[j] == top.right else { continue }
+            ids[i] = top.merged
             alive[j] = false
             next[i] = next[j]
             if next[j] < n { prev[next[j]] = i }
@@ -127,7 +128,7 @@ extension MergeTable {
 
 /// A binary min-heap of candidate merges ordered by (rank, position).
 struct MergeHeap {
-    struct Entry { var rank: Int32, pos: Int32, left: Int32, right: Int32 }
+    struct Entry { var rank: Int32, pos: Int32, left: Int32, right: Int32, merged: Int32 }
     var items: [Entry] = []
 
     @inline(__always) static func less(_ a: Entry, _ b: Entry) -> Bool { a.rank != b.rank ? a.rank < b.rank : a.pos < b.pos }

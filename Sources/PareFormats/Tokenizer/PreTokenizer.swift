@@ -155,21 +155,11 @@ struct PreTokenizer {
         starts.reserveCapacity(n + 1); classes.reserveCapacity(n); values.reserveCapacity(n)
         var i = 0
         while i < n {
-            let (v, len) = decodeScalar(bytes, i)
+            let (v, len) = UTF8Scalar.decode(bytes, at: i)
             starts.append(i); classes.append(classify(v)); values.append(v)
             i += len
         }
         starts.append(n)
         return (starts, classes, values)
-    }
-
-    /// One UTF-8 scalar at byte i: (value, length). Strings from Swift are valid UTF-8.
-    @inline(__always)
-    static func decodeScalar(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> (UInt32, Int) {
-        let b0 = UInt32(b[i])
-        if b0 < 0x80 { return (b0, 1) }
-        if b0 < 0xE0 { return ((b0 & 0x1F) << 6 | UInt32(b[i + 1] & 0x3F), 2) }
-        if b0 < 0xF0 { return ((b0 & 0x0F) << 12 | UInt32(b[i + 1] & 0x3F) << 6 | UInt32(b[i + 2] & 0x3F), 3) }
-        return ((b0 & 0x07) << 18 | UInt32(b[i + 1] & 0x3F) << 12 | UInt32(b[i + 2] & 0x3F) << 6 | UInt32(b[i + 3] & 0x3F), 4)
     }
 }

@@ -142,7 +142,7 @@ public struct SentencePieceModel: Sendable {
         ids.reserveCapacity(text.count)
         var i = 0
         while i < text.count {
-            let (u, n) = Self.scalar(text, at: i)
+            let (u, n) = UTF8Scalar.decode(text, at: i)
             let id = u < 0x10000 ? bmpIds[Int(u)] : astralIds[u] ?? -1
             if id >= 0 { ids.append(id) } else {
                 var fallback = true
@@ -154,20 +154,6 @@ public struct SentencePieceModel: Sendable {
         }
         mergeTable.merge(&ids)
         out.append(contentsOf: ids)
-    }
-
-    /// The scalar starting at byte i of valid UTF-8, and its length in bytes. A stray
-    /// continuation or truncated sequence (not reachable from a Swift string) reads as U+FFFD
-    /// of one byte rather than trapping.
-    @inline(__always)
-    static func scalar(_ b: UnsafeBufferPointer<UInt8>, at i: Int) -> (UInt32, Int) {
-        let c = UInt32(b[i])
-        if c < 0x80 { return (c, 1) }
-        let n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0
-        guard n > 0, i + n <= b.count else { return (0xFFFD, 1) }
-        var u = c & (0x7F >> UInt32(n))
-        for k in 1..<n { u = u << 6 | UInt32(b[i + k] & 0x3F) }
-        return (u, n)
     }
 
     /// Calls `word(start, end)` with byte ranges that tile `b`, cut before each "▁" (E2 96 81)

@@ -186,8 +186,8 @@ public struct TokenEncoder {
     /// The byte length of the White_Space scalar that starts at byte i of valid UTF-8, or nil.
     static func whitespace(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
         if bytes[i] < 0x80 { return isASCIISpace(bytes[i]) ? 1 : nil }
-        let (u, n) = SentencePieceModel.scalar(bytes, at: i)
-        return Unicode.Scalar(u)?.properties.isWhitespace == true ? n : nil
+        let (u, n) = UTF8Scalar.decode(bytes, at: i)
+        return PreTokenizer.classify(u) == .space ? n : nil
     }
 
     /// The byte length of the White_Space scalar that ends just before byte i, or nil.

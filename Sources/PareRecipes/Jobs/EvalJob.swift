@@ -119,10 +119,10 @@ public struct EvalJob: Codable, Equatable {
     func evaluate(_ task: TaskRequests, _ m: PretrainedModel, progress: Progress) throws -> TaskResult {
         let t0 = ProcessInfoLite.now()
         do {
-            let r = try m.model.evaluate(task: task, tokenizer: m.tokenizer, limit: limit) { done, total, tokens in
+            let r = try m.model.evaluate(task: task, tokenizer: m.tokenizer, limit: limit) { p in
                 let el = ProcessInfoLite.now() - t0
-                progress.status(String(format: "  %@: %d/%d requests, %.0f tokens/s, ETA %.0f s", task.name, done, total,
-                                       Double(tokens) / el, el / Double(done) * Double(total - done)))
+                progress.status(String(format: "  %@: %d/%d requests, %.0f tokens/s, ETA %.0f s", task.name, p.requests, p.totalRequests,
+                                       Double(p.tokens) / el, p.secondsLeft(elapsed: el)))
             }
             progress.endStatus()
             return r
