@@ -154,7 +154,8 @@ class Checkpoint:
 
 @torch.no_grad()
 def score(model, pairs, batch_size, checkpoint, autocast=False):
-    """[(ctx, cont)] -> [(loglikelihood, is_greedy)], in order; and how many were restored."""
+    """[(ctx, cont)] -> [(loglikelihood, is_greedy)] in order, how many were restored, and this
+    run's scoring seconds."""
     start = time.time()
     out = [None] * len(pairs)
     for i, v in checkpoint.scores.items():
@@ -187,8 +188,9 @@ def score(model, pairs, batch_size, checkpoint, autocast=False):
             greedy = bool((rows.argmax(dim=-1) == target).all())
             out[i] = (ll, greedy)
         checkpoint.save(out, time.time() - start)
-    checkpoint.save(out, time.time() - start, force=True)
-    return out, restored
+    seconds = time.time() - start
+    checkpoint.save(out, seconds, force=True)
+    return out, restored, seconds
 
 
 def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, checkpoint_dir, precision="fp32", sample=0):
@@ -199,15 +201,12 @@ def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, check
         # The requests compare_tasks.py samples: the same seed over the same request count.
         # compare_tasks.py draws random.Random(0).sample(range(requests), 200): the same set only for N = 200.
         sample = sorted(random.Random(0).sample(range(len(pairs)), min(sample, len(pairs))))
-        t0 = time.time()
-        scores, _ = score(model, [pairs[i] for i in sample], batch_size, Checkpoint(None, task, model_path, []),
+        scores, _, seconds = score(model, [pairs[i] for i in sample], batch_size, Checkpoint(None, task, model_path, []),
                           autocast=precision == "bf16-autocast")
-        return {"task": task, "precision": precision, "requests": len(pairs), "seconds": time.time() - t0,
+        return {"task": task, "precision": precision, "requests": len(pairs), "seconds": seconds,
                 "loglikelihoods": {str(i): x[0] for i, x in zip(sample, scores)}}
     checkpoint = Checkpoint(checkpoint_dir, f"{task}-{shots}shot" + ("" if precision == "fp32" else "-" + precision), model_path, pairs)
-    t0 = time.time()
-    scores, restored = score(model, pairs, batch_size, checkpoint, autocast=precision == "bf16-autocast")
-    seconds = time.time() - t0
+    scores, restored, seconds = score(model, pairs, batch_size, checkpoint, autocast=precision == "bf16-autocast")
     tokens = sum(len(c) + len(k) - 1 for c, k in pairs)
     # tokens/s of the whole task: its tokens over the seconds of every run that scored them.
     # A checkpoint that did not keep its seconds: only what this run scored, over this run.
