@@ -5,7 +5,7 @@ every position over the whole vocabulary.
 
   /tmp/pare-llama/bin/python scripts/check_llamacpp.py --model a.gguf [--model b.gguf ...]
       [--pare .build-release/release/pare] [--prompt TEXT ...] [--tol-f32 X] [--tol-q8 X]
-      [--tol-q8-mean X] [--min-argmax-q8 F]
+      [--tol-q8-mean X] [--min-argmax-q8 F] [--f32-noise NOISE.json]
 Exits 1 if a model fails to load or any check fails; prints a table either way.
 
 Checks, judged from the GGUF's tensor types (any Q8_0 tensor: q8_0; all F32: f32):
@@ -13,7 +13,15 @@ Checks, judged from the GGUF's tensor types (any Q8_0 tensor: q8_0; all F32: f32
     on Pare's ids either way, fed to llama.cpp with Llama.eval);
   - max |logit diff| <= --tol-f32 / --tol-q8 (and, q8_0 only, mean |diff| <= --tol-q8-mean);
   - a q8_0 file given after its f32 sibling (NAME-f32.gguf, NAME-q8_0.gguf) is allowed 1.5x
-    what llama.cpp's own q8_0 and f32 logits of that model differ by, when that is more;
+    what llama.cpp's own q8_0 and f32 logits of that model differ by, or Pare's own, whichever
+    is more, when that is more than the bound;
+  - with --f32-noise ({"model.gguf": x}, scripts/fp32_noise.py's measure of how far the
+    model's fp32 logits are from fp64 in transformers, as scripts/check_students writes it), an
+    f32 file is allowed max(--tol-f32, 5x) that noise: two fp32 runtimes each differ from the
+    exact result by their own rounding, and on an ill-conditioned model that exceeds 1e-3. On
+    the distilled Qwen2.5 width student of configs/qwen2.5-0.5b-wiki.yaml, fp32 vs fp64 at one
+    position: transformers 1.9e-3, numpy/OpenBLAS 2.7e-3, Pare 5.2e-3, llama.cpp 2.4e-4, and
+    Pare vs llama.cpp 5.95e-3; on well-conditioned models the noise is ~5e-5, so 1e-3 holds;
   - the argmax (next token) agrees at every position for f32, at >= --min-argmax-q8 of the
     positions for q8_0;
   - at the last position the top-5 sets are equal (f32) or share >= 4 tokens (q8_0).
@@ -39,13 +47,10 @@ Pare itself: swift build -c release --scratch-path .build-release (see README).
 """
 import argparse, ctypes, json, os, struct, subprocess, sys, tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from llamacpp_prompts import PROMPTS  # shared with scripts/fp32_noise.py
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROMPTS = [
-    "The capital of France is",
-    "Once upon a time, in a small village at the edge of a great forest, there lived an old "
-    "woman who knew the names of every bird and tree, and the children came to her each evening.",
-    "On 2024-03-15, invoice #4471 totalled $1,299.99 (incl. 20% VAT); see p. 7, items 3-12!",
-]
 
 try:
     import numpy as np
@@ -140,6 +145,8 @@ def main():
     p.add_argument("--tol-q8-mean", type=float, default=0.5, help="mean |logit diff|, q8_0")
     p.add_argument("--min-argmax-q8", type=float, default=0.8,
                    help="least fraction of positions whose argmax agrees, q8_0 files")
+    p.add_argument("--f32-noise", help="JSON {gguf path: fp32-vs-fp64 logit noise} from "
+                   "scripts/fp32_noise.py; an f32 file is allowed 5x its noise if that is more")
     p.add_argument("--verbose", action="store_true", help="show llama.cpp's log")
     a = p.parse_args()
     prompts = a.prompt or PROMPTS
@@ -150,6 +157,14 @@ def main():
     for m in a.model:
         if not os.path.isfile(m):
             sys.exit(f"error: no such model file: {m}")
+    f32_noise = {}
+    if a.f32_noise:
+        try:
+            with open(a.f32_noise) as f:
+                f32_noise = {os.path.abspath(k): float(v) for k, v in json.load(f).items()}
+        except (OSError, ValueError, AttributeError, TypeError) as e:
+            sys.exit(f"error: --f32-noise {a.f32_noise}: {e} (expected a JSON object "
+                     "{\"model.gguf\": number}, as scripts/check_students writes it)")
     if not a.verbose:
         llama_cpp.llama_log_set(_log, ctypes.c_void_p(0))
 
@@ -203,7 +218,10 @@ def main():
             agree, top5 = argmax_agreement(got, ref), last_top5_overlap(got, ref)
             if kind == "f32":
                 tol, tol_mean, min_agree, min_top5 = a.tol_f32, a.tol_f32, 1.0, 5
-                own_f32[(m, i)] = got
+                if os.path.abspath(m) in f32_noise:  # the model's own fp32 rounding, see docstring
+                    tol = max(tol, 5 * f32_noise[os.path.abspath(m)])
+                    tol_mean = max(tol_mean, tol)
+                own_f32[(m, i)] = got, ref
             else:
                 tol, tol_mean, min_agree, min_top5 = a.tol_q8, a.tol_q8_mean, a.min_argmax_q8, 4
                 # Why: llama.cpp quantises activations to Q8_0 blocks of 32 as well, and a
@@ -211,13 +229,21 @@ def main():
                 # importance keeps) loses most of a block's precision: on the width student
                 # of configs/smollm2-wiki-quality.yaml llama.cpp's own q8_0 logits differ
                 # from its f32 ones by 29.6 at one position, while Pare's q8_0 differs by 23.
+                # Each runtime's q8_0 moves the logits from its f32 ones by its own
+                # quantisation (llama.cpp: weights and activations; Pare: weights), and an
+                # ill-conditioned position magnifies both: on the distilled Qwen2.5 width
+                # student one position moved 1.54 in llama.cpp and 2.71 in Pare, in different
+                # directions (3.08 apart). So the larger of the two moves sets the bounds.
                 sibling = own_f32.get((m.replace("-q8_0.gguf", "-f32.gguf"), i))
                 if sibling is not None:
-                    noise = np.abs(got - sibling)
-                    tol = max(tol, 1.5 * float(noise.max()))
-                    tol_mean = max(tol_mean, 1.5 * float(noise.mean()))
-                    min_agree = min(min_agree, argmax_agreement(got, sibling) - 0.05)
-                    min_top5 = min(min_top5, last_top5_overlap(got, sibling) - 1)
+                    llama_f32, pare_f32 = sibling
+                    moves = [np.abs(got - llama_f32), np.abs(ref - pare_f32)]
+                    tol = max(tol, 1.5 * max(float(d.max()) for d in moves))
+                    tol_mean = max(tol_mean, 1.5 * max(float(d.mean()) for d in moves))
+                    min_agree = min(min_agree, argmax_agreement(got, llama_f32) - 0.05,
+                                    argmax_agreement(ref, pare_f32) - 0.05)
+                    min_top5 = min(min_top5, last_top5_overlap(got, llama_f32) - 1,
+                                   last_top5_overlap(ref, pare_f32) - 1)
             problems = []
             if not tok_ok:
                 problems.append(f"tokenization differs: llama.cpp {theirs} vs Pare {ids}")
