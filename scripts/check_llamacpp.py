@@ -13,15 +13,16 @@ Checks, judged from the GGUF's tensor types (any Q8_0 tensor: q8_0; all F32: f32
     on Pare's ids either way, fed to llama.cpp with Llama.eval);
   - max |logit diff| <= --tol-f32 / --tol-q8 (and, q8_0 only, mean |diff| <= --tol-q8-mean);
   - a q8_0 file given after its f32 sibling (NAME-f32.gguf, NAME-q8_0.gguf) is allowed 1.5x
-    what llama.cpp's own q8_0 and f32 logits of that model differ by, or Pare's own, whichever
-    is more, when that is more than the bound;
+    what llama.cpp's own q8_0 and f32 logits of that model differ by, or Pare's own (counted up
+    to twice llama.cpp's), when that is more than the bound;
   - with --f32-noise ({"model.gguf": x}, scripts/fp32_noise.py's measure of how far the
     model's fp32 logits are from fp64 in transformers, as scripts/check_students writes it), an
-    f32 file is allowed max(--tol-f32, 5x) that noise: two fp32 runtimes each differ from the
-    exact result by their own rounding, and on an ill-conditioned model that exceeds 1e-3. On
-    the distilled Qwen2.5 width student of configs/qwen2.5-0.5b-wiki.yaml, fp32 vs fp64 at one
-    position: transformers 1.9e-3, numpy/OpenBLAS 2.7e-3, Pare 5.2e-3, llama.cpp 2.4e-4, and
-    Pare vs llama.cpp 5.95e-3; on well-conditioned models the noise is ~5e-5, so 1e-3 holds;
+    f32 file is allowed max(--tol-f32, 5x) that noise (built-in prompts only): two fp32
+    runtimes each differ from the exact result by their own rounding, and on an ill-conditioned
+    model that exceeds 1e-3. On the distilled Qwen2.5 width student of
+    configs/qwen2.5-0.5b-wiki.yaml, at one position, against a float64 forward: transformers
+    fp32 1.9e-3, numpy/OpenBLAS fp32 2.7e-3, Pare 5.2e-3, llama.cpp 2.4e-4, and Pare vs
+    llama.cpp 5.95e-3; on well-conditioned models the noise is <= 1.2e-4, so 1e-3 holds;
   - the argmax (next token) agrees at every position for f32, at >= --min-argmax-q8 of the
     positions for q8_0;
   - at the last position the top-5 sets are equal (f32) or share >= 4 tokens (q8_0).
@@ -158,7 +159,9 @@ def main():
         if not os.path.isfile(m):
             sys.exit(f"error: no such model file: {m}")
     f32_noise = {}
-    if a.f32_noise:
+    if a.f32_noise and a.prompt:
+        print("note: --f32-noise ignored: it was measured on the built-in prompts, not --prompt's")
+    elif a.f32_noise:
         try:
             with open(a.f32_noise) as f:
                 f32_noise = {os.path.abspath(k): float(v) for k, v in json.load(f).items()}
@@ -169,9 +172,9 @@ def main():
         llama_cpp.llama_log_set(_log, ctypes.c_void_p(0))
 
     failures = []
-    # llama.cpp's own f32 logits per (f32 GGUF, prompt): a q8_0 export given with its f32
-    # sibling (NAME-q8_0.gguf beside NAME-f32.gguf, f32 first, as scripts/check_students does)
-    # is allowed 1.5 × the distance between llama.cpp's q8_0 and f32 logits of that model.
+    # (llama.cpp's, Pare's) f32 logits per (f32 GGUF, prompt): a q8_0 export given with its
+    # f32 sibling (NAME-q8_0.gguf beside NAME-f32.gguf, f32 first, as scripts/check_students
+    # does) is allowed 1.5 × how far each runtime's q8_0 logits move from its f32 ones.
     own_f32 = {}
     print(f"{'model':<20} {'prompt':>6} {'T':>3} {'tok':>4} {'max|d|':>9} {'/range':>8} "
           f"{'mean|d|':>8} {'argmax':>7} {'top5':>4}  result")
@@ -233,17 +236,19 @@ def main():
                 # quantisation (llama.cpp: weights and activations; Pare: weights), and an
                 # ill-conditioned position magnifies both: on the distilled Qwen2.5 width
                 # student one position moved 1.54 in llama.cpp and 2.71 in Pare, in different
-                # directions (3.08 apart). So the larger of the two moves sets the bounds.
+                # directions (3.08 apart). Pare's move counts only up to twice llama.cpp's:
+                # it is the thing under test, and a Pare q8_0 bug must not widen its own bound.
+                # The argmax and top-5 floors follow llama.cpp's move alone for the same reason.
                 sibling = own_f32.get((m.replace("-q8_0.gguf", "-f32.gguf"), i))
                 if sibling is not None:
                     llama_f32, pare_f32 = sibling
-                    moves = [np.abs(got - llama_f32), np.abs(ref - pare_f32)]
-                    tol = max(tol, 1.5 * max(float(d.max()) for d in moves))
-                    tol_mean = max(tol_mean, 1.5 * max(float(d.mean()) for d in moves))
-                    min_agree = min(min_agree, argmax_agreement(got, llama_f32) - 0.05,
-                                    argmax_agreement(ref, pare_f32) - 0.05)
-                    min_top5 = min(min_top5, last_top5_overlap(got, llama_f32) - 1,
-                                   last_top5_overlap(ref, pare_f32) - 1)
+                    llama_move, pare_move = np.abs(got - llama_f32), np.abs(ref - pare_f32)
+                    move_max = max(float(llama_move.max()), min(float(pare_move.max()), 2 * float(llama_move.max())))
+                    move_mean = max(float(llama_move.mean()), min(float(pare_move.mean()), 2 * float(llama_move.mean())))
+                    tol = max(tol, 1.5 * move_max)
+                    tol_mean = max(tol_mean, 1.5 * move_mean)
+                    min_agree = min(min_agree, argmax_agreement(got, llama_f32) - 0.05)
+                    min_top5 = min(min_top5, last_top5_overlap(got, llama_f32) - 1)
             problems = []
             if not tok_ok:
                 problems.append(f"tokenization differs: llama.cpp {theirs} vs Pare {ids}")
