@@ -101,6 +101,7 @@ public enum GEMM {
         B: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        KernelProfile.countGemm(M: M, N: N, K: K)
         #if canImport(COneDNN)
         if f32Backend == .onednn {
             onednn(transA, transB, M, N, K, alpha, UnsafeRawPointer(A), lda, UnsafeRawPointer(B), ldb, beta, C, ldc, bf16: false)
@@ -118,6 +119,7 @@ public enum GEMM {
         B: UnsafePointer<UInt16>, ldb: Int,
         beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        KernelProfile.countGemm(M: M, N: N, K: K)
         #if canImport(COneDNN)
         onednn(transA, transB, M, N, K, alpha, UnsafeRawPointer(A), lda, UnsafeRawPointer(B), ldb, beta, C, ldc, bf16: true)
         #else

@@ -65,6 +65,7 @@ public enum TeacherLogits {
 public func kdLossForwardBackward(student: UnsafeMutablePointer<Float>, teacher: TeacherLogits,
                                   mask: UnsafePointer<Bool>?, N: Int, V: Int, settings s: KDSettings,
                                   gradScale: Float?) -> (sum: Double, count: Int) {
+    let profiled = KernelProfile.begin(.loss); defer { KernelProfile.end(profiled) }
     if case .topK(_, _, let k) = teacher { precondition(s.topK == k && k < V, "a cached teacher's k is the settings' top_k_logits, below V") }
     let partial = UnsafeMutablePointer<(Double, Int)>.allocate(capacity: N)
     defer { partial.deallocate() }

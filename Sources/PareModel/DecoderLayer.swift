@@ -33,30 +33,51 @@ extension LlamaModel {
     /// `shape` gives B, Tq (this call's positions, starting at `pos0`) and Tk (all positions);
     /// `packed` places the tokens of rows that share a prefix (positions and branches instead).
     func decoderLayerForward(_ l: Int, _ b: DecoderLayerBuffers, shape: AttentionShape, pos0: Int, packed: PackedRows? = nil, observer: ForwardObserver?) {
+        withRoundedInputs(rows: shape.B * shape.Tq) { lnh, hh in
+            decoderLayerForward(l, b, lnh: lnh, hh: hh, shape: shape, pos0: pos0, packed: packed, observer: observer)
+        }
+    }
+
+    /// In bf16, `lnh` (N, C) and `hh` (N, F) receive the norms' outputs and the MLP activation
+    /// rounded to bf16 by the kernels that write them, once for every matmul that reads them.
+    private func decoderLayerForward(_ l: Int, _ b: DecoderLayerBuffers, lnh: UnsafeMutablePointer<UInt16>?, hh: UnsafeMutablePointer<UInt16>?,
+                                     shape: AttentionShape, pos0: Int, packed: PackedRows?, observer: ForwardObserver?) {
         let c = config, w = layout.layers[l], P = params.pointer
         let N = shape.B * shape.Tq, C = c.hiddenSize, F = c.intermediateSize
         let H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim
         let HD = H * D, KVD = KV * D, eps = Float(c.rmsNormEps)
         let (B, T) = (shape.B, shape.Tq)
-        rmsnormForward(out: b.ln, rstd: b.rstd1, inp: b.residIn, weight: P + w.inputNorm, N: N, C: C, eps: eps)
+        rmsnormForward(out: b.ln, rstd: b.rstd1, inp: b.residIn, weight: P + w.inputNorm, N: N, C: C, eps: eps, outBF16: lnh)
         observer?.observe(.inputNorm, layer: l, values: b.ln, B: B, T: T, width: C)
-        matmulForward(out: b.q, inp: b.ln, weight: linear(w.q), bias: w.qBias.map { P + $0 }, N: N, I: C, O: HD)
-        matmulForward(out: b.kNew, inp: b.ln, weight: linear(w.k), bias: w.kBias.map { P + $0 }, N: N, I: C, O: KVD)
-        matmulForward(out: b.vNew, inp: b.ln, weight: linear(w.v), bias: w.vBias.map { P + $0 }, N: N, I: C, O: KVD)
+        matmulForward(out: b.q, inp: b.ln, inpBF16: lnh, weight: linear(w.q), bias: w.qBias.map { P + $0 }, N: N, I: C, O: HD)
+        matmulForward(out: b.kNew, inp: b.ln, inpBF16: lnh, weight: linear(w.k), bias: w.kBias.map { P + $0 }, N: N, I: C, O: KVD)
+        matmulForward(out: b.vNew, inp: b.ln, inpBF16: lnh, weight: linear(w.v), bias: w.vBias.map { P + $0 }, N: N, I: C, O: KVD)
         ropeForward(x: b.q, table: rope, N: N, T: T, pos0: pos0, nHeads: H, D: D, positions: packed?.positions)
         ropeForward(x: b.kNew, table: rope, N: N, T: T, pos0: pos0, nHeads: KV, D: D, positions: packed?.positions)
         attentionForward(out: b.att, q: b.q, k: b.kAll, v: b.vAll, shape: shape, branches: packed?.branches)
         observer?.observe(.attentionOutput, layer: l, values: b.att, B: B, T: T, width: HD)
         matmulForward(out: b.attnOut, inp: b.att, weight: linear(w.o), bias: w.oBias.map { P + $0 }, N: N, I: HD, O: C)
         residualForward(out: b.residMid, a: b.attnOut, b: b.residIn, count: N * C)
-        rmsnormForward(out: b.ln, rstd: b.rstd2, inp: b.residMid, weight: P + w.postNorm, N: N, C: C, eps: eps)
+        rmsnormForward(out: b.ln, rstd: b.rstd2, inp: b.residMid, weight: P + w.postNorm, N: N, C: C, eps: eps, outBF16: lnh)
         observer?.observe(.postNorm, layer: l, values: b.ln, B: B, T: T, width: C)
-        matmulForward(out: b.gate, inp: b.ln, weight: linear(w.gate), bias: w.gateBias.map { P + $0 }, N: N, I: C, O: F)
-        matmulForward(out: b.up, inp: b.ln, weight: linear(w.up), bias: w.upBias.map { P + $0 }, N: N, I: C, O: F)
-        swigluForward(out: b.h, gate: b.gate, up: b.up, count: N * F)
+        matmulForward(out: b.gate, inp: b.ln, inpBF16: lnh, weight: linear(w.gate), bias: w.gateBias.map { P + $0 }, N: N, I: C, O: F)
+        matmulForward(out: b.up, inp: b.ln, inpBF16: lnh, weight: linear(w.up), bias: w.upBias.map { P + $0 }, N: N, I: C, O: F)
+        swigluForward(out: b.h, gate: b.gate, up: b.up, count: N * F, outBF16: hh)
         observer?.observe(.mlpGate, layer: l, values: b.gate, B: B, T: T, width: F)
         observer?.observe(.mlpHidden, layer: l, values: b.h, B: B, T: T, width: F)
-        matmulForward(out: b.mlpOut, inp: b.h, weight: linear(w.down), bias: w.downBias.map { P + $0 }, N: N, I: F, O: C)
+        matmulForward(out: b.mlpOut, inp: b.h, inpBF16: hh, weight: linear(w.down), bias: w.downBias.map { P + $0 }, N: N, I: F, O: C)
         residualForward(out: b.residOut, a: b.mlpOut, b: b.residMid, count: N * C)
+    }
+}
+
+extension LlamaModel {
+    /// Runs `body` with bf16 scratch for a layer's norm output (rows, C) and MLP activation
+    /// (rows, F) when this model's matmuls run in bf16 over several rows; nil otherwise (fp32,
+    /// or decoding one row, whose products stay f32).
+    func withRoundedInputs(rows N: Int, _ body: (_ lnh: UnsafeMutablePointer<UInt16>?, _ hh: UnsafeMutablePointer<UInt16>?) -> Void) {
+        guard precision == .bf16, N > 1 else { return body(nil, nil) }
+        BF16Scratch.with(count: N * config.hiddenSize) { lnh in
+            BF16Scratch.with(count: N * config.intermediateSize) { hh in body(lnh, hh) }
+        }
     }
 }

@@ -39,44 +39,46 @@ extension LlamaModel {
         rmsnormBackward(dinp: dres, dweight: G + layout.finalNorm, dout: a.p(a.dln), inp: a.p(a.residOut),
                         weight: P + layout.finalNorm, rstd: a.p(a.rstdf), N: N, C: C)
         for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
-            let w = layout.layers[l], s = a.layers[l]
-            a.restoreLayer(l)
-            // MLP block (dres flows straight through the residual to resid_mid as well).
-            rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd2), inp: a.p(s.residMid), weight: P + w.postNorm, N: N, C: C, eps: eps)
-            swigluForward(out: a.p(a.h), gate: a.p(s.gate), up: a.p(s.up), count: N * F)
-            a.p(a.dh).update(repeating: 0, count: N * F)
-            matmulBackward(dinp: a.p(a.dh), dweight: G + w.down, dbias: w.downBias.map { G + $0 }, dout: dres,
-                           inp: a.p(a.h), weight: linear(w.down), N: N, I: F, O: C)
-            swigluBackward(dgate: a.p(a.dgate), dup: a.p(a.dup), dout: a.p(a.dh), gate: a.p(s.gate), up: a.p(s.up), count: N * F)
-            a.p(a.dln).update(repeating: 0, count: N * C)
-            matmulBackward(dinp: a.p(a.dln), dweight: G + w.gate, dbias: w.gateBias.map { G + $0 }, dout: a.p(a.dgate),
-                           inp: a.p(a.ln), weight: linear(w.gate), N: N, I: C, O: F)
-            matmulBackward(dinp: a.p(a.dln), dweight: G + w.up, dbias: w.upBias.map { G + $0 }, dout: a.p(a.dup),
-                           inp: a.p(a.ln), weight: linear(w.up), N: N, I: C, O: F)
-            rmsnormBackward(dinp: dres, dweight: G + w.postNorm, dout: a.p(a.dln), inp: a.p(s.residMid),
-                            weight: P + w.postNorm, rstd: a.p(s.rstd2), N: N, C: C)
-            // Attention block.
-            a.p(a.datt).update(repeating: 0, count: N * HD)
-            matmulBackward(dinp: a.p(a.datt), dweight: G + w.o, dbias: w.oBias.map { G + $0 }, dout: dres,
-                           inp: a.p(s.att), weight: linear(w.o), N: N, I: HD, O: C)
-            a.p(a.dq).update(repeating: 0, count: N * HD)
-            a.p(a.dk).update(repeating: 0, count: N * KVD)
-            a.p(a.dv).update(repeating: 0, count: N * KVD)
-            attentionBackward(dq: a.p(a.dq), dk: a.p(a.dk), dv: a.p(a.dv), dout: a.p(a.datt), q: a.p(s.q), k: a.p(s.k),
-                              v: a.p(s.v), shape: shape)
-            ropeBackward(dx: a.p(a.dq), table: rope, N: N, T: a.T, pos0: 0, nHeads: H, D: D)
-            ropeBackward(dx: a.p(a.dk), table: rope, N: N, T: a.T, pos0: 0, nHeads: KV, D: D)
-            rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd1), inp: a.p(s.residIn), weight: P + w.inputNorm, N: N, C: C, eps: eps)
-            a.p(a.dln).update(repeating: 0, count: N * C)
-            matmulBackward(dinp: a.p(a.dln), dweight: G + w.q, dbias: w.qBias.map { G + $0 }, dout: a.p(a.dq),
-                           inp: a.p(a.ln), weight: linear(w.q), N: N, I: C, O: HD)
-            matmulBackward(dinp: a.p(a.dln), dweight: G + w.k, dbias: w.kBias.map { G + $0 }, dout: a.p(a.dk),
-                           inp: a.p(a.ln), weight: linear(w.k), N: N, I: C, O: KVD)
-            matmulBackward(dinp: a.p(a.dln), dweight: G + w.v, dbias: w.vBias.map { G + $0 }, dout: a.p(a.dv),
-                           inp: a.p(a.ln), weight: linear(w.v), N: N, I: C, O: KVD)
-            if l > 0, let g = hiddenGrads[l - 1] { axpy(1, g, a.p(a.dln), N * C) }   // this norm's output is layer l−1's hidden state
-            rmsnormBackward(dinp: dres, dweight: G + w.inputNorm, dout: a.p(a.dln), inp: a.p(s.residIn),
-                            weight: P + w.inputNorm, rstd: a.p(s.rstd1), N: N, C: C)
+            withRoundedInputs(rows: N) { lnh, hh in
+                let w = layout.layers[l], s = a.layers[l]
+                a.restoreLayer(l)
+                // MLP block (dres flows straight through the residual to resid_mid as well).
+                rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd2), inp: a.p(s.residMid), weight: P + w.postNorm, N: N, C: C, eps: eps, outBF16: lnh)
+                swigluForward(out: a.p(a.h), gate: a.p(s.gate), up: a.p(s.up), count: N * F, outBF16: hh)
+                a.p(a.dh).update(repeating: 0, count: N * F)
+                matmulBackward(dinp: a.p(a.dh), dweight: G + w.down, dbias: w.downBias.map { G + $0 }, dout: dres,
+                               inp: a.p(a.h), inpBF16: hh, weight: linear(w.down), N: N, I: F, O: C)
+                swigluBackward(dgate: a.p(a.dgate), dup: a.p(a.dup), dout: a.p(a.dh), gate: a.p(s.gate), up: a.p(s.up), count: N * F)
+                a.p(a.dln).update(repeating: 0, count: N * C)
+                matmulBackward(dinp: a.p(a.dln), dweight: G + w.gate, dbias: w.gateBias.map { G + $0 }, dout: a.p(a.dgate),
+                               inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.gate), N: N, I: C, O: F)
+                matmulBackward(dinp: a.p(a.dln), dweight: G + w.up, dbias: w.upBias.map { G + $0 }, dout: a.p(a.dup),
+                               inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.up), N: N, I: C, O: F)
+                rmsnormBackward(dinp: dres, dweight: G + w.postNorm, dout: a.p(a.dln), inp: a.p(s.residMid),
+                                weight: P + w.postNorm, rstd: a.p(s.rstd2), N: N, C: C)
+                // Attention block.
+                a.p(a.datt).update(repeating: 0, count: N * HD)
+                matmulBackward(dinp: a.p(a.datt), dweight: G + w.o, dbias: w.oBias.map { G + $0 }, dout: dres,
+                               inp: a.p(s.att), weight: linear(w.o), N: N, I: HD, O: C)
+                a.p(a.dq).update(repeating: 0, count: N * HD)
+                a.p(a.dk).update(repeating: 0, count: N * KVD)
+                a.p(a.dv).update(repeating: 0, count: N * KVD)
+                attentionBackward(dq: a.p(a.dq), dk: a.p(a.dk), dv: a.p(a.dv), dout: a.p(a.datt), q: a.p(s.q), k: a.p(s.k),
+                                  v: a.p(s.v), shape: shape)
+                ropeBackward(dx: a.p(a.dq), table: rope, N: N, T: a.T, pos0: 0, nHeads: H, D: D)
+                ropeBackward(dx: a.p(a.dk), table: rope, N: N, T: a.T, pos0: 0, nHeads: KV, D: D)
+                rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd1), inp: a.p(s.residIn), weight: P + w.inputNorm, N: N, C: C, eps: eps, outBF16: lnh)
+                a.p(a.dln).update(repeating: 0, count: N * C)
+                matmulBackward(dinp: a.p(a.dln), dweight: G + w.q, dbias: w.qBias.map { G + $0 }, dout: a.p(a.dq),
+                               inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.q), N: N, I: C, O: HD)
+                matmulBackward(dinp: a.p(a.dln), dweight: G + w.k, dbias: w.kBias.map { G + $0 }, dout: a.p(a.dk),
+                               inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.k), N: N, I: C, O: KVD)
+                matmulBackward(dinp: a.p(a.dln), dweight: G + w.v, dbias: w.vBias.map { G + $0 }, dout: a.p(a.dv),
+                               inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.v), N: N, I: C, O: KVD)
+                if l > 0, let g = hiddenGrads[l - 1] { axpy(1, g, a.p(a.dln), N * C) }   // this norm's output is layer l−1's hidden state
+                rmsnormBackward(dinp: dres, dweight: G + w.inputNorm, dout: a.p(a.dln), inp: a.p(s.residIn),
+                                weight: P + w.inputNorm, rstd: a.p(s.rstd1), N: N, C: C)
+            }
         }
         embeddingBackward(dtable: G + layout.embed, dout: dres, tokens: tokens, N: N, C: C)
     }

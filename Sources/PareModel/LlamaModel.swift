@@ -69,6 +69,12 @@ public final class LlamaModel {
         }
     }
 
+    /// Where parameter `offset`'s bf16 copy lives, when the model runs in bf16: the optimizer
+    /// writes it in the same pass as the update (`adamwUpdate(bf16Copy:)`).
+    public func lowPrecisionCopy(at offset: Int) -> UnsafeMutablePointer<UInt16>? {
+        lowPrecision.map { $0.pointer + offset }
+    }
+
     /// Re-rounds the bf16 weight copy from the f32 weights. Whoever changes `params` calls
     /// this: the optimizer once per step (not per micro-batch), and every checkpoint load.
     public func refreshLowPrecisionWeights() {

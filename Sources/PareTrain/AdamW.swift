@@ -22,13 +22,13 @@ public final class AdamW {
         step += 1
         var h = hyper
         h.lr = lr
+        // bf16 weights follow the masters once per step, rounded in the same pass as the update.
         for e in model.layout.entries {
             adamwUpdate(params: model.params.pointer + e.offset, grads: g.pointer + e.offset,
                         m: m.pointer + e.offset, v: v.pointer + e.offset, count: e.count,
-                        hyper: h, step: step, decay: e.decays)
+                        hyper: h, step: step, decay: e.decays, bf16Copy: model.lowPrecisionCopy(at: e.offset))
         }
         for a in auxiliary { a.update(hyper: h, step: step) }
-        model.refreshLowPrecisionWeights()   // bf16 weights follow the masters once per step
     }
 
     /// Restores the step counter when resuming from a checkpoint.

@@ -55,6 +55,15 @@ func measureGemmPeak(shapes: [(Int, Int, Int)], engine: GemmEngine? = nil, repea
     }
 }
 
+/// The best GEMM rate on a step's own shapes (MLP up and down, the LM head) for `random:PRESET`
+/// at N rows, in the step's precision: the peak a step's efficiency is reported against.
+func measureStepGemmPeak(model: String, rows N: Int, precision: Precision) -> Double {
+    let shapes = LlamaConfig.presets[String(model.dropFirst("random:".count))].map {
+        [(N, $0.intermediateSize, $0.hiddenSize), (N, $0.hiddenSize, $0.intermediateSize), (min(N, 256), $0.vocabSize, $0.hiddenSize)]
+    } ?? [(1024, 1024, 1024)]
+    return measureGemmPeak(shapes: shapes, engine: precision == .bf16 ? .onednnBF16 : nil).map(\.gflops).max() ?? 0
+}
+
 struct BenchSgemm: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sgemm", abstract: "GEMM GFLOP/s on training-step shapes: CBLAS f32, oneDNN f32 and oneDNN bf16 side by side.")
     @OptionGroup var threads: ThreadOptions
@@ -105,10 +114,7 @@ struct BenchTrain: ParsableCommand {
         let precision = try precisionOption.resolved() ?? .fp32
         // Measure the sgemm peak first, so its buffers are freed before the model's peak memory.
         let N = batch * seq
-        let peakShapes = LlamaConfig.presets[String(model.dropFirst("random:".count))].map {
-            [(N, $0.intermediateSize, $0.hiddenSize), (N, $0.hiddenSize, $0.intermediateSize), (min(N, 256), $0.vocabSize, $0.hiddenSize)]
-        } ?? [(1024, 1024, 1024)]
-        let peak = measureGemmPeak(shapes: peakShapes, engine: precision == .bf16 ? .onednnBF16 : nil).map(\.gflops).max() ?? 0
+        let peak = measureStepGemmPeak(model: model, rows: N, precision: precision)
         let m: LlamaModel
         do { m = try ModelSource.load(model, seed: seed); try m.setPrecision(precision) } catch { throw fail("\(error)") }
         let c = m.config
@@ -157,8 +163,43 @@ struct BenchTrain: ParsableCommand {
             let tForward = try time { _ = try tokens.withUnsafeBufferPointer { t in try targets.withUnsafeBufferPointer { try m.loss(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts) } } }
             let tFB = try time { _ = try tokens.withUnsafeBufferPointer { t in try targets.withUnsafeBufferPointer { try m.forwardBackward(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts) } } }
             let tAdam = time { opt.update(m, lr: 1e-4) }
-            print(String(format: "breakdown (best of 2): zero grads %.3f s, forward + loss %.3f s, backward %.3f s, AdamW %.3f s",
+            print(String(format: "phases (best of 2): zero grads %.3f s, forward + loss %.3f s, backward %.3f s, AdamW %.3f s",
                          tZero, tForward, tFB - tForward, tAdam))
+            try printKernelBreakdown(precision: precision, peak: peak) {
+                m.zeroGradients()
+                _ = try tokens.withUnsafeBufferPointer { t in try targets.withUnsafeBufferPointer { try m.forwardBackward(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts) } }
+                opt.update(m, lr: 1e-4)
+            }
         }
     }
+}
+
+/// Runs `step` twice with the kernel profile on and prints, for the faster run, each kernel
+/// family's seconds and share of the step, and the GEMMs' rate against the measured peak:
+/// what bounds a step on this CPU.
+func printKernelBreakdown(precision: Precision, peak: Double, step: () throws -> Void) rethrows {
+    var best: (total: Double, seconds: [KernelFamily: Double], flops: Double)? = nil
+    for _ in 0..<2 {
+        KernelProfile.start()
+        let t0 = ProcessInfoLite.now()
+        try step()
+        let total = ProcessInfoLite.now() - t0
+        let (seconds, flops) = KernelProfile.stop()
+        if best == nil || total < best!.total { best = (total, seconds, flops) }
+    }
+    guard let b = best else { return }
+    print(String(format: "kernel breakdown of one step (%.3f s, profiled, best of 2):", b.total))
+    var counted = 0.0
+    for f in KernelFamily.allCases {
+        let sec = b.seconds[f] ?? 0
+        counted += sec
+        var line = "  " + f.label.padding(toLength: 52, withPad: " ", startingAt: 0) + String(format: " %7.3f s %5.1f%%", sec, 100 * sec / b.total)
+        if f == .matmul, sec > 0 {
+            let rate = b.flops / sec / 1e9
+            line += String(format: "   %.1f GFLOP/s = %.0f%% of the measured %@ GEMM peak (%.1f)", rate, 100 * rate / peak, precision.rawValue, peak)
+        }
+        print(line)
+    }
+    let rest = b.total - counted
+    print("  " + "outside kernels (zeroing, copies, bookkeeping)".padding(toLength: 52, withPad: " ", startingAt: 0) + String(format: " %7.3f s %5.1f%%", rest, 100 * rest / b.total))
 }

@@ -19,12 +19,17 @@ struct BenchDistill: ParsableCommand {
     @Option(help: "Timed steps.") var steps = 3
     @Option(help: "Untimed warm-up steps before them.") var warmup = 1
     @Option(help: "Add the intermediate-state loss (cosine or mse) at the student's last layer.") var intermediateLoss: String?
+    @Flag(help: "Also time one step per kernel family (matmul, attention, norms, elementwise, bf16 rounding, loss, optimizer).")
+    var breakdown = false
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var precisionOption: PrecisionOption
 
     func run() throws {
         try threads.apply()
         let precision = try precisionOption.resolved() ?? .fp32
+        let N = batch * seq
+        // The GEMM peak first, so its buffers are freed before the models' peak memory.
+        let peak = breakdown ? measureStepGemmPeak(model: teacher, rows: N, precision: precision) : 0
         let t: LlamaModel
         do { t = try ModelSource.load(teacher, seed: 0); try t.setPrecision(precision) } catch { throw fail("\(error)") }
         var sc = t.config
@@ -33,7 +38,6 @@ struct BenchDistill: ParsableCommand {
         let s = try LlamaModel(config: sc)
         s.initializeRandom(seed: 1)
         try s.setPrecision(precision)
-        let N = batch * seq
         var rng = RNG(seed: 2)
         let tokens = (0..<N).map { _ in Int32(rng.next() % UInt64(sc.vocabSize)) }
         let targets = (0..<N).map { _ in Int32(rng.next() % UInt64(sc.vocabSize)) }
@@ -58,5 +62,12 @@ struct BenchDistill: ParsableCommand {
         let median = times.sorted()[times.count / 2]
         print(String(format: "median step %.3f s: %.1f tokens/s", median, Double(N) / median))
         print(String(format: "peak memory (max RSS): %.2f GiB", Double(ProcessInfoLite.peakResidentBytes) / 1_073_741_824))
+        if breakdown {
+            try printKernelBreakdown(precision: precision, peak: peak) {
+                s.zeroGradients()
+                _ = try tokens.withUnsafeBufferPointer { tk in try targets.withUnsafeBufferPointer { try d.microStep(tokens: tk.baseAddress!, targets: $0.baseAddress!, acts: acts, lossScale: 1 / Float(N), firstSample: 0) } }
+                opt.update(s, lr: 1e-4)
+            }
+        }
     }
 }

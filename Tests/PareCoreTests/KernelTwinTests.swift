@@ -165,6 +165,26 @@ final class KernelTwinTests: XCTestCase {
         }
         assertClose(p, pr.map(Float.init), atol: 1e-6, rtol: 1e-5, "adamw")
     }
+
+    /// The fused bf16 copy equals a separate `bf16Round` of the updated parameters, bit for bit,
+    /// and the parameters themselves are those of the update without a copy.
+    func testAdamWBF16CopyEqualsSeparateRounding() {
+        Parallel.configure(threads: 2)
+        let n = 10_007   // several 4096-blocks and a ragged tail on each thread
+        let g = randomArray(n, seed: 18)
+        var p1 = randomArray(n, seed: 19), m1 = [Float](repeating: 0, count: n), v1 = m1
+        var p2 = p1, m2 = m1, v2 = v1
+        var fused = [UInt16](repeating: 0, count: n), separate = fused
+        let h = AdamWHyper(lr: 1e-2)
+        for t in 1...2 {
+            p1.ptr { pp in m1.ptr { mm in v1.ptr { vv in fused.withUnsafeMutableBufferPointer {
+                adamwUpdate(params: pp, grads: g, m: mm, v: vv, count: n, hyper: h, step: t, decay: true, bf16Copy: $0.baseAddress!) } } } }
+            p2.ptr { pp in m2.ptr { mm in v2.ptr { vv in adamwUpdate(params: pp, grads: g, m: mm, v: vv, count: n, hyper: h, step: t, decay: true) } } }
+        }
+        separate.withUnsafeMutableBufferPointer { bf16Round(out: $0.baseAddress!, inp: p2, count: n) }
+        XCTAssertEqual(p1, p2)
+        XCTAssertEqual(fused, separate)
+    }
 }
 
 final class MatvecTests: XCTestCase {

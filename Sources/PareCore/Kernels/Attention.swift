@@ -91,6 +91,7 @@ func attentionProbs(_ P: UnsafeMutablePointer<Float>, Q: UnsafePointer<Float>, K
 /// branch k ≥ 1 attends to the prefix and to the tokens before it in branch k.
 public func attentionForward(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, shape s: AttentionShape,
                              branches: UnsafePointer<Int32>? = nil) {
+    let profiled = KernelProfile.begin(.attention); defer { KernelProfile.end(profiled) }
     precondition(branches == nil || s.past == 0, "packed branches need the whole row in one call")
     if s.Tq == 1 && s.B == 1 { return attentionDecode(out: out, q: q, k: k, v: v, shape: s) }
     let headsPerGroup = s.H / s.KV
@@ -141,6 +142,7 @@ public func attentionBackward(
     dout: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
     shape s: AttentionShape
 ) {
+    let profiled = KernelProfile.begin(.attention); defer { KernelProfile.end(profiled) }
     let headsPerGroup = s.H / s.KV
     let block = min(attentionRowBlock, s.Tq)
     let grads = UncheckedBox((dq, dk, dv))

@@ -21,14 +21,19 @@ public func floatFromBF16Bits(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h
 /// SIMD narrowing compiled to a scalar loop, 3 ns a value); f32 denormals then become zero,
 /// as in oneDNN's own conversions.
 public func bf16Round(out: UnsafeMutablePointer<UInt16>, inp: UnsafePointer<Float>, count: Int) {
+    let profiled = KernelProfile.begin(.bf16Rounding); defer { KernelProfile.end(profiled) }
     let o = UncheckedBox(out)
-    Parallel.forRange(count, costPerItem: 1) { s, e in
-        #if canImport(COneDNN)
-        pare_bf16_round(o.value + s, inp + s, Int64(e - s))
-        #else
-        bf16RoundNaive(out: o.value + s, inp: inp + s, count: e - s)
-        #endif
-    }
+    Parallel.forRange(count, costPerItem: 1) { s, e in bf16RoundOneThread(out: o.value + s, inp: inp + s, count: e - s) }
+}
+
+/// `bf16Round` on the calling thread alone, for kernels that round inside their own parallel loop.
+@inline(__always)
+func bf16RoundOneThread(out: UnsafeMutablePointer<UInt16>, inp: UnsafePointer<Float>, count: Int) {
+    #if canImport(COneDNN)
+    pare_bf16_round(out, inp, Int64(count))
+    #else
+    bf16RoundNaive(out: out, inp: inp, count: count)
+    #endif
 }
 
 /// The scalar twin of `bf16Round`.
@@ -38,6 +43,7 @@ public func bf16RoundNaive(out: UnsafeMutablePointer<UInt16>, inp: UnsafePointer
 
 /// out[i] = the f32 value of bf16 bits inp[i] (exact) over `count` values on every thread.
 public func bf16Widen(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<UInt16>, count: Int) {
+    let profiled = KernelProfile.begin(.bf16Rounding); defer { KernelProfile.end(profiled) }
     let o = UncheckedBox(out)
     Parallel.forRange(count, costPerItem: 1) { s, e in bf16WidenNaive(out: o.value + s, inp: inp + s, count: e - s) }
 }

@@ -17,6 +17,7 @@ public func crossEntropyForwardBackward(
     logits: UnsafeMutablePointer<Float>, losses: UnsafeMutablePointer<Float>?, targets: UnsafePointer<Int32>,
     N: Int, V: Int, gradScale: Float?
 ) -> (sum: Double, count: Int) {
+    let profiled = KernelProfile.begin(.loss); defer { KernelProfile.end(profiled) }
     let partial = UnsafeMutablePointer<(Double, Int)>.allocate(capacity: N)
     defer { partial.deallocate() }
     let box = UncheckedBox((logits, losses, partial))

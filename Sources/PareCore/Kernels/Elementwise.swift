@@ -2,6 +2,7 @@
 
 /// out = a + b over `count` floats (out may alias a).
 public func residualForward(out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, count: Int) {
+    let profiled = KernelProfile.begin(.elementwise); defer { KernelProfile.end(profiled) }
     let o = UncheckedBox(out)
     Parallel.forRange(count, costPerItem: 1) { s, e in
         let out = o.value
@@ -13,12 +14,14 @@ public func residualForward(out: UnsafeMutablePointer<Float>, a: UnsafePointer<F
 
 /// dst += src over `count` floats: the residual's backward sends its gradient to both inputs.
 public func accumulate(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+    let profiled = KernelProfile.begin(.elementwise); defer { KernelProfile.end(profiled) }
     let o = UncheckedBox(dst)
     Parallel.forRange(count, costPerItem: 1) { s, e in axpy(1, src + s, o.value + s, e - s) }
 }
 
 /// Σ x² over `count` floats in Double (for gradient norms).
 public func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
+    let profiled = KernelProfile.begin(.elementwise); defer { KernelProfile.end(profiled) }
     var total: Double = 0
     var i = 0
     while i < count {

@@ -3,6 +3,7 @@
 
 /// out (N, C) = table[tokens]. Throws on an id outside the table rather than reading past it.
 public func embeddingForward(out: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Int32>, table: UnsafePointer<Float>, N: Int, C: Int, V: Int) throws {
+    let profiled = KernelProfile.begin(.elementwise); defer { KernelProfile.end(profiled) }
     for n in 0..<N {
         let t = Int(tokens[n])
         guard t >= 0 && t < V else { throw KernelError.tokenOutOfRange(token: tokens[n], index: n, vocab: V) }
@@ -12,6 +13,7 @@ public func embeddingForward(out: UnsafeMutablePointer<Float>, tokens: UnsafePoi
 
 /// The same from a bf16 table (V, C): each row widened to f32 (exactly).
 public func embeddingForward(out: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Int32>, table: UnsafePointer<UInt16>, N: Int, C: Int, V: Int) throws {
+    let profiled = KernelProfile.begin(.elementwise); defer { KernelProfile.end(profiled) }
     for n in 0..<N {
         let t = Int(tokens[n])
         guard t >= 0 && t < V else { throw KernelError.tokenOutOfRange(token: tokens[n], index: n, vocab: V) }
@@ -21,6 +23,7 @@ public func embeddingForward(out: UnsafeMutablePointer<Float>, tokens: UnsafePoi
 
 /// dtable[tokens[n]] += dout[n]. Split by channel ranges so repeated tokens never race.
 public func embeddingBackward(dtable: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, tokens: UnsafePointer<Int32>, N: Int, C: Int) {
+    let profiled = KernelProfile.begin(.elementwise); defer { KernelProfile.end(profiled) }
     let d = UncheckedBox(dtable)
     let blocks = (C + 31) / 32
     Parallel.forRange(blocks, costPerItem: N * 32) { b0, b1 in

@@ -15,10 +15,13 @@ public struct LinearWeight {
 }
 
 /// out (N, O) = inp (N, I) · weight (O, I)ᵀ + bias (O), in the weight's precision.
+/// `inpBF16`, when given, is inp already rounded to bf16 (by the kernel that wrote inp, once
+/// for every matmul that reads it); a bf16 product then reads it instead of rounding again.
 public func matmulForward(
-    out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: LinearWeight,
+    out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, inpBF16: UnsafePointer<UInt16>? = nil, weight: LinearWeight,
     bias: UnsafePointer<Float>?, N: Int, I: Int, O: Int
 ) {
+    let profiled = KernelProfile.begin(.matmul); defer { KernelProfile.end(profiled) }
     // Decoding one token reads each weight once: the f32 matrix-vector kernel is memory-bound
     // either way, and keeps decode bit-identical between precisions' KV caches.
     if let w = weight.f32, weight.bf16 == nil || N == 1 {
@@ -26,20 +29,30 @@ public func matmulForward(
     }
     let wh = weight.bf16!
     biasFill(out: out, bias: bias, N: N, O: O)
-    BF16Scratch.with(count: N * I) { xh in
-        bf16Round(out: xh, inp: inp, count: N * I)
+    withBF16(inp, rounded: inpBF16, count: N * I) { xh in
         GEMM.bf16gemm(transA: false, transB: true, M: N, N: O, K: I, A: xh, lda: I, B: wh, ldb: I,
                       beta: bias == nil ? 0 : 1, C: out, ldc: O)
     }
 }
 
+/// Runs `body` with x rounded to bf16: `rounded` when the caller has it, else a scratch copy.
+private func withBF16(_ x: UnsafePointer<Float>, rounded: UnsafePointer<UInt16>?, count: Int, _ body: (UnsafePointer<UInt16>) -> Void) {
+    if let rounded { return body(rounded) }
+    BF16Scratch.with(count: count) { xh in
+        bf16Round(out: xh, inp: x, count: count)
+        body(xh)
+    }
+}
+
 /// The backward of `matmulForward` in the weight's precision: in bf16, dout, inp and the
 /// weight enter the products rounded to bf16; dinp and dweight accumulate in f32.
+/// `inpBF16`, when given, is inp already rounded to bf16 (see `matmulForward`).
 public func matmulBackward(
     dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
     dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
-    weight: LinearWeight, N: Int, I: Int, O: Int
+    inpBF16: UnsafePointer<UInt16>? = nil, weight: LinearWeight, N: Int, I: Int, O: Int
 ) {
+    let profiled = KernelProfile.begin(.matmul); defer { KernelProfile.end(profiled) }
     guard let wh = weight.bf16 else {
         return matmulBackward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight.f32!, N: N, I: I, O: O)
     }
@@ -49,8 +62,7 @@ public func matmulBackward(
             GEMM.bf16gemm(transA: false, transB: false, M: N, N: I, K: O, A: gh, lda: O, B: wh, ldb: I,
                           beta: 1, C: dinp, ldc: I)
         }
-        BF16Scratch.with(count: N * I) { xh in
-            bf16Round(out: xh, inp: inp, count: N * I)
+        withBF16(inp, rounded: inpBF16, count: N * I) { xh in
             GEMM.bf16gemm(transA: true, transB: false, M: O, N: I, K: N, A: gh, lda: O, B: xh, ldb: I,
                           beta: 1, C: dweight, ldc: I)
         }
@@ -75,6 +87,7 @@ public func matmulForward(
     out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, N: Int, I: Int, O: Int
 ) {
+    let profiled = KernelProfile.begin(.matmul); defer { KernelProfile.end(profiled) }
     if N == 1 {  // decoding one token: a memory-bound matrix-vector product
         matvecForward(out: out, weight: weight, x: inp, bias: bias, O: O, I: I)
         return
@@ -91,6 +104,7 @@ public func matmulBackward(
     dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
     weight: UnsafePointer<Float>, N: Int, I: Int, O: Int
 ) {
+    let profiled = KernelProfile.begin(.matmul); defer { KernelProfile.end(profiled) }
     if let dinp {
         GEMM.sgemm(transA: false, transB: false, M: N, N: I, K: O, A: dout, lda: O, B: weight, ldb: I,
                    beta: 1, C: dinp, ldc: I)

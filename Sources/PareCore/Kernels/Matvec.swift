@@ -5,6 +5,7 @@
 
 public func matvecForward(out: UnsafeMutablePointer<Float>, weight: UnsafePointer<Float>, x: UnsafePointer<Float>,
                           bias: UnsafePointer<Float>?, O: Int, I: Int) {
+    let profiled = KernelProfile.begin(.matmul); defer { KernelProfile.end(profiled) }
     let o = UncheckedBox(out)
     Parallel.forRange(O, costPerItem: I) { r0, r1 in
         let out = o.value

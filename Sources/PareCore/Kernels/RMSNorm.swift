@@ -1,13 +1,16 @@
 // RMSNorm as in HF LlamaRMSNorm: out = x · rsqrt(mean(x²) + eps) · weight.
 // N rows, C channels. rstd (N) is saved for backward.
 
+/// With `outBF16` (N, C), also writes the output rounded to bf16 (as `bf16Round`), row by row
+/// while the row is in cache: the input of the bf16 matmuls that read this norm, rounded once.
 public func rmsnormForward(
     out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-    weight: UnsafePointer<Float>, N: Int, C: Int, eps: Float
+    weight: UnsafePointer<Float>, N: Int, C: Int, eps: Float, outBF16: UnsafeMutablePointer<UInt16>? = nil
 ) {
-    let o = UncheckedBox((out, rstd))
+    let profiled = KernelProfile.begin(.norms); defer { KernelProfile.end(profiled) }
+    let o = UncheckedBox((out, rstd, outBF16))
     Parallel.forRange(N, costPerItem: C * 3) { start, end in
-        let (out, rstd) = o.value
+        let (out, rstd, outBF16) = o.value
         for n in start..<end {
             let x = inp + n * C, y = out + n * C
             let r = 1 / (dot(x, x, C) / Float(C) + eps).squareRoot()
@@ -16,6 +19,7 @@ public func rmsnormForward(
             let rv = F8(repeating: r)
             while c + 8 <= C { store8(load8(x + c) * rv * load8(weight + c), y + c); c += 8 }
             while c < C { y[c] = x[c] * r * weight[c]; c += 1 }
+            if let outBF16 { bf16RoundOneThread(out: outBF16 + n * C, inp: y, count: C) }
         }
     }
 }
@@ -26,6 +30,7 @@ public func rmsnormBackward(
     dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     rstd: UnsafePointer<Float>, N: Int, C: Int
 ) {
+    let profiled = KernelProfile.begin(.norms); defer { KernelProfile.end(profiled) }
     // dx = rstd · (dy·w − x · rstd² · mean(dy·w·x))
     let d = UncheckedBox(dinp)
     Parallel.forRange(N, costPerItem: C * 6) { start, end in

@@ -43,11 +43,13 @@ public final class RopeTable: @unchecked Sendable {
 /// `positions[n]` (N) when given (packed rows, where each sequence counts from its own start).
 public func ropeForward(x: UnsafeMutablePointer<Float>, table: RopeTable, N: Int, T: Int, pos0: Int, nHeads: Int, D: Int,
                         positions: UnsafePointer<Int32>? = nil) {
+    let profiled = KernelProfile.begin(.elementwise); defer { KernelProfile.end(profiled) }
     ropeApply(x: x, table: table, N: N, T: T, pos0: pos0, nHeads: nHeads, D: D, sign: 1, positions: positions)
 }
 
 /// The rotation is orthogonal: its backward is the inverse rotation, applied in place to dx.
 public func ropeBackward(dx: UnsafeMutablePointer<Float>, table: RopeTable, N: Int, T: Int, pos0: Int, nHeads: Int, D: Int) {
+    let profiled = KernelProfile.begin(.elementwise); defer { KernelProfile.end(profiled) }
     ropeApply(x: dx, table: table, N: N, T: T, pos0: pos0, nHeads: nHeads, D: D, sign: -1)
 }
 
