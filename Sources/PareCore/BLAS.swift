@@ -29,9 +29,14 @@ public enum BLAS {
         return "Accelerate"
         #else
         let config = String(cString: openblas_get_config())
-        return "\(config) (core \(String(cString: openblas_get_corename())))"
+        let restarted = getenvString(detectedCoreVariable).map { "; OPENBLAS_CORETYPE set by Pare, OpenBLAS had detected \($0)" } ?? ""
+        return "\(config) (core \(String(cString: openblas_get_corename()))\(restarted))"
         #endif
     }
+
+    /// Set (to the core OpenBLAS detected) when `pare` restarted itself with OPENBLAS_CORETYPE
+    /// because OpenBLAS took the CPU for an older one.
+    public static let detectedCoreVariable = "PARE_OPENBLAS_DETECTED_CORE"
 
     public static func setThreads(_ n: Int) {
         #if !canImport(Accelerate)

@@ -12,7 +12,8 @@ struct Pare: ParsableCommand {
     /// ArgumentParser's main, plus the data-parallel ending: MPI is finalised after success,
     /// and a failure on one rank stops the whole job.
     static func main() {
-        OpenMPWaitPolicy.adoptPassive()
+        LoadTimeVariables.adopt()
+        OpenBLASKernel.warnIfSlow()
         do {
             var command = try parseAsRoot()
             try command.run()
