@@ -9,9 +9,10 @@
 # drifting machine load from favouring one side.
 #
 #   benchmarks/before_after.sh [REV] [RUNS]
+#   PRECISION=bf16 benchmarks/before_after.sh …   (train and distill steps in bf16; decode stays f32)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REV=${1:-HEAD~1}; RUNS=${2:-3}
+REV=${1:-HEAD~1}; RUNS=${2:-3}; PRECISION=${PRECISION:-fp32}
 OLD_SRC=/tmp/pare-before-$(git rev-parse --short "$REV")
 if [ ! -d "$OLD_SRC" ]; then git clone -q . "$OLD_SRC"; fi
 git -C "$OLD_SRC" checkout -q "$(git rev-parse "$REV")"
@@ -22,8 +23,8 @@ OLD=$OLD_SRC/.build-release/release/pare
 NEW=.build-release/release/pare
 GGUF=${PARE_CACHE:-$HOME/.cache/pare}/SmolLM2-135M-Instruct.Q4_1.gguf
 
-train()   { "$1" bench train --model random:smollm2-135m --batch 4 --seq 256 --threads 2 --steps 5 --warmup 2 2>&1 | grep -o 'median step [0-9.]* s: [0-9.]* tokens/s' | awk '{print $5}'; }
-distill() { "$1" bench distill --teacher random:smollm2-135m --batch 4 --seq 256 --threads 2 --steps 5 --warmup 2 2>&1 | grep -o 'median step [0-9.]* s: [0-9.]* tokens/s' | awk '{print $5}'; }
+train()   { "$1" bench train --model random:smollm2-135m --batch 4 --seq 256 --threads 2 --steps 5 --warmup 2 --precision "$PRECISION" 2>&1 | grep -o 'median step [0-9.]* s: [0-9.]* tokens/s' | awk '{print $5}'; }
+distill() { "$1" bench distill --teacher random:smollm2-135m --batch 4 --seq 256 --threads 2 --steps 5 --warmup 2 --precision "$PRECISION" 2>&1 | grep -o 'median step [0-9.]* s: [0-9.]* tokens/s' | awk '{print $5}'; }
 decode()  { "$1" generate --model "$GGUF" --chat --prompt "What is the capital of France?" --max-new-tokens 128 --ignore-eos --threads 2 2>&1 >/dev/null | sed -nE 's/.*decode ([0-9.]+) tokens\/s.*/\1/p'; }
 median()  { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
