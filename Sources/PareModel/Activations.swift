@@ -133,6 +133,13 @@ public final class Activations {
         for (f32, n) in savedSpans { bf16Widen(out: p(f32), inp: saved.pointer + at, count: n); at += n }
     }
 
+    /// Layer l's saved bf16 attention output (N, H·D), when activations are saved in bf16: the
+    /// o_proj backward's input, already rounded (its f32 widening would only be rounded again).
+    func savedAttention(_ l: Int) -> UnsafePointer<UInt16>? {
+        // The first span is q k v att, laid out as the shared f32 buffers are.
+        saved.map { UnsafePointer($0.pointer + l * savedStride + (layers[0].att - layers[0].q)) }
+    }
+
     /// The final norm's output (N, C) of the last forward pass: the last layer's hidden state.
     public var finalHidden: UnsafePointer<Float> { UnsafePointer(p(xf)) }
 

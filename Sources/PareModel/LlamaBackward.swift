@@ -38,8 +38,8 @@ extension LlamaModel {
         dres.update(repeating: 0, count: N * C)
         rmsnormBackward(dinp: dres, dweight: G + layout.finalNorm, dout: a.p(a.dln), inp: a.p(a.residOut),
                         weight: P + layout.finalNorm, rstd: a.p(a.rstdf), N: N, C: C)
-        for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
-            withRoundedInputs(rows: N) { lnh, hh in
+        withRoundedInputs(rows: N) { lnh, hh in   // one pair of bf16 buffers for every layer
+            for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
                 let w = layout.layers[l], s = a.layers[l]
                 a.restoreLayer(l)
                 // MLP block (dres flows straight through the residual to resid_mid as well).
@@ -59,7 +59,7 @@ extension LlamaModel {
                 // Attention block.
                 a.p(a.datt).update(repeating: 0, count: N * HD)
                 matmulBackward(dinp: a.p(a.datt), dweight: G + w.o, dbias: w.oBias.map { G + $0 }, dout: dres,
-                               inp: a.p(s.att), weight: linear(w.o), N: N, I: HD, O: C)
+                               inp: a.p(s.att), inpBF16: a.savedAttention(l), weight: linear(w.o), N: N, I: HD, O: C)
                 a.p(a.dq).update(repeating: 0, count: N * HD)
                 a.p(a.dk).update(repeating: 0, count: N * KVD)
                 a.p(a.dv).update(repeating: 0, count: N * KVD)

@@ -76,7 +76,8 @@ public final class LlamaModel {
     }
 
     /// Re-rounds the bf16 weight copy from the f32 weights. Whoever changes `params` calls
-    /// this: the optimizer once per step (not per micro-batch), and every checkpoint load.
+    /// this (every checkpoint load); the optimizer instead writes the copy in its own pass, once
+    /// per step (not per micro-batch), through `lowPrecisionCopy(at:)`.
     public func refreshLowPrecisionWeights() {
         requireF32Matrices("train")
         if let b = lowPrecision { bf16Round(out: b.pointer, inp: params.pointer, count: layout.count) }
