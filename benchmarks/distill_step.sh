@@ -14,9 +14,8 @@ STEPS=${1:-5}; WARMUP=${2:-3}; MODEL=${MODEL:-smollm2-135m}; SL=${STUDENT_LAYERS
 PY=${PARE_REF_VENV:-/tmp/pare-ref}/bin/python
 swift build -c release --product pare --scratch-path .build-release >/dev/null
 pare() { .build-release/release/pare bench distill --teacher "random:$MODEL" --student-layers "$SL" --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP" --precision "$PREC"; }
-torch() {
-  # bf16 autocast with eager attention: PyTorch's faster setting here (see train_step.sh; checked for this step too).
-  local ac=(); [ "$PREC" = bf16 ] && ac=(--autocast-bf16 --attn "${TORCH_BF16_ATTN:-eager}")
-  "$PY" benchmarks/distill_step_torch.py --model "$MODEL" --student-layers "$SL" "${ac[@]}" --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP" 2>&1 | grep -v -i warn
+torch_attn() {
+  local ac=(); [ "$PREC" = bf16 ] && ac=(--autocast-bf16)
+  "$PY" benchmarks/distill_step_torch.py --model "$MODEL" --student-layers "$SL" "${ac[@]}" --attn "$1" --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP" 2>&1 | grep -v -i warn
 }
 source benchmarks/side_by_side.sh

@@ -12,10 +12,7 @@ STEPS=${1:-5}; WARMUP=${2:-3}
 PY=${PARE_REF_VENV:-/tmp/pare-ref}/bin/python
 swift build -c release --product pare --scratch-path .build-release >/dev/null
 pare() { .build-release/release/pare bench train --model random:smollm2-135m --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP" --precision "$PREC"; }
-# PyTorch's best attention per precision, measured here (torch 2.15, 2 cores, AVX512_BF16): sdpa in
-# fp32 (134.8 tokens/s vs eager 111.2), eager under bf16 autocast (169.4 vs sdpa 143.0).
-torch() {
-  local attn=sdpa; [ "$PREC" = bf16 ] && attn=eager
-  "$PY" benchmarks/train_step_torch.py --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP" --precision "$PREC" --attn "$attn" 2>&1 | grep -v -i warn
+torch_attn() {
+  "$PY" benchmarks/train_step_torch.py --batch 4 --seq 256 --threads 2 --steps "$STEPS" --warmup "$WARMUP" --precision "$PREC" --attn "$1" 2>&1 | grep -v -i warn
 }
 source benchmarks/side_by_side.sh

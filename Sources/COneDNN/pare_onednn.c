@@ -10,9 +10,14 @@
 #include <string.h>
 #include <stdlib.h>
 
+enum { ND_MAX = 5 };
+
+// Everything that decides a primitive: a 2-D product (ndims 0: M, N, K, leading dimensions and
+// transposes) or a batched strided one (ndims 3..5: each operand's dims and strides).
 typedef struct {
-    int transA, transB, dtype;
+    int transA, transB, dtype, ndims;
     int64_t M, N, K, lda, ldb, ldc;
+    int64_t dims[3][ND_MAX], strides[3][ND_MAX];   // src, weights, dst
     float alpha, beta;
 } key_t_;
 
@@ -103,9 +108,15 @@ static dnnl_status_t create(const key_t_ *k, entry_t *e) {
     dnnl_data_type_t dt = k->dtype == PARE_ONEDNN_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t a_md, b_md, c_md;
     dnnl_status_t s;
-    if ((s = md2(&a_md, k->M, k->K, k->lda, k->transA, dt))) return s;
-    if ((s = md2(&b_md, k->K, k->N, k->ldb, k->transB, dt))) return s;
-    if ((s = md2(&c_md, k->M, k->N, k->ldc, 0, dnnl_f32))) return s;
+    if (k->ndims) {
+        if ((s = dnnl_memory_desc_init_by_strides(&a_md, k->ndims, k->dims[0], dt, k->strides[0]))) return s;
+        if ((s = dnnl_memory_desc_init_by_strides(&b_md, k->ndims, k->dims[1], dt, k->strides[1]))) return s;
+        if ((s = dnnl_memory_desc_init_by_strides(&c_md, k->ndims, k->dims[2], dnnl_f32, k->strides[2]))) return s;
+    } else {
+        if ((s = md2(&a_md, k->M, k->K, k->lda, k->transA, dt))) return s;
+        if ((s = md2(&b_md, k->K, k->N, k->ldb, k->transB, dt))) return s;
+        if ((s = md2(&c_md, k->M, k->N, k->ldc, 0, dnnl_f32))) return s;
+    }
     dnnl_matmul_desc_t desc;
     if ((s = dnnl_matmul_desc_init(&desc, &a_md, &b_md, NULL, &c_md))) return s;
     dnnl_primitive_attr_t attr;
@@ -135,20 +146,9 @@ static dnnl_status_t create(const key_t_ *k, entry_t *e) {
     return dnnl_success;
 }
 
-int pare_onednn_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
-                     const void *A, int64_t lda, const void *B, int64_t ldb, float beta,
-                     float *C, int64_t ldc, int dtype) {
-    int s = pare_onednn_init();
-    if (s) return s;
-    if (M == 0 || N == 0) return 0;
-    if (K == 0) {  // an empty product: C = beta · C
-        for (int64_t i = 0; i < M; i++) for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
-        return 0;
-    }
-    key_t_ k;
-    memset(&k, 0, sizeof k);  // padding takes part in the comparison
-    k.transA = transA; k.transB = transB; k.dtype = dtype;
-    k.M = M; k.N = N; k.K = K; k.lda = lda; k.ldb = ldb; k.ldc = ldc; k.alpha = alpha; k.beta = beta;
+// Finds or creates the primitive for `k` and runs it on A, B, C; calls are serialised.
+static int run(const key_t_ *k, const void *A, const void *B, float *C) {
+    int s;
     pthread_mutex_lock(&lock);
     if (seen_generation != generation) {
         if (omp_set_threads && threads > 0) omp_set_threads(threads);
@@ -156,7 +156,7 @@ int pare_onednn_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, fl
     }
     entry_t *e = NULL;
     // Newest first: a step reuses the same few shapes in order.
-    for (int i = n_entries - 1; i >= 0; i--) if (same_key(&entries[i].key, &k)) { e = &entries[i]; break; }
+    for (int i = n_entries - 1; i >= 0; i--) if (same_key(&entries[i].key, k)) { e = &entries[i]; break; }
     if (!e) {
         if (n_entries == MAX_ENTRIES) {
             // Shapes that vary call after call (scoring requests of every length) would grow the
@@ -173,7 +173,7 @@ int pare_onednn_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, fl
         }
         e = &entries[n_entries];
         memset(e, 0, sizeof *e);
-        if ((s = create(&k, e))) { destroy(e); pthread_mutex_unlock(&lock); return s; }
+        if ((s = create(k, e))) { destroy(e); pthread_mutex_unlock(&lock); return s; }
         n_entries++;
     }
     dnnl_memory_set_data_handle(e->a, (void *)A);
@@ -186,6 +186,42 @@ int pare_onednn_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, fl
     if (!s) s = dnnl_stream_wait(stream);
     pthread_mutex_unlock(&lock);
     return s;
+}
+
+int pare_onednn_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                     const void *A, int64_t lda, const void *B, int64_t ldb, float beta,
+                     float *C, int64_t ldc, int dtype) {
+    int s = pare_onednn_init();
+    if (s) return s;
+    if (M == 0 || N == 0) return 0;
+    if (K == 0) {  // an empty product: C = beta · C
+        for (int64_t i = 0; i < M; i++) for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+        return 0;
+    }
+    key_t_ k;
+    memset(&k, 0, sizeof k);  // padding takes part in the comparison
+    k.transA = transA; k.transB = transB; k.dtype = dtype;
+    k.M = M; k.N = N; k.K = K; k.lda = lda; k.ldb = ldb; k.ldc = ldc; k.alpha = alpha; k.beta = beta;
+    return run(&k, A, B, C);
+}
+
+int pare_onednn_batched_gemm(int ndims, const int64_t *a_dims, const int64_t *a_strides, const void *A,
+                             const int64_t *b_dims, const int64_t *b_strides, const void *B,
+                             const int64_t *c_dims, const int64_t *c_strides, float *C,
+                             float alpha, float beta, int dtype) {
+    int s = pare_onednn_init();
+    if (s) return s;
+    if (ndims < 3 || ndims > ND_MAX) return dnnl_invalid_arguments;
+    key_t_ k;
+    memset(&k, 0, sizeof k);
+    k.ndims = ndims; k.dtype = dtype; k.alpha = alpha; k.beta = beta;
+    for (int i = 0; i < ndims; i++) {
+        if (c_dims[i] == 0) return 0;
+        k.dims[0][i] = a_dims[i]; k.strides[0][i] = a_strides[i];
+        k.dims[1][i] = b_dims[i]; k.strides[1][i] = b_strides[i];
+        k.dims[2][i] = c_dims[i]; k.strides[2][i] = c_strides[i];
+    }
+    return run(&k, A, B, C);
 }
 
 // --- f32 → bf16 -----------------------------------------------------------------------

@@ -127,6 +127,36 @@ public enum GEMM {
         #endif
     }
 
+    /// One operand of `batchedSgemm`: where it starts, and its dims and element strides,
+    /// outermost first (the last two are the matrix's rows and columns).
+    public struct Strided<P> {
+        public var pointer: P, dims: [Int], strides: [Int]
+        public init(_ pointer: P, dims: [Int], strides: [Int]) { self.pointer = pointer; self.dims = dims; self.strides = strides }
+    }
+
+    /// A batched f32 product over strided operands in one oneDNN call: C (…, M, N) = alpha ·
+    /// A (…, M, K) · B (…, K, N) + beta · C, 3 to 5 dims each; a batch dim of A or B may be 1
+    /// (the same matrix for every C along it, though oneDNN 2.6 runs that on its reference code,
+    /// ~100× slower). Call only when `oneDNNAvailable`.
+    public static func batchedSgemm(A: Strided<UnsafePointer<Float>>, B: Strided<UnsafePointer<Float>>, C: Strided<UnsafeMutablePointer<Float>>,
+                                    alpha: Float = 1, beta: Float = 0) {
+        #if canImport(COneDNN)
+        let n = C.dims.count
+        precondition(A.dims.count == n && B.dims.count == n && A.strides.count == n && B.strides.count == n && C.strides.count == n)
+        let status = A.dims.map(Int64.init).withUnsafeBufferPointer { ad in A.strides.map(Int64.init).withUnsafeBufferPointer { astr in
+            B.dims.map(Int64.init).withUnsafeBufferPointer { bd in B.strides.map(Int64.init).withUnsafeBufferPointer { bstr in
+                C.dims.map(Int64.init).withUnsafeBufferPointer { cd in C.strides.map(Int64.init).withUnsafeBufferPointer { cstr in
+                    pare_onednn_batched_gemm(Int32(n), ad.baseAddress, astr.baseAddress, A.pointer, bd.baseAddress, bstr.baseAddress, B.pointer,
+                                             cd.baseAddress, cstr.baseAddress, C.pointer, alpha, beta, Int32(PARE_ONEDNN_F32))
+                } }
+            } }
+        } }
+        precondition(status == 0, "oneDNN batched matmul A \(A.dims)/\(A.strides) B \(B.dims)/\(B.strides) C \(C.dims)/\(C.strides) failed with dnnl status \(status)")
+        #else
+        preconditionFailure("batched GEMM without oneDNN: check GEMM.oneDNNAvailable first")
+        #endif
+    }
+
     #if canImport(COneDNN)
     @usableFromInline
     static func onednn(_ transA: Bool, _ transB: Bool, _ M: Int, _ N: Int, _ K: Int, _ alpha: Float,

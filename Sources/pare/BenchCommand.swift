@@ -108,9 +108,11 @@ struct BenchTrain: ParsableCommand {
     var breakdown = false
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var precisionOption: PrecisionOption
+    @OptionGroup var attentionEngine: AttentionEngineOption
 
     func run() throws {
         try threads.apply()
+        try attentionEngine.apply()
         let precision = try precisionOption.resolved() ?? .fp32
         // Measure the sgemm peak first, so its buffers are freed before the model's peak memory.
         let N = batch * seq
@@ -132,7 +134,7 @@ struct BenchTrain: ParsableCommand {
         let attentionFlops = 12 * c.numHiddenLayers * c.numAttentionHeads * c.headDim * seq
         let flopsPerToken = 6 * Double(matmulParams) + Double(attentionFlops)
         print("model \(model): \(m.parameterCount) parameters, batch \(batch) × seq \(seq), \(Parallel.threads) threads, precision \(precision.rawValue)")
-        print(GEMM.description + "; attention: \(BLAS.description)")
+        print(GEMM.description + "; attention: " + (AttentionEngine.current == .blas ? BLAS.description : "batched oneDNN f32"))
 
         var times: [Double] = []
         for step in 0..<(warmup + steps) {

@@ -23,9 +23,11 @@ struct BenchDistill: ParsableCommand {
     var breakdown = false
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var precisionOption: PrecisionOption
+    @OptionGroup var attentionEngine: AttentionEngineOption
 
     func run() throws {
         try threads.apply()
+        try attentionEngine.apply()
         let precision = try precisionOption.resolved() ?? .fp32
         let N = batch * seq
         // The GEMM peak first, so its buffers are freed before the models' peak memory.

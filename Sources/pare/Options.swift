@@ -12,6 +12,18 @@ struct ThreadOptions: ParsableArguments {
     }
 }
 
+/// `--attention blas|onednn` for the step benchmarks: which engine runs attention's products.
+struct AttentionEngineOption: ParsableArguments {
+    @Option(help: "Attention's products: blas (OpenBLAS per head, the default) or onednn (batched oneDNN matmuls).")
+    var attention = "blas"
+
+    func apply() throws {
+        guard let e = AttentionEngine(rawValue: attention) else { throw fail("--attention must be blas or onednn, not \"\(attention)\"") }
+        guard AttentionEngine.available.contains(e) else { throw fail("--attention onednn needs oneDNN, which this build or machine does not have") }
+        AttentionEngine.current = e
+    }
+}
+
 /// What `--precision` means, for every command's help.
 let precisionHelp = "fp32, or bf16 mixed precision (bf16 matmul inputs, f32 accumulation, f32 master weights, norms, softmax and losses; needs a CPU with AVX512_BF16 or AMX, refused on others)"
 

@@ -68,12 +68,15 @@ final class GradientCheckTests: XCTestCase {
                 o.ptr { attentionForwardNaive(out: $0, q: q, k: k, v: v, shape: s) }
                 return project(o, r)
             }
-            var dq = [Float](repeating: 0, count: q.count), dk = [Float](repeating: 0, count: k.count), dv = dk
-            dq.ptr { a in dk.ptr { b in dv.ptr { c in attentionBackward(dq: a, dk: b, dv: c, dout: r, q: q, k: k, v: v, shape: s) } } }
             let (q0, k0, v0) = (q, k, v)
-            assertClose(dq, numericGradient(&q) { f($0, k0, v0) }, atol: atol, rtol: rtol, "attention dq T=\(s.Tq)")
-            assertClose(dk, numericGradient(&k) { f(q0, $0, v0) }, atol: atol, rtol: rtol, "attention dk T=\(s.Tq)")
-            assertClose(dv, numericGradient(&v) { f(q0, k0, $0) }, atol: atol, rtol: rtol, "attention dv T=\(s.Tq)")
+            let nq = numericGradient(&q) { f($0, k0, v0) }, nk = numericGradient(&k) { f(q0, $0, v0) }, nv = numericGradient(&v) { f(q0, k0, $0) }
+            forEachAttentionEngine { engine in
+                var dq = [Float](repeating: 0, count: q.count), dk = [Float](repeating: 0, count: k.count), dv = dk
+                dq.ptr { a in dk.ptr { b in dv.ptr { c in attentionBackward(dq: a, dk: b, dv: c, dout: r, q: q0, k: k0, v: v0, shape: s) } } }
+                assertClose(dq, nq, atol: atol, rtol: rtol, "attention dq (\(engine)) T=\(s.Tq)")
+                assertClose(dk, nk, atol: atol, rtol: rtol, "attention dk (\(engine)) T=\(s.Tq)")
+                assertClose(dv, nv, atol: atol, rtol: rtol, "attention dv (\(engine)) T=\(s.Tq)")
+            }
         }
     }
 

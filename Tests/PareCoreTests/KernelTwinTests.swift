@@ -64,9 +64,11 @@ final class KernelTwinTests: XCTestCase {
             let q = randomArray(s.B * s.Tq * s.H * s.D, seed: 9), k = randomArray(s.B * s.Tk * s.KV * s.D, seed: 10)
             let v = randomArray(s.B * s.Tk * s.KV * s.D, seed: 11)
             var o1 = [Float](repeating: 0, count: s.B * s.Tq * s.H * s.D), o2 = o1
-            o1.ptr { attentionForward(out: $0, q: q, k: k, v: v, shape: s) }
             o2.ptr { attentionForwardNaive(out: $0, q: q, k: k, v: v, shape: s) }
-            assertClose(o1, o2, atol: 1e-5, rtol: 1e-4, "attention forward Tq=\(s.Tq) Tk=\(s.Tk)")
+            forEachAttentionEngine { engine in
+                o1.ptr { attentionForward(out: $0, q: q, k: k, v: v, shape: s) }
+                assertClose(o1, o2, atol: 1e-5, rtol: 1e-4, "attention forward (\(engine)) Tq=\(s.Tq) Tk=\(s.Tk)")
+            }
         }
     }
 
@@ -96,15 +98,17 @@ final class KernelTwinTests: XCTestCase {
         let q = randomArray(s.B * s.Tq * s.H * s.D, seed: 31), k = randomArray(s.B * s.Tk * s.KV * s.D, seed: 32)
         let v = randomArray(s.B * s.Tk * s.KV * s.D, seed: 33)
         var o1 = [Float](repeating: 0, count: s.B * s.Tq * s.H * s.D), o2 = o1
-        branches.withUnsafeBufferPointer { br in o1.ptr { attentionForward(out: $0, q: q, k: k, v: v, shape: s, branches: br.baseAddress!) } }
         o2.ptr { attentionForwardNaive(out: $0, q: q, k: k, v: v, shape: s, branches: branches) }
-        assertClose(o1, o2, atol: 1e-5, rtol: 1e-4, "attention with branches")
-        // All zeros is plain causal attention.
-        let zeros = [Int32](repeating: 0, count: s.B * s.Tq)
-        var o3 = o1, o4 = o1
-        zeros.withUnsafeBufferPointer { br in o3.ptr { attentionForward(out: $0, q: q, k: k, v: v, shape: s, branches: br.baseAddress!) } }
-        o4.ptr { attentionForward(out: $0, q: q, k: k, v: v, shape: s) }
-        XCTAssertEqual(o3, o4, "branch 0 everywhere is causal attention, bit for bit")
+        forEachAttentionEngine { engine in
+            branches.withUnsafeBufferPointer { br in o1.ptr { attentionForward(out: $0, q: q, k: k, v: v, shape: s, branches: br.baseAddress!) } }
+            assertClose(o1, o2, atol: 1e-5, rtol: 1e-4, "attention with branches (\(engine))")
+            // All zeros is plain causal attention.
+            let zeros = [Int32](repeating: 0, count: s.B * s.Tq)
+            var o3 = o1, o4 = o1
+            zeros.withUnsafeBufferPointer { br in o3.ptr { attentionForward(out: $0, q: q, k: k, v: v, shape: s, branches: br.baseAddress!) } }
+            o4.ptr { attentionForward(out: $0, q: q, k: k, v: v, shape: s) }
+            XCTAssertEqual(o3, o4, "branch 0 everywhere is causal attention, bit for bit (\(engine))")
+        }
     }
 
     func testSwiGLU() {

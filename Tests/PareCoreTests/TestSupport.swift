@@ -20,3 +20,13 @@ extension Array where Element == Float {
         try withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
     }
 }
+
+/// Runs `body` once per attention engine this machine has (OpenBLAS, batched oneDNN), with
+/// the engine's name for messages; restores the default after.
+func forEachAttentionEngine(_ body: (String) throws -> Void) rethrows {
+    defer { AttentionEngine.current = .blas }
+    for e in AttentionEngine.available {
+        AttentionEngine.current = e
+        try body(e.rawValue)
+    }
+}

@@ -25,6 +25,13 @@ void pare_onednn_set_threads(int n);
 int pare_onednn_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                      const void *A, int64_t lda, const void *B, int64_t ldb, float beta,
                      float *C, int64_t ldc, int dtype);
+/// A batched product over strided operands, 3 to 5 dims: C (…, M, N) = alpha · A (…, M, K) ·
+/// B (…, K, N) + beta · C, each operand given by its dims and element strides (any layout,
+/// transposes included); batch dims of A or B may be 1 (broadcast over C's). 0 on success.
+int pare_onednn_batched_gemm(int ndims, const int64_t *a_dims, const int64_t *a_strides, const void *A,
+                             const int64_t *b_dims, const int64_t *b_strides, const void *B,
+                             const int64_t *c_dims, const int64_t *c_strides, float *C,
+                             float alpha, float beta, int dtype);
 /// out[i] = bf16(in[i]), round to nearest even, NaN kept quiet; one thread, AVX512_BF16's
 /// conversion instruction where the CPU has it (which, like oneDNN, flushes f32 denormals to
 /// zero), a portable loop elsewhere.

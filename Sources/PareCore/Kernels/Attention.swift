@@ -23,6 +23,19 @@ public struct AttentionShape: Sendable {
     public var scale: Float { 1 / Float(D).squareRoot() }
 }
 
+/// Which engine runs attention's products. `blas`: one OpenBLAS sgemm per (batch row, head,
+/// row block), groups spread over Pare's threads. `onednn`: one batched oneDNN matmul per row
+/// block (AttentionBatched.swift). Measured on a 2-core Zen 4 (`pare bench train --breakdown`,
+/// fp32, 4 × 256): blas 0.28 s of attention a step, onednn 0.35 s (its small per-group products
+/// run at ~50–100 GFLOP/s), so blas is the default; on a CPU whose OpenBLAS kernel is slow,
+/// compare `pare bench train --attention onednn`.
+public enum AttentionEngine: String, CaseIterable, Sendable {
+    case blas, onednn
+    nonisolated(unsafe) public static var current: AttentionEngine = .blas
+    /// The engines this build and machine can run.
+    public static var available: [AttentionEngine] { GEMM.oneDNNAvailable ? [.blas, .onednn] : [.blas] }
+}
+
 /// Query rows per block: block [i0, i1) only needs keys [0, past + i1), so blocking skips
 /// most of the masked upper triangle (62% of the full product remains at T = 256).
 let attentionRowBlock = 64
@@ -56,34 +69,48 @@ func attentionProbs(_ P: UnsafeMutablePointer<Float>, Q: UnsafePointer<Float>, K
     BLAS.sgemm(transA: false, transB: true, M: rows, N: L, K: s.D, alpha: s.scale,
                A: Q, lda: s.H * s.D, B: K, ldb: s.KV * s.D, C: P, ldc: L)
     for r in 0..<rows {
-        let row = P + r * L
-        let valid = s.past + i0 + r + 1
-        let own = branches.map { $0[i0 + r] } ?? 0
-        if own != 0, let br = branches {
-            for j in 0..<valid where br[j] != 0 && br[j] != own { row[j] = -.infinity }
-        }
-        var mv = F8(repeating: -.infinity)
-        var j = 0
-        while j + 8 <= valid { mv = max8(mv, load8(row + j)); j += 8 }
-        var m = mv.max()
-        while j < valid { m = max(m, row[j]); j += 1 }
-        var sv = F8()
-        j = 0
-        let mm = F8(repeating: m)
-        while j + 8 <= valid { let e = exp8(load8(row + j) - mm); store8(e, row + j); sv += e; j += 8 }
-        var sum = sv.sum()
-        while j < valid { let e = expf(row[j] - m); row[j] = e; sum += e; j += 1 }
-        let inv = 1 / sum
-        j = 0
-        let iv = F8(repeating: inv)
-        while j + 8 <= valid { store8(load8(row + j) * iv, row + j); j += 8 }
-        while j < valid { row[j] *= inv; j += 1 }
-        (row + valid).update(repeating: 0, count: L - valid)
-        // exp8 clamps −∞ to e^−87, not 0: make the other branches' weights exactly zero.
-        if own != 0, let br = branches {
-            for j in 0..<valid where br[j] != 0 && br[j] != own { row[j] = 0 }
-        }
+        causalSoftmaxRow(P + r * L, L: L, valid: s.past + i0 + r + 1, own: branches.map { $0[i0 + r] } ?? 0, branches: branches)
     }
+}
+
+/// One row of scores (L) in place: softmax over keys [0, valid), zeros after; with `branches`
+/// and a query of branch `own` ≠ 0, the keys of other branches get weight exactly 0.
+@inline(__always)
+func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, L: Int, valid: Int, own: Int32, branches: UnsafePointer<Int32>?) {
+    if own != 0, let br = branches {
+        for j in 0..<valid where br[j] != 0 && br[j] != own { row[j] = -.infinity }
+    }
+    var mv = F8(repeating: -.infinity)
+    var j = 0
+    while j + 8 <= valid { mv = max8(mv, load8(row + j)); j += 8 }
+    var m = mv.max()
+    while j < valid { m = max(m, row[j]); j += 1 }
+    var sv = F8()
+    j = 0
+    let mm = F8(repeating: m)
+    while j + 8 <= valid { let e = exp8(load8(row + j) - mm); store8(e, row + j); sv += e; j += 8 }
+    var sum = sv.sum()
+    while j < valid { let e = expf(row[j] - m); row[j] = e; sum += e; j += 1 }
+    let inv = 1 / sum
+    j = 0
+    let iv = F8(repeating: inv)
+    while j + 8 <= valid { store8(load8(row + j) * iv, row + j); j += 8 }
+    while j < valid { row[j] *= inv; j += 1 }
+    (row + valid).update(repeating: 0, count: L - valid)
+    // exp8 clamps −∞ to e^−87, not 0: make the other branches' weights exactly zero.
+    if own != 0, let br = branches {
+        for j in 0..<valid where br[j] != 0 && br[j] != own { row[j] = 0 }
+    }
+}
+
+/// dS = P ⊙ (dP − Σ_j P·dP) over one row's causal prefix [0, valid), in place in dP; zeros after.
+@inline(__always)
+func softmaxBackwardRow(p: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>, L: Int, valid: Int) {
+    let rv = F8(repeating: dot(p, dp, valid))
+    var j = 0
+    while j + 8 <= valid { store8(load8(p + j) * (load8(dp + j) - rv), dp + j); j += 8 }
+    while j < valid { dp[j] = p[j] * (dp[j] - rv[0]); j += 1 }
+    (dp + valid).update(repeating: 0, count: L - valid)
 }
 
 /// out (B, Tq, H·D) = attention(q, k, v). `branches` (B, Tq) packs several sequences that
@@ -94,6 +121,7 @@ public func attentionForward(out: UnsafeMutablePointer<Float>, q: UnsafePointer<
     let profiled = KernelProfile.begin(.attention); defer { KernelProfile.end(profiled) }
     precondition(branches == nil || s.past == 0, "packed branches need the whole row in one call")
     if s.Tq == 1 && s.B == 1 { return attentionDecode(out: out, q: q, k: k, v: v, shape: s) }
+    if AttentionEngine.current == .onednn { return attentionForwardBatched(out: out, q: q, k: k, v: v, shape: s, branches: branches) }
     let headsPerGroup = s.H / s.KV
     let o = UncheckedBox(out), br = UncheckedBox(branches)
     forEachGroup(s, cost: 4 * headsPerGroup * s.Tq * s.Tk * s.D, scratchPerItem: min(attentionRowBlock, s.Tq) * s.Tk) { b, g, P in
@@ -143,6 +171,9 @@ public func attentionBackward(
     shape s: AttentionShape
 ) {
     let profiled = KernelProfile.begin(.attention); defer { KernelProfile.end(profiled) }
+    if AttentionEngine.current == .onednn {
+        return attentionBackwardBatched(dq: dq, dk: dk, dv: dv, dout: dout, q: q, k: k, v: v, shape: s)
+    }
     let headsPerGroup = s.H / s.KV
     let block = min(attentionRowBlock, s.Tq)
     let grads = UncheckedBox((dq, dk, dv))
@@ -165,15 +196,7 @@ public func attentionBackward(
                 BLAS.sgemm(transA: true, transB: false, M: L, N: s.D, K: rows, A: P, lda: L,
                            B: dO, ldb: ldq, beta: 1, C: dv + kOff, ldc: ldk)
                 // dS = P ⊙ (dP − Σ_j P·dP), row by row over the causal prefix
-                for r in 0..<rows {
-                    let p = P + r * L, dp = dP + r * L
-                    let valid = s.past + i0 + r + 1
-                    let rv = F8(repeating: dot(p, dp, valid))
-                    var j = 0
-                    while j + 8 <= valid { store8(load8(p + j) * (load8(dp + j) - rv), dp + j); j += 8 }
-                    while j < valid { dp[j] = p[j] * (dp[j] - rv[0]); j += 1 }
-                    (dp + valid).update(repeating: 0, count: L - valid)
-                }
+                for r in 0..<rows { softmaxBackwardRow(p: P + r * L, dp: dP + r * L, L: L, valid: s.past + i0 + r + 1) }
                 // dQ += scale · dS · K ;  dK += scale · dSᵀ · Q
                 BLAS.sgemm(transA: false, transB: false, M: rows, N: s.D, K: L, alpha: s.scale, A: dP, lda: L,
                            B: k + kOff, ldb: ldk, beta: 1, C: dq + qOff + i0 * ldq, ldc: ldq)
