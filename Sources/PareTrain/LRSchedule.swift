@@ -3,7 +3,7 @@ import Foundation
 /// Learning rate at a step: linear warm-up from lr/warmup to lr over `warmupSteps`, then
 /// cosine decay to `minLR` at `decaySteps` (NeMo's CosineAnnealing), or constant.
 public struct LRSchedule: Codable, Equatable, Sendable {
-    public enum Kind: String, Codable, Sendable { case cosine, constant }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case cosine, constant }
     public var kind: Kind
     public var lr: Double, minLR: Double
     public var warmupSteps: Int, decaySteps: Int

@@ -28,7 +28,9 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
     /// must be on the same data. nil in checkpoints written before it was recorded.
     public var dataFingerprint: String? = nil
 
-    public init(steps: Int, globalBatchSize: Int, microBatchSize: Int, seqLength: Int, schedule: LRSchedule) {
+    /// The defaults are those of `pare finetune` and `pare distill` (whose settings embed this).
+    public init(steps: Int = 30, globalBatchSize: Int = 8, microBatchSize: Int = 4, seqLength: Int = 256,
+                schedule: LRSchedule = LRSchedule(kind: .cosine, lr: 1e-4, minLR: 1e-5, warmupSteps: 2, decaySteps: 30)) {
         self.steps = steps; self.globalBatchSize = globalBatchSize; self.microBatchSize = microBatchSize
         self.seqLength = seqLength; self.schedule = schedule
     }

@@ -16,22 +16,13 @@ struct DataPrepare: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prepare",
         abstract: "Split a corpus into train/val/test JSONL files (one document per line, field \"text\").",
-        discussion: "The split is decided by a stable hash of each document, so it is the same on every run.")
-    static let d = PrepareJob()
+        usage: "pare data prepare --output <dir> [--source <path>] [<setting> ...]",
+        discussion: settingsHelp("The split is decided by a stable hash of each document, so it is the same on every run.", PrepareJob.self))
 
-    @Option(help: "wiki-summaries (bundled Wikipedia summaries: title + extract), a .jsonl file, a text file (blank-line separated documents) or a folder of them (default \(d.source)).")
-    var source: String?
-    @Option(help: "Output folder for train.jsonl, val.jsonl, test.jsonl.") var output: String
-    @Option(parsing: .unconditional, help: "Fraction of documents for validation (default \(d.valFraction)).") var valFraction: Double?
-    @Option(parsing: .unconditional, help: "Fraction of documents for test (default \(d.testFraction)).") var testFraction: Double?
-    @Option(help: "Seed of the split's hash (default \(d.seed)).") var seed: UInt64?
-    @Option(help: "Field holding the text in JSONL input (default \(d.jsonKey)).") var jsonKey: String?
+    @OptionGroup var settings: SettingArguments
 
     func run() throws {
-        var job = PrepareJob()
-        job.output = output
-        if let v = source { job.source = v }; if let v = valFraction { job.valFraction = v }
-        if let v = testFraction { job.testFraction = v }; if let v = seed { job.seed = v }; if let v = jsonKey { job.jsonKey = v }
+        let job = try settings.job(PrepareJob.self)
         try runJob { try job.run(progress: .console) }
     }
 }
@@ -39,20 +30,14 @@ struct DataPrepare: ParsableCommand {
 struct DataTokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
-        abstract: "Tokenize a JSONL file into PREFIX_text_document.bin/.idx (Megatron's indexed dataset).")
-    static let d = TokenizeJob()
+        abstract: "Tokenize a JSONL file into PREFIX_text_document.bin/.idx (Megatron's indexed dataset).",
+        usage: "pare data tokenize --input <file> --tokenizer <path> --output-prefix <prefix> [<setting> ...]",
+        discussion: settingsHelp("", TokenizeJob.self))
 
-    @Option(help: "Input JSONL file.") var input: String
-    @Option(help: "Model whose tokenizer to use: a .gguf file or a Hugging Face directory.") var tokenizer: String
-    @Option(help: "Output prefix; files are PREFIX_text_document.bin and .idx.") var outputPrefix: String
-    @Option(help: "Field holding the text (default \(d.jsonKey)).") var jsonKey: String?
-    @Flag(inversion: .prefixedNo, help: "End every document with the end-of-document token (default: on).") var appendEod: Bool?
-    @Option(parsing: .unconditional, help: "Tokenizer threads (default: the cores, \(d.workers)).") var workers: Int?
+    @OptionGroup var settings: SettingArguments
 
     func run() throws {
-        var job = TokenizeJob()
-        job.input = input; job.tokenizer = tokenizer; job.outputPrefix = outputPrefix
-        if let v = jsonKey { job.jsonKey = v }; if let v = appendEod { job.appendEod = v }; if let v = workers { job.workers = v }
+        let job = try settings.job(TokenizeJob.self)
         try runJob { try job.run(progress: .console) }
     }
 }

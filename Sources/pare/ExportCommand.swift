@@ -7,16 +7,14 @@ struct Export: ParsableCommand {
 
 struct ExportGGUF: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "gguf", abstract: "Write a GGUF file that llama.cpp loads and runs.")
+        commandName: "gguf", abstract: "Write a GGUF file that llama.cpp loads and runs.",
+        usage: "pare export gguf --model <path> --output <file> [--type <f32|f16|q8_0|q4_0>]",
+        discussion: ExportJob.helpText())
 
-    @Option(help: "The model: a Hugging Face directory (or a .gguf to re-quantise).") var model: String
-    @Option(help: "Output .gguf file.") var output: String
-    @Option(help: "Tensor type: f32, f16, q8_0 or q4_0; norms stay f32 (default \(ExportJob().type)).") var type: String?
+    @OptionGroup var settings: SettingArguments
 
     func run() throws {
-        var job = ExportJob()
-        job.model = model; job.output = output
-        if let v = type { job.type = v }
+        let job = try settings.job(ExportJob.self)
         try runJob { try job.run(progress: .console) }
     }
 }

@@ -24,9 +24,6 @@ struct AttentionEngineOption: ParsableArguments {
     }
 }
 
-/// What `--precision` means, for every command's help.
-let precisionHelp = "fp32, or bf16 mixed precision (bf16 matmul inputs, f32 accumulation, f32 master weights, norms, softmax and losses; needs a CPU with AVX512_BF16 or AMX, refused on others)"
-
 /// `--precision fp32|bf16` for the bench commands, whose settings are not a job's.
 struct PrecisionOption: ParsableArguments {
     @Option(help: "Matmul precision: \(precisionHelp) (default fp32).")

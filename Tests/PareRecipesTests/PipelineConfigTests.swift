@@ -79,33 +79,33 @@ final class PipelineConfigTests: XCTestCase {
         distill: {steps: 4, jsd_beta: 0.3, loss: jsd, top_k_logits: 8, layer_map: {depth: "0:0"}, intermediate_loss: cosine}
         eval: {tail_fraction: 0.5, batch: 2, seq_length: 64}
         """)
-        XCTAssertEqual(c.finetune.train.steps, 3); XCTAssertEqual(c.finetune.train.lrSchedule, "constant")
-        XCTAssertEqual(c.finetune.train.seed, 7); XCTAssertEqual(c.finetune.train.lrDecaySteps, 9); XCTAssertEqual(c.finetune.train.saveTopK, 2)
-        XCTAssertEqual(c.finetune.train.lr, TrainSettings().lr, "an absent key keeps the job's default")
+        XCTAssertEqual(c.finetune.train.trainer.steps, 3); XCTAssertEqual(c.finetune.train.trainer.schedule.kind, .constant)
+        XCTAssertEqual(c.finetune.train.trainer.seed, 7); XCTAssertEqual(c.finetune.train.lrDecaySteps, 9); XCTAssertEqual(c.finetune.train.trainer.saveTopK, 2)
+        XCTAssertEqual(c.finetune.train.trainer.schedule.lr, TrainSettings().trainer.schedule.lr, "an absent key keeps the job's default")
         XCTAssertEqual(c.calibration.calibrationBatch, 2)
         XCTAssertEqual(c.depth?.dropLayers, "1-2")
         XCTAssertEqual(c.width?.aggregation, "mean"); XCTAssertEqual(c.width?.mlpActivation, "gate"); XCTAssertEqual(c.width?.sizeMultiple, 16)
         XCTAssertEqual(c.distill.jsdBeta, 0.3); XCTAssertEqual(c.distill.topKLogits, 8); XCTAssertEqual(c.layerMap, ["depth": "0:0"])
         XCTAssertEqual(c.eval.tailFraction, 0.5); XCTAssertEqual(c.eval.batch, 2)
         let p = try Pipeline(c)
-        guard case .distill(let d)? = p.steps.first(where: { $0.name == "distill-depth" })?.job else { return XCTFail("no distill-depth step") }
-        XCTAssertEqual(d.layerMap, "0:0"); XCTAssertEqual(d.train.steps, 4)
-        guard case .pruneDepth(let pd)? = p.steps.first(where: { $0.name == "prune-depth" })?.job else { return XCTFail("no prune-depth step") }
+        guard let d = p.steps.first(where: { $0.name == "distill-depth" })?.job as? DistillJob else { return XCTFail("no distill-depth step") }
+        XCTAssertEqual(d.layerMap, "0:0"); XCTAssertEqual(d.train.trainer.steps, 4)
+        guard let pd = p.steps.first(where: { $0.name == "prune-depth" })?.job as? DepthPruneJob else { return XCTFail("no prune-depth step") }
         XCTAssertEqual(pd.calibration.calibrationBatch, 2, "prune-level calibration settings reach both students")
         XCTAssertTrue(try config("prune: {width: {enabled: false}, depth: {num_layers: 1}}").width == nil)
         XCTAssertNil(d.teacherCache, "the intermediate loss needs the live teacher")
         // Two students, top-k KD: both distillations share one teacher cache.
         let shared = try Pipeline(try config("prune: {depth: {num_layers: 1}, width: {hidden_size: 64, scores: s.json}}\ndistill: {top_k_logits: 8}"))
-        let caches = shared.steps.compactMap { step -> String?? in if case .distill(let d) = step.job { return .some(d.teacherCache) } else { return nil } }
+        let caches = shared.steps.compactMap { step -> String?? in if let d = step.job as? DistillJob { return .some(d.teacherCache) } else { return nil } }
         XCTAssertEqual(caches.count, 2); XCTAssertEqual(Set(caches).count, 1); XCTAssert(caches[0]?.hasSuffix("/teacher-cache") == true, "\(caches)")
         assertError("distill: {teacher_cache: c}", ["distill.teacher_cache", "distill.top_k_logits"])
         // prune.search: a third student, the search's winner, distilled at the full budget.
         let searched = try Pipeline(try config("prune: {depth: {enabled: false}, width: {enabled: false}, search: {target_params: 80M, top_k: 2, short_tokens: 4096}}\ndistill: {steps: 5, lr: 3.0e-4}"))
-        guard case .pruneSearch(let ps)? = searched.steps.first(where: { $0.name == "prune-search" })?.job,
-              case .distill(let ds)? = searched.steps.first(where: { $0.name == "distill-search" })?.job else { return XCTFail("no search steps: \(searched.steps.map(\.name))") }
-        XCTAssertEqual(ps.targetParams, "80M"); XCTAssertEqual(ps.topK, 2); XCTAssertEqual(ps.distill.train.lr, 3e-4, "the short distillations take the distill section's settings")
+        guard let ps = searched.steps.first(where: { $0.name == "prune-search" })?.job as? PruneSearchJob,
+              let ds = searched.steps.first(where: { $0.name == "distill-search" })?.job as? DistillJob else { return XCTFail("no search steps: \(searched.steps.map(\.name))") }
+        XCTAssertEqual(ps.targetParams, "80M"); XCTAssertEqual(ps.topK, 2); XCTAssertEqual(ps.distill.train.trainer.schedule.lr, 3e-4, "the short distillations take the distill section's settings")
         XCTAssertEqual(ps.distill.topKLogits, 64, "top-k by default, so the candidates share a teacher cache")
-        XCTAssert(ds.student.hasSuffix("/search/winner"), ds.student); XCTAssertEqual(ds.train.steps, 5)
+        XCTAssert(ds.student.hasSuffix("/search/winner"), ds.student); XCTAssertEqual(ds.train.trainer.steps, 5)
         assertError("prune: {depth: {enabled: false}, width: {enabled: false}, search: {target_params: 80M, top_k: 0}}", ["prune.search.top_k"])
     }
 

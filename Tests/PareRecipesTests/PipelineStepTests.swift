@@ -64,7 +64,7 @@ final class PipelineStepTests: XCTestCase {
         for (x, y) in zip(a.steps, b.steps) {
             XCTAssertEqual(x.fingerprint == y.fingerprint, !x.name.hasPrefix("distill-"), x.name)
         }
-        guard case .distill(let d) = a.steps[7].job else { return XCTFail() }
+        guard let d = a.steps[7].job as? DistillJob else { return XCTFail() }
         XCTAssertTrue(a.steps[7].job.canonicalJSON.contains("\"steps\":30"), a.steps[7].job.canonicalJSON)
         XCTAssertEqual(d.train.resume, true, "pipeline training steps resume from their checkpoints")
     }

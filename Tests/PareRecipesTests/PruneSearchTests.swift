@@ -37,8 +37,8 @@ final class PruneSearchTests: XCTestCase {
         job.maxCandidates = 4; job.topK = 2; job.proxySamples = 2; job.exportType = "none"
         job.calibration.calibrationData = dir + "/train"; job.calibration.calibrationSamples = 4; job.calibration.seqLength = 32
         job.distill.train.dataTrain = dir + "/train"; job.distill.train.dataVal = dir + "/val"
-        job.distill.train.seqLength = 32; job.distill.train.globalBatchSize = 4; job.distill.train.microBatchSize = 2
-        job.distill.train.valBatches = 2; job.distill.topKLogits = 16
+        job.distill.train.trainer.seqLength = 32; job.distill.train.trainer.globalBatchSize = 4; job.distill.train.trainer.microBatchSize = 2
+        job.distill.train.trainer.valBatches = 2; job.distill.topKLogits = 16
         job.shortTokens = 2 * 4 * 32
         let r = try job.run(progress: .silent)
 

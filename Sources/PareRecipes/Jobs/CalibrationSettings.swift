@@ -4,7 +4,7 @@ import PareModel
 import ParePrune
 
 /// The calibration set both prune jobs measure importance on.
-public struct CalibrationSettings: Codable, Equatable {
+public struct CalibrationSettings: Equatable, JobSettings {
     public var calibrationData: String? = nil   // an indexed-dataset prefix (pare data tokenize)
     public var calibrationSamples = 64          // sequences (the paper uses 1024)
     public var seqLength = 256                  // tokens per sequence
@@ -13,24 +13,17 @@ public struct CalibrationSettings: Codable, Equatable {
     public var precision = "fp32"               // fp32 | bf16: the calibration forward passes' matmuls
 
     public init() {}
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case calibrationData = "calibration_data", calibrationSamples = "calibration_samples", seqLength = "seq_length"
-        case calibrationBatch = "calibration_batch", seed, precision
-    }
-    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
-    public init(from decoder: Decoder) throws { try self.init(StrictFields(decoder, known: CalibrationSettings.keys)) }
-    init(_ f: StrictFields) throws {
-        try f.read("calibration_data", &calibrationData); try f.read("calibration_samples", &calibrationSamples)
-        try f.read("seq_length", &seqLength); try f.read("calibration_batch", &calibrationBatch); try f.read("seed", &seed)
-        try f.read("precision", &precision)
-    }
 
-    public func validate() throws {
-        guard calibrationSamples > 0 else { throw RecipeError.invalid("calibration_samples", "must be positive, not \(calibrationSamples)") }
-        guard seqLength > 1 else { throw RecipeError.invalid("seq_length", "must be at least 2, not \(seqLength)") }
-        guard calibrationBatch > 0 else { throw RecipeError.invalid("calibration_batch", "must be positive, not \(calibrationBatch)") }
-        _ = try PrecisionSetting.parse(precision)
-    }
+    public static let settings: [Setting<CalibrationSettings>] = [
+        Setting("calibration_data", \.calibrationData, "Calibration data: an indexed-dataset prefix (pare data tokenize)."),
+        Setting("calibration_samples", \.calibrationSamples, "Calibration sequences; the paper uses 1024.", check: Check.positive),
+        Setting("seq_length", \.seqLength, "Tokens per calibration sequence.", check: Check.atLeast(2)),
+        Setting("calibration_batch", \.calibrationBatch, "Sequences per forward pass.", check: Check.positive),
+        Setting("seed", \.seed, "Seed for the calibration sample order."),
+        Setting("precision", \.precision, "Matmul precision of the calibration passes: \(precisionHelp).", check: PrecisionSetting.problem),
+    ]
+
+    public func validate() throws { try checkRanges() }
 
     /// The calibration runner; `why` says what needs it when no data was given.
     func calibration(_ why: String) throws -> Calibration {

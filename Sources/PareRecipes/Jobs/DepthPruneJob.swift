@@ -6,7 +6,7 @@ import ParePrune
 
 /// `prune depth`: drops whole layers, named ones or the least important by a calibration
 /// metric. Output: a Hugging Face directory (and importance.json when measured).
-public struct DepthPruneJob: Codable, Equatable {
+public struct DepthPruneJob: Equatable, JobSettings {
     public var model = ""
     public var output = ""
     public var dropLayers: String? = nil        // 0-based as in model.layers.N: "15-29" or "3,5,7-9"
@@ -17,30 +17,24 @@ public struct DepthPruneJob: Codable, Equatable {
     public var calibration = CalibrationSettings()
 
     public init() {}
-    static let ownKeys = ["model", "output", "drop_layers", "num_layers", "metric", "task_limit", "contiguous"]
-    public static var keys: [String] { ownKeys + CalibrationSettings.keys }
 
-    public init(from decoder: Decoder) throws {
-        let f = try StrictFields(decoder, known: DepthPruneJob.keys)
-        try f.read("model", &model); try f.read("output", &output); try f.read("drop_layers", &dropLayers)
-        try f.read("num_layers", &numLayers); try f.read("metric", &metric); try f.read("contiguous", &contiguous)
-        try f.read("task_limit", &taskLimit)
-        calibration = try CalibrationSettings(f)
-    }
-    public func encode(to encoder: Encoder) throws {
-        try calibration.encode(to: encoder)
-        var c = encoder.container(keyedBy: AnyKey.self)
-        try c.encode(model, forKey: AnyKey("model")); try c.encode(output, forKey: AnyKey("output"))
-        try c.encodeIfPresent(dropLayers, forKey: AnyKey("drop_layers")); try c.encodeIfPresent(numLayers, forKey: AnyKey("num_layers"))
-        try c.encode(metric, forKey: AnyKey("metric")); try c.encode(contiguous, forKey: AnyKey("contiguous"))
-        if metric.hasPrefix("task:") { try c.encode(taskLimit, forKey: AnyKey("task_limit")) }   // other metrics' fingerprints unchanged
-    }
+    /// The settings of its own, beside the calibration's (which the pipeline sets in `prune:`).
+    public static let ownSettings: [Setting<DepthPruneJob>] = [
+        Setting("model", \.model, "The model: a .gguf file or a Hugging Face directory."),
+        Setting("output", \.output, "Output Hugging Face directory."),
+        Setting("drop_layers", \.dropLayers, "Layers to drop, 0-based as in model.layers.N: e.g. 15-29 or 3,5,7-9."),
+        Setting("num_layers", \.numLayers, "Layers to keep; the others are chosen by --metric."),
+        Setting("metric", \.metric, "cosine (1 − cos between a layer's input and output), loss (LM loss with it removed) or task:NAME (accuracy lost on a zero-shot task with it removed, e.g. task:winogrande, the paper's choice)."),
+        Setting("task_limit", \.taskLimit, "With --metric task:NAME, documents of the task scored per candidate.", check: Check.atLeast(1)),
+        Setting("contiguous", \.contiguous, "Drop one contiguous block of layers (the best block) instead of the individually least important."),
+    ]
+    public static let settings = ownSettings + CalibrationSettings.settings.map { $0.lifted(\.calibration) }
 
     public func validate() throws {
         guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: a .gguf file or a Hugging Face directory") }
         guard !output.isEmpty else { throw RecipeError.invalid("output", "is required: the student's Hugging Face directory") }
         guard parsedMetric != nil else { throw RecipeError.invalid("metric", "must be cosine, loss or task:NAME (e.g. task:winogrande), not \"\(metric)\"") }
-        guard taskLimit >= 1 else { throw RecipeError.invalid("task_limit", "must be at least 1, not \(taskLimit)") }
+        try checkRanges()
         guard (dropLayers == nil) != (numLayers == nil) else {
             throw RecipeError.invalid("drop_layers", "or \(SettingName.ref("num_layers")): give exactly one of them")
         }

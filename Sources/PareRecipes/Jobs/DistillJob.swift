@@ -8,7 +8,7 @@ import PareTrain
 /// `distill`: trains a (pruned) student to match a teacher's output distribution; the teacher
 /// runs forward only in the same process. Logs kd_loss and lm_loss, writes checkpoints/,
 /// tensorboard/, metrics.jsonl and OUTPUT/model.
-public struct DistillJob: Codable, Equatable {
+public struct DistillJob: Equatable, JobSettings {
     public var teacher = ""                     // a .gguf file or a Hugging Face directory
     public var student = ""                     // likewise (e.g. from pare prune)
     public var loss = "forward-kl"              // forward-kl | reverse-kl | symmetric-kl | jsd
@@ -22,38 +22,27 @@ public struct DistillJob: Codable, Equatable {
     public var train = TrainSettings()
 
     public init() {}
-    static let ownKeys = ["teacher", "student", "loss", "temperature", "jsd_beta", "kd_ratio", "top_k_logits", "intermediate_loss", "layer_map", "teacher_cache"]
-    public static var keys: [String] { ownKeys + TrainSettings.keys }
 
-    public init(from decoder: Decoder) throws {
-        let f = try StrictFields(decoder, known: DistillJob.keys)
-        try f.read("teacher", &teacher); try f.read("student", &student); try f.read("loss", &loss)
-        try f.read("temperature", &temperature); try f.read("jsd_beta", &jsdBeta); try f.read("kd_ratio", &kdRatio)
-        try f.read("top_k_logits", &topKLogits); try f.read("intermediate_loss", &intermediateLoss); try f.read("layer_map", &layerMap)
-        try f.read("teacher_cache", &teacherCache)
-        train = try TrainSettings(f)
-    }
-    public func encode(to encoder: Encoder) throws {
-        try train.encode(to: encoder)
-        var c = encoder.container(keyedBy: AnyKey.self)
-        try c.encode(teacher, forKey: AnyKey("teacher")); try c.encode(student, forKey: AnyKey("student"))
-        try c.encode(loss, forKey: AnyKey("loss")); try c.encode(temperature, forKey: AnyKey("temperature"))
-        try c.encode(jsdBeta, forKey: AnyKey("jsd_beta")); try c.encode(kdRatio, forKey: AnyKey("kd_ratio"))
-        try c.encodeIfPresent(topKLogits, forKey: AnyKey("top_k_logits"))
-        try c.encodeIfPresent(intermediateLoss, forKey: AnyKey("intermediate_loss"))
-        try c.encodeIfPresent(layerMap, forKey: AnyKey("layer_map"))
-        try c.encodeIfPresent(teacherCache, forKey: AnyKey("teacher_cache"))
-    }
+    public static let settings: [Setting<DistillJob>] = [
+        Setting("teacher", \.teacher, "Teacher: a .gguf file or a Hugging Face directory."),
+        Setting("student", \.student, "Student: a .gguf file or a Hugging Face directory (e.g. from pare prune)."),
+        Setting("loss", \.loss, "forward-kl, reverse-kl, symmetric-kl or jsd.", check: Check.oneOf(KDLoss.allCases.map(\.rawValue))),
+        Setting("temperature", \.temperature, "Softmax temperature for both models."),
+        Setting("jsd_beta", \.jsdBeta, "β of the generalised JSD, 0 < β < 1."),
+        Setting("kd_ratio", \.kdRatio, "Weight of the KD loss; 1 − it weights cross-entropy on the labels; 1 = KD only, 0 = plain training.",
+                check: Distiller.kdRatioProblem),
+        Setting("top_k_logits", \.topKLogits, "Distil against the teacher's K most likely tokens only (its distribution truncated and renormalised); forward-kl and jsd."),
+        Setting("intermediate_loss", \.intermediateLoss, "Also match hidden states at mapped layers: cosine or mse (after the norm; through a learned projection when hidden sizes differ; weighted by L_logits / L_is).",
+                check: Check.oneOf(["cosine", "mse"])),
+        Setting("layer_map", \.layerMap, "Layer pairs for --intermediate-loss, STUDENT:TEACHER, 0-based, comma-separated (default: last:last)."),
+        Setting("teacher_cache", \.teacherCache, "A folder for the teacher's top-k logits (needs --top-k-logits): the first run with this teacher, data and batch layout writes them, later students read them instead of running the teacher."),
+    ] + TrainSettings.settings.map { $0.lifted(\.train) }
 
     public func validate() throws {
         guard !teacher.isEmpty else { throw RecipeError.invalid("teacher", "is required: a .gguf file or a Hugging Face directory") }
         guard !student.isEmpty else { throw RecipeError.invalid("student", "is required: a .gguf file or a Hugging Face directory") }
-        guard KDLoss(rawValue: loss) != nil else { throw RecipeError.invalid("loss", "must be forward-kl, reverse-kl, symmetric-kl or jsd, not \"\(loss)\"") }
+        try checkRanges()
         if let p = settings.problem(vocabulary: Int.max) { throw RecipeError.failed(p) }
-        guard kdRatio >= 0 && kdRatio <= 1 else { throw RecipeError.invalid("kd_ratio", "must be between 0 and 1, not \(kdRatio)") }
-        if let name = intermediateLoss, IntermediateLossKind(rawValue: name) == nil {
-            throw RecipeError.invalid("intermediate_loss", "must be cosine or mse, not \"\(name)\"")
-        }
         if let map = layerMap {
             guard intermediateLoss != nil else { throw RecipeError.invalid("layer_map", "needs \(SettingName.ref("intermediate_loss")) (cosine or mse)") }
             _ = try IntermediateLoss.parseLayerMap(map)
@@ -90,7 +79,7 @@ public struct DistillJob: Codable, Equatable {
     @discardableResult
     public func run(progress: Progress, communicator comm: Communicator = SingleProcess()) throws -> String {
         try validate()
-        var config = try train.trainerConfig()
+        var config = train.trainerConfig()
         config.dataFingerprint = try train.dataFingerprint()
         let t = try PretrainedModel.load(teacher), s = try PretrainedModel.load(student)
         try PrecisionSetting.apply(train.precision, to: t.model, s.model)
@@ -124,7 +113,7 @@ public struct DistillJob: Codable, Equatable {
                      config: TrainerConfig, _ comm: Communicator, _ log: MetricsLog, _ progress: Progress) throws {
         let hash = teacher.contentHash, vocab = min(teacher.config.vocabSize, d.student.config.vocabSize)
         func key(_ split: String, _ data: String) -> TeacherCache.Key {
-            TeacherCache.Key(split: split, teacher: hash, data: data + " seed \(train.seed)", seqLength: config.seqLength,
+            TeacherCache.Key(split: split, teacher: hash, data: data + " seed \(train.trainer.seed)", seqLength: config.seqLength,
                              microBatch: config.microBatchSize, topK: topKLogits!, vocab: vocab, precision: teacher.precision)
         }
         var jobs = [(key("train", try train.dataFingerprint()), stream, config.steps * config.globalBatchSize)]

@@ -6,7 +6,7 @@ import PareModel
 /// `eval`: loss and perplexity of one or more models on held-out text, optionally with prefill
 /// and decode speed. Documents are tokenized without special tokens, joined with EOS, and cut
 /// into non-overlapping windows of seq_length + 1 tokens.
-public struct EvalJob: Codable, Equatable {
+public struct EvalJob: Equatable, JobSettings {
     public var model: [String] = []              // .gguf files or Hugging Face directories
     public var corpus = BundledAssets.corpusName // wiki-summaries or a JSONL file with a "text" field
     public var data: String? = nil               // an indexed dataset instead: all its documents in order
@@ -21,34 +21,36 @@ public struct EvalJob: Codable, Equatable {
     public var limit: Int? = nil                 // score the first N documents of each task
     public var shots = 0                         // 0 or 5 examples in each task's context
     public var precision = "fp32"                // fp32 | bf16: the models' matmuls
-    public var rescore = false                   // score tasks again even when cached results exist (CLI only: timing)
+    public var rescore = false                   // score tasks again even when cached results exist (command line only: timing)
 
     public init() {}
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, corpus, data, tailFraction = "tail_fraction", seqLength = "seq_length", batch, maxWindows = "max_windows", speed, json,
-             perplexity, tasks, limit, shots, precision
-    }
-    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
-    public init(from decoder: Decoder) throws {
-        let f = try StrictFields(decoder, known: EvalJob.keys)
-        try f.read("model", &model); try f.read("corpus", &corpus); try f.read("data", &data)
-        try f.read("tail_fraction", &tailFraction); try f.read("seq_length", &seqLength); try f.read("batch", &batch)
-        try f.read("max_windows", &maxWindows); try f.read("speed", &speed); try f.read("json", &json)
-        try f.read("perplexity", &perplexity); try f.read("tasks", &tasks); try f.read("limit", &limit); try f.read("shots", &shots)
-        try f.read("precision", &precision)
-    }
+
+    public static let settings: [Setting<EvalJob>] = [
+        Setting("model", \.model, "A .gguf file or Hugging Face directory (repeat to compare)."),
+        Setting("corpus", \.corpus, "Corpus: wiki-summaries (the bundled Wikipedia summaries) or a JSONL file with a \"text\" field."),
+        Setting("data", \.data, "Evaluate on an indexed dataset (prefix from pare data tokenize) instead: all its documents in order."),
+        Setting("tail_fraction", \.tailFraction, "Evaluate on the last fraction of documents.",
+                check: { $0 > 0 && $0 <= 1 ? nil : "must be in (0, 1], not \($0)" }),
+        Setting("seq_length", \.seqLength, "Tokens per window.", check: Check.positive, aliases: ["seq"]),
+        Setting("batch", \.batch, "Windows per forward pass.", check: Check.positive),
+        Setting("max_windows", \.maxWindows, "Evaluate at most this many windows.", check: Check.atLeast(1)),
+        Setting("speed", \.speed, "Also time prefill (128 tokens) and decode (32 tokens) at batch 1."),
+        Setting("json", \.json, "Write the results as JSON to this file."),
+        Setting("perplexity", \.perplexity, "Loss and perplexity on the corpus or --data (on by default; --no-perplexity for tasks only)."),
+        Setting("tasks", \.tasks, "Comma-separated zero-shot tasks, e.g. hellaswag,arc_easy,piqa (known: hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada).",
+                check: { t in t.first { $0.isEmpty || $0.contains("/") }.map { "holds \"\($0)\", which is not a task name" } }),
+        Setting("limit", \.limit, "Score only the first N documents of each task.", check: Check.atLeast(1)),
+        Setting("shots", \.shots, "Examples in each task's context: 0 or 5 (lambada has 0 only).",
+                check: { $0 == 0 || $0 == 5 ? nil : "must be 0 or 5 (the variants the task files hold), not \($0)" }),
+        Setting("precision", \.precision, "Matmul precision: \(precisionHelp).", check: PrecisionSetting.problem),
+        Setting("rescore", \.rescore, "Score the tasks again even when results for this model are cached (to time them).",
+                changesOutput: false, place: .commandLineOnly),
+    ]
 
     public func validate() throws {
         guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: at least one .gguf file or Hugging Face directory") }
-        guard tailFraction > 0 && tailFraction <= 1 else { throw RecipeError.invalid("tail_fraction", "must be in (0, 1], not \(tailFraction)") }
-        guard seqLength > 0 else { throw RecipeError.invalid("seq_length", "must be positive, not \(seqLength)") }
-        guard batch > 0 else { throw RecipeError.invalid("batch", "must be positive, not \(batch)") }
-        if let w = maxWindows, w < 1 { throw RecipeError.invalid("max_windows", "must be at least 1, not \(w)") }
+        try checkRanges()
         guard perplexity || !tasks.isEmpty else { throw RecipeError.invalid("tasks", "is empty and perplexity is off: there is nothing to evaluate") }
-        if let n = limit, n < 1 { throw RecipeError.invalid("limit", "must be at least 1, not \(n)") }
-        guard shots == 0 || shots == 5 else { throw RecipeError.invalid("shots", "must be 0 or 5 (the variants the task files hold), not \(shots)") }
-        for t in tasks where t.isEmpty || t.contains("/") { throw RecipeError.invalid("tasks", "holds \"\(t)\", which is not a task name") }
-        _ = try PrecisionSetting.parse(precision)
     }
 
     /// One row per model: the keys the report reads (model, parameters, layers, hidden_size,

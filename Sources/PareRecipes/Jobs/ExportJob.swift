@@ -4,18 +4,18 @@ import PareFormats
 import PareModel
 
 /// `export gguf`: a GGUF file that llama.cpp loads and runs.
-public struct ExportJob: Codable, Equatable {
+public struct ExportJob: Equatable, JobSettings {
     public var model = ""        // a Hugging Face directory (or a .gguf to re-quantise)
     public var output = ""       // the .gguf file
     public var type = "f16"      // f32 | f16 | q8_0 | q4_0 (norms stay f32)
 
     public init() {}
-    enum CodingKeys: String, CodingKey, CaseIterable { case model, output, type }
-    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
-    public init(from decoder: Decoder) throws {
-        let f = try StrictFields(decoder, known: ExportJob.keys)
-        try f.read("model", &model); try f.read("output", &output); try f.read("type", &type)
-    }
+
+    public static let settings: [Setting<ExportJob>] = [
+        Setting("model", \.model, "The model: a Hugging Face directory (or a .gguf to re-quantise)."),
+        Setting("output", \.output, "Output .gguf file."),
+        Setting("type", \.type, "Tensor type: f32, f16, q8_0 or q4_0; norms stay f32."),
+    ]
 
     public func validate() throws {
         guard !model.isEmpty else { throw RecipeError.invalid("model", "is required") }

@@ -6,23 +6,15 @@ import PareTrain
 
 /// `finetune`: continued training of a model on a corpus (the recipe's teacher correction).
 /// Writes OUTPUT/checkpoints (resumable), tensorboard/, metrics.jsonl and the final model.
-public struct FinetuneJob: Codable, Equatable {
+public struct FinetuneJob: Equatable, JobSettings {
     public var model = ""                 // a .gguf file or a Hugging Face directory
     public var train = TrainSettings()
 
     public init() {}
-    public static var keys: [String] { ["model"] + TrainSettings.keys }
 
-    public init(from decoder: Decoder) throws {
-        let f = try StrictFields(decoder, known: FinetuneJob.keys)
-        try f.read("model", &model)
-        train = try TrainSettings(f)
-    }
-    public func encode(to encoder: Encoder) throws {
-        try train.encode(to: encoder)
-        var c = encoder.container(keyedBy: AnyKey.self)
-        try c.encode(model, forKey: AnyKey("model"))
-    }
+    public static let settings: [Setting<FinetuneJob>] = [
+        Setting("model", \.model, "The model to train: a .gguf file or a Hugging Face directory."),
+    ] + TrainSettings.settings.map { $0.lifted(\.train) }
 
     public func validate() throws {
         guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: a .gguf file or a Hugging Face directory") }
@@ -33,7 +25,7 @@ public struct FinetuneJob: Codable, Equatable {
     @discardableResult
     public func run(progress: Progress, communicator comm: Communicator = SingleProcess()) throws -> String {
         try validate()
-        var config = try train.trainerConfig()
+        var config = train.trainerConfig()
         config.dataFingerprint = try train.dataFingerprint()
         let loaded = try PretrainedModel.load(model)
         try PrecisionSetting.apply(train.precision, to: loaded.model)

@@ -1,6 +1,9 @@
 import PareCore
 import PareModel
 
+/// What `precision` means, for every command's help.
+public let precisionHelp = "fp32, or bf16 mixed precision (bf16 matmul inputs, f32 accumulation, f32 master weights, norms, softmax and losses; needs a CPU with AVX512_BF16 or AMX, refused on others), or auto (bf16 where the CPU has it)"
+
 /// The `precision` key of finetune, distill, prune calibration and eval (`--precision`, and the
 /// pipeline's top-level `precision:`): fp32, bf16 mixed precision where the CPU has it, or
 /// auto (bf16 where the CPU has it, else fp32).

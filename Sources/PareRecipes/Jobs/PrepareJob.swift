@@ -4,7 +4,7 @@ import PareFormats
 
 /// `data prepare`: splits a corpus into train/val/test JSONL (one document per line, field
 /// "text"). The split is a stable hash of each document, the same on every run.
-public struct PrepareJob: Codable, Equatable {
+public struct PrepareJob: Equatable, JobSettings {
     public var source = BundledAssets.corpusName   // wiki-summaries, a .jsonl, a text file or a folder of them
     public var output = ""                         // folder for train.jsonl, val.jsonl, test.jsonl
     public var valFraction = 0.025
@@ -13,22 +13,23 @@ public struct PrepareJob: Codable, Equatable {
     public var jsonKey = "text"                    // field holding the text in JSONL input
 
     public init() {}
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case source, output, valFraction = "val_fraction", testFraction = "test_fraction", seed, jsonKey = "json_key"
-    }
-    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
-    public init(from decoder: Decoder) throws {
-        let f = try StrictFields(decoder, known: PrepareJob.keys)
-        try f.read("source", &source); try f.read("output", &output); try f.read("val_fraction", &valFraction)
-        try f.read("test_fraction", &testFraction); try f.read("seed", &seed); try f.read("json_key", &jsonKey)
-    }
+
+    public static let settings: [Setting<PrepareJob>] = [
+        Setting("source", \.source, "wiki-summaries (bundled Wikipedia summaries: title + extract), a .jsonl file, a text file (blank-line separated documents) or a folder of them."),
+        Setting("output", \.output, "Output folder for train.jsonl, val.jsonl, test.jsonl."),
+        Setting("val_fraction", \.valFraction, "Fraction of documents for validation.",
+                check: { $0 >= 0 && $0 < 1 ? nil : "must be in [0, 1), not \($0)" }),
+        Setting("test_fraction", \.testFraction, "Fraction of documents for test."),
+        Setting("seed", \.seed, "Seed of the split's hash."),
+        Setting("json_key", \.jsonKey, "Field holding the text in JSONL input."),
+    ]
 
     /// The files the split is made from (for fingerprints).
     public var inputs: [String] { source == BundledAssets.corpusName ? [BundledAssets.corpus] : [source] }
 
     public func validate() throws {
         guard !output.isEmpty else { throw RecipeError.invalid("output", "is required: the folder for the splits") }
-        guard valFraction >= 0, valFraction < 1 else { throw RecipeError.invalid("val_fraction", "must be in [0, 1), not \(valFraction)") }
+        try checkRanges()
         guard testFraction >= 0, valFraction + testFraction < 1 else {
             throw RecipeError.invalid("test_fraction", "must be ≥ 0 and leave documents for training (with val_fraction \(valFraction)), not \(testFraction)")
         }

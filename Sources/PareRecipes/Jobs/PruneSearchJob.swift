@@ -13,7 +13,7 @@ import PareTrain
 /// after pruning), the top K are distilled for M tokens each, and the one with the lowest
 /// validation loss after that wins. Output: candidates/ (each pruned student and its short
 /// distillation), winner/ (the pruned winner, to distill at full budget), search.json.
-public struct PruneSearchJob: Codable, Equatable {
+public struct PruneSearchJob: Equatable, JobSettings {
     public var model = ""
     public var output = ""
     public var targetParams: String? = nil        // "80M", "1.2B" or a count: the most a student may hold
@@ -28,37 +28,60 @@ public struct PruneSearchJob: Codable, Equatable {
     public var exportType = "q8_0"                // shapes must load as this GGUF type (or none)
     public var sizeMultiple = 8
     public var calibration = CalibrationSettings()
-    /// The short distillations' settings (teacher, student, steps and output are set per candidate).
+    /// The short distillations' settings (teacher, student, steps and output are set per candidate;
+    /// the pipeline takes them from its `distill:` section).
     public var distill: DistillJob = {
         var d = DistillJob()
-        d.topKLogits = 64; d.train.lr = 5e-4; d.train.minLr = 5e-5
+        d.topKLogits = 64; d.train.trainer.schedule.lr = 5e-4; d.train.trainer.schedule.minLR = 5e-5
         return d
     }()
 
     public init() {}
-    static let ownKeys = ["model", "output", "target_params", "target_decode_tps", "target_prefill_tps", "band", "max_candidates",
-                          "top_k", "short_tokens", "proxy_samples", "depth_metric", "export_type", "size_multiple"]
-    public static var keys: [String] { ownKeys + CalibrationSettings.keys }
 
-    public init(from decoder: Decoder) throws {
-        let f = try StrictFields(decoder, known: PruneSearchJob.keys)
-        try f.read("model", &model); try f.read("output", &output); try f.read("target_params", &targetParams)
-        try f.read("target_decode_tps", &targetDecodeTps); try f.read("target_prefill_tps", &targetPrefillTps); try f.read("band", &band)
-        try f.read("max_candidates", &maxCandidates); try f.read("top_k", &topK); try f.read("short_tokens", &shortTokens)
-        try f.read("proxy_samples", &proxySamples); try f.read("depth_metric", &depthMetric); try f.read("export_type", &exportType)
-        try f.read("size_multiple", &sizeMultiple)
-        calibration = try CalibrationSettings(f)
+    /// The settings of its own, beside the calibration's (which the pipeline sets in `prune:`).
+    public static let ownSettings: [Setting<PruneSearchJob>] = [
+        Setting("model", \.model, "The teacher: a .gguf file or a Hugging Face directory."),
+        Setting("output", \.output, "The search folder (candidates/, winner/, search.json)."),
+        Setting("target_params", \.targetParams, "The most parameters a student may hold: 80M, 1.2B or a count."),
+        Setting("target_decode_tps", \.targetDecodeTps, "Batch-1 decode tokens/s a student must reach on this machine."),
+        Setting("target_prefill_tps", \.targetPrefillTps, "Tokens/s of a 128-token prefill a student must reach on this machine."),
+        Setting("band", \.band, "Candidates hold at least band × the parameter target (or run at most target / band tokens/s).",
+                check: { $0 > 0 && $0 < 1 ? nil : "must be between 0 and 1 (candidates hold at least band × the target), not \($0)" }),
+        Setting("max_candidates", \.maxCandidates, "Shapes ranked by the proxy loss.", check: Check.atLeast(1)),
+        Setting("top_k", \.topK, "K: the best shapes by the proxy, each distilled briefly."),
+        Setting("short_tokens", \.shortTokens, "M: training tokens of each short distillation."),
+        Setting("proxy_samples", \.proxySamples, "Validation sequences of the proxy loss.", check: Check.atLeast(1)),
+        Setting("depth_metric", \.depthMetric, "How each depth's dropped block is chosen: cosine or loss.", check: Check.oneOf(["cosine", "loss"])),
+        Setting("export_type", \.exportType, "Shapes must export as this GGUF type: f32, f16, q8_0, q4_0, or none.", check: exportTypeProblem),
+        Setting("size_multiple", \.sizeMultiple, "Hidden and MLP sizes are multiples of this."),
+    ]
+    public static let settings = ownSettings + CalibrationSettings.settings.map { $0.lifted(\.calibration) } + commandLineShorthands
+
+    /// `pare prune search`'s flags for the short distillations' data and budget (the pipeline
+    /// wires these from its own sections).
+    static let commandLineShorthands: [Setting<PruneSearchJob>] = [
+        Setting("data_train", \.distill.train.dataTrain, "Training data of the short distillations (an indexed-dataset prefix); calibration data too, unless --calibration-data is given.",
+                place: .commandLineOnly),
+        Setting("data_val", \.distill.train.dataVal, "Validation data: the proxy and the short distillations are ranked on it.", place: .commandLineOnly),
+        .argument("lr", Double.self, "Short distillations: learning rate, decaying to a tenth of it (default 0.0005).") { job, v in
+            job.distill.train.trainer.schedule.lr = v; job.distill.train.trainer.schedule.minLR = v / 10
+        },
+        Setting("global_batch_size", \.distill.train.trainer.globalBatchSize, "Short distillations: sequences per step.", place: .commandLineOnly),
+        Setting("micro_batch_size", \.distill.train.trainer.microBatchSize, "Short distillations: sequences per forward pass.", place: .commandLineOnly),
+        Setting("top_k_logits", \.distill.topKLogits, "Short distillations: the teacher's top K logits (default 64).", place: .commandLineOnly),
+    ]
+
+    /// The JSON of the settings that change the search's result, with its short distillations'.
+    public var fingerprintJSON: String {
+        let own = tableFingerprintJSON
+        return String(own.dropLast()) + (own.count > 2 ? "," : "") + "\"distill\":\(distill.fingerprintJSON)}"
     }
-    public func encode(to encoder: Encoder) throws {
-        try calibration.encode(to: encoder)
-        var c = encoder.container(keyedBy: AnyKey.self)
-        try c.encode(model, forKey: AnyKey("model")); try c.encode(output, forKey: AnyKey("output"))
-        try c.encodeIfPresent(targetParams, forKey: AnyKey("target_params"))
-        try c.encodeIfPresent(targetDecodeTps, forKey: AnyKey("target_decode_tps")); try c.encodeIfPresent(targetPrefillTps, forKey: AnyKey("target_prefill_tps"))
-        try c.encode(band, forKey: AnyKey("band")); try c.encode(maxCandidates, forKey: AnyKey("max_candidates")); try c.encode(topK, forKey: AnyKey("top_k"))
-        try c.encode(shortTokens, forKey: AnyKey("short_tokens")); try c.encode(proxySamples, forKey: AnyKey("proxy_samples"))
-        try c.encode(depthMetric, forKey: AnyKey("depth_metric")); try c.encode(exportType, forKey: AnyKey("export_type"))
-        try c.encode(sizeMultiple, forKey: AnyKey("size_multiple")); try c.encode(distill, forKey: AnyKey("distill"))
+
+    /// On the command line the short distillations take the calibration's sequence length, and
+    /// their training data calibrates unless other data is named.
+    public mutating func finishArguments() {
+        distill.train.trainer.seqLength = calibration.seqLength
+        if calibration.calibrationData == nil { calibration.calibrationData = distill.train.dataTrain }
     }
 
     /// "80M", "1.5B", "80000000" → a count.
@@ -78,19 +101,12 @@ public struct PruneSearchJob: Codable, Equatable {
         for (k, v) in [("target_decode_tps", targetDecodeTps), ("target_prefill_tps", targetPrefillTps)] {
             if let v, !(v > 0) { throw RecipeError.invalid(k, "must be positive tokens/s, not \(v)") }
         }
-        guard band > 0 && band < 1 else { throw RecipeError.invalid("band", "must be between 0 and 1 (candidates hold at least band × the target), not \(band)") }
-        guard maxCandidates >= 1 else { throw RecipeError.invalid("max_candidates", "must be at least 1, not \(maxCandidates)") }
+        try checkRanges()
         guard topK >= 1 && topK <= maxCandidates else { throw RecipeError.invalid("top_k", "must be between 1 and \(SettingName.ref("max_candidates")) (\(maxCandidates)), not \(topK)") }
-        guard shortTokens >= distill.train.globalBatchSize * distill.train.seqLength else {
-            throw RecipeError.invalid("short_tokens", "(\(shortTokens)) must cover at least one step of \(distill.train.globalBatchSize) × \(distill.train.seqLength) tokens")
-        }
-        guard proxySamples >= 1 else { throw RecipeError.invalid("proxy_samples", "must be at least 1, not \(proxySamples)") }
-        guard ["cosine", "loss"].contains(depthMetric) else { throw RecipeError.invalid("depth_metric", "must be cosine or loss, not \"\(depthMetric)\"") }
-        guard exportType == "none" || GGUFExport.TensorType(rawValue: exportType) != nil else {
-            throw RecipeError.invalid("export_type", "must be f32, f16, q8_0, q4_0 or none, not \"\(exportType)\"")
+        guard shortTokens >= distill.train.trainer.globalBatchSize * distill.train.trainer.seqLength else {
+            throw RecipeError.invalid("short_tokens", "(\(shortTokens)) must cover at least one step of \(distill.train.trainer.globalBatchSize) × \(distill.train.trainer.seqLength) tokens")
         }
         guard distill.train.dataVal != nil else { throw RecipeError.invalid("data_val", "is required: the proxy and the short distillations are ranked on the validation split") }
-        try calibration.validate()
         var d = distill; d.teacher = model; d.student = model; d.train.output = output
         try d.validate()
     }
@@ -207,15 +223,15 @@ public struct PruneSearchJob: Codable, Equatable {
                 throw RecipeError.failed("none of the \(topK) best candidates reached \(targetDescription) when measured (median of 5): \(result.candidates.prefix(topK).map { String(format: "%@ %.1f decode, %.0f prefill", $0.shape.label, $0.decodeTps!, $0.prefillTps!) }.joined(separator: "; ")). Raise \(SettingName.ref("band")) or lower the target")
             }
         }
-        let steps = max(1, shortTokens / (distill.train.globalBatchSize * distill.train.seqLength))
+        let steps = max(1, shortTokens / (distill.train.trainer.globalBatchSize * distill.train.trainer.seqLength))
         for i in finalists where result.candidates[i].shortKDLoss == nil {
             let slug = result.candidates[i].slug
             var d = distill
             d.teacher = model; d.student = output + "/candidates/" + slug + "/student"
-            d.train.steps = steps; d.train.output = output + "/candidates/" + slug + "/short-kd"; d.train.resume = true
-            d.train.lrDecaySteps = nil; d.train.checkpointInterval = 0
+            d.train.trainer.steps = steps; d.train.output = output + "/candidates/" + slug + "/short-kd"; d.train.resume = true
+            d.train.lrDecaySteps = nil; d.train.trainer.checkpointInterval = 0
             if d.teacherCache == nil, d.topKLogits != nil, d.intermediateLoss == nil { d.teacherCache = output + "/teacher-cache" }
-            progress.say("search: short distillation of \(result.candidates[i].shape.label) (\(steps) steps, \(steps * d.train.globalBatchSize * d.train.seqLength) tokens)")
+            progress.say("search: short distillation of \(result.candidates[i].shape.label) (\(steps) steps, \(steps * d.train.trainer.globalBatchSize * d.train.trainer.seqLength) tokens)")
             try d.run(progress: progress)
             guard let info = Checkpoint.list(d.train.output + "/checkpoints").last?.info, let v = info.valLoss else {
                 throw RecipeError.failed("the short distillation in \(d.train.output) left no validated checkpoint")

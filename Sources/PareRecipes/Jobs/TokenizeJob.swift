@@ -3,7 +3,7 @@ import PareCore
 import PareFormats
 
 /// `data tokenize`: a JSONL file into PREFIX_text_document.bin/.idx (Megatron's indexed dataset).
-public struct TokenizeJob: Codable, Equatable {
+public struct TokenizeJob: Equatable, JobSettings {
     public var input = ""                        // JSONL file
     public var tokenizer = ""                    // a .gguf file or a Hugging Face directory
     public var outputPrefix = ""                 // files are PREFIX_text_document.bin and .idx
@@ -12,21 +12,16 @@ public struct TokenizeJob: Codable, Equatable {
     public var workers = ProcessInfoLite.activeProcessorCount
 
     public init() {}
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case input, tokenizer, outputPrefix = "output_prefix", jsonKey = "json_key", appendEod = "append_eod", workers
-    }
-    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
-    public init(from decoder: Decoder) throws {
-        let f = try StrictFields(decoder, known: TokenizeJob.keys)
-        try f.read("input", &input); try f.read("tokenizer", &tokenizer); try f.read("output_prefix", &outputPrefix)
-        try f.read("json_key", &jsonKey); try f.read("append_eod", &appendEod); try f.read("workers", &workers)
-    }
-    /// The worker count is not part of the result (the output does not depend on it).
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(input, forKey: .input); try c.encode(tokenizer, forKey: .tokenizer); try c.encode(outputPrefix, forKey: .outputPrefix)
-        try c.encode(jsonKey, forKey: .jsonKey); try c.encode(appendEod, forKey: .appendEod)
-    }
+
+    public static let settings: [Setting<TokenizeJob>] = [
+        Setting("input", \.input, "Input JSONL file."),
+        Setting("tokenizer", \.tokenizer, "Model whose tokenizer to use: a .gguf file or a Hugging Face directory."),
+        Setting("output_prefix", \.outputPrefix, "Output prefix; files are PREFIX_text_document.bin and .idx."),
+        Setting("json_key", \.jsonKey, "Field holding the text."),
+        Setting("append_eod", \.appendEod, "End every document with the end-of-document token (on by default)."),
+        // The output does not depend on the worker count.
+        Setting("workers", \.workers, "Tokenizer threads (default: the cores).", check: Check.atLeast(1), changesOutput: false),
+    ]
 
     public var prefix: String { outputPrefix + "_text_document" }
 
@@ -34,7 +29,7 @@ public struct TokenizeJob: Codable, Equatable {
         guard !input.isEmpty else { throw RecipeError.invalid("input", "is required: a JSONL file") }
         guard !tokenizer.isEmpty else { throw RecipeError.invalid("tokenizer", "is required: a .gguf file or a Hugging Face directory") }
         guard !outputPrefix.isEmpty else { throw RecipeError.invalid("output_prefix", "is required") }
-        guard workers >= 1 else { throw RecipeError.invalid("workers", "must be at least 1, not \(workers)") }
+        try checkRanges()
     }
 
     @discardableResult

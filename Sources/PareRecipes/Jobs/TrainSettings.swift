@@ -3,75 +3,59 @@ import PareCore
 import PareFormats
 import PareTrain
 
-/// The training settings `finetune` and `distill` share; the keys are the YAML keys (and,
-/// kebab-cased, the CLI flags). Every default is written here once.
-public struct TrainSettings: Codable, Equatable {
+/// The training settings `finetune` and `distill` share. The loop's numbers are the trainer's
+/// own configuration, with its defaults; the rest says where the data and the run are.
+public struct TrainSettings: Equatable, JobSettings {
     public var dataTrain = ""                 // an indexed-dataset prefix, or "0.7 A 0.3 B" (NeMo's data_prefix)
     public var dataVal: String? = nil
     public var dataTest: String? = nil
     public var output = ""                    // checkpoints/, tensorboard/, metrics.jsonl, model/
-    public var steps = 30
-    public var globalBatchSize = 8
-    public var microBatchSize = 4
-    public var seqLength = 256
-    public var lr = 1e-4
-    public var minLr = 1e-5
+    public var trainer = TrainerConfig()      // steps, batch, schedule, optimizer, guard
     public var warmupSteps: Int? = nil        // default: 2, or the decay steps when there are fewer (--steps 1 just works)
     public var lrDecaySteps: Int? = nil       // default: steps (keep it fixed when a resumed run extends steps)
-    public var lrSchedule = "cosine"          // cosine | constant
-    public var weightDecay = 0.1
-    public var gradClip = 1.0
-    public var logInterval = 1
-    public var valInterval = 0                // 0: at the start and the end only
-    public var valBatches = 8
-    public var saveTopK = 1
-    public var checkpointInterval = 0         // 0: at the end only
-    public var spikeFactor = 3.0              // divergence guard: loss > this × the recent median rewinds (0: off)
-    public var maxRewinds = 3                 // rewinds before the run stops (0: stop at the first fault)
-    public var seed: UInt64 = 1234
-    public var precision = "fp32"             // fp32 | bf16 (mixed precision)
+    public var precision = "fp32"             // fp32 | bf16 (mixed precision) | auto
     public var resume = false
-    // A fresh run into an output holding another moves that one aside. CLI only, so not a key:
-    // the pipeline moves a step's old run aside itself when the step's settings change.
+    // A fresh run into an output holding another moves that one aside. Command line only: the
+    // pipeline moves a step's old run aside itself when the step's settings change.
     public var overwrite = false
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataTrain = "data_train", dataVal = "data_val", dataTest = "data_test", output, steps
-        case globalBatchSize = "global_batch_size", microBatchSize = "micro_batch_size", seqLength = "seq_length"
-        case lr, minLr = "min_lr", warmupSteps = "warmup_steps", lrDecaySteps = "lr_decay_steps", lrSchedule = "lr_schedule"
-        case weightDecay = "weight_decay", gradClip = "grad_clip", logInterval = "log_interval", valInterval = "val_interval"
-        case valBatches = "val_batches", saveTopK = "save_top_k", checkpointInterval = "checkpoint_interval", seed, resume
-        case spikeFactor = "spike_factor", maxRewinds = "max_rewinds", precision
-    }
-    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+    public static let settings: [Setting<TrainSettings>] = [
+        Setting("data_train", \.dataTrain, "Training data: an indexed-dataset prefix, or weighted prefixes \"0.7 A 0.3 B\" (NeMo's data_prefix)."),
+        Setting("data_val", \.dataVal, "Validation data prefix(es)."),
+        Setting("data_test", \.dataTest, "Test data prefix(es), evaluated once at the end."),
+        Setting("output", \.output, "Output folder: checkpoints/, tensorboard/, metrics.jsonl, model/."),
+        Setting("steps", \.trainer.steps, "Optimizer steps."),
+        Setting("global_batch_size", \.trainer.globalBatchSize, "Sequences per optimizer step; micro-batches are accumulated."),
+        Setting("micro_batch_size", \.trainer.microBatchSize, "Sequences per forward/backward pass."),
+        Setting("seq_length", \.trainer.seqLength, "Tokens per sequence."),
+        Setting("lr", \.trainer.schedule.lr, "Peak learning rate."),
+        Setting("min_lr", \.trainer.schedule.minLR, "Final learning rate of the cosine decay."),
+        Setting("warmup_steps", \.warmupSteps, "Linear warm-up steps (default 2, or the decay steps when fewer)."),
+        Setting("lr_decay_steps", \.lrDecaySteps, "Steps over which the LR decays (default: --steps). Keep it fixed across --resume runs that extend --steps."),
+        Setting("lr_schedule", \.trainer.schedule.kind, "Learning-rate schedule."),
+        Setting("weight_decay", \.trainer.weightDecay, "AdamW weight decay, not applied to norms and biases."),
+        Setting("grad_clip", \.trainer.gradClip, "Clip the global gradient norm to this; 0: off."),
+        Setting("log_interval", \.trainer.logInterval, "Print a progress line every N steps.", check: Check.atLeast(1), changesOutput: false),
+        Setting("val_interval", \.trainer.valInterval, "Validate every N steps; 0: at the start and the end only.", check: Check.nonNegative),
+        Setting("val_batches", \.trainer.valBatches, "Micro-batches per validation.", check: Check.nonNegative),
+        Setting("save_top_k", \.trainer.saveTopK, "Keep the K checkpoints with the lowest validation loss, and always the newest.", changesOutput: false),
+        Setting("checkpoint_interval", \.trainer.checkpointInterval, "Save the full training state every N steps; 0: at the end only.", check: Check.nonNegative),
+        Setting("spike_factor", \.trainer.spikeFactor, "Divergence guard: a step whose loss is over F × the median of the last 20 (or not finite, or whose gradient norm explodes) is not applied; the run rewinds to the last checkpoint and skips the batches since. 0: spikes off."),
+        Setting("max_rewinds", \.trainer.maxRewinds, "Rewinds before the run stops with the error; 0: stop at the first fault."),
+        Setting("seed", \.trainer.seed, "Seed for data order."),
+        Setting("precision", \.precision, "Matmul precision: \(precisionHelp).", check: PrecisionSetting.problem),
+        Setting("resume", \.resume, "Continue from the newest checkpoint in --output.", changesOutput: false),
+        Setting("overwrite", \.overwrite, "Start afresh even though --output holds another run: that run is moved aside to OUTPUT.previous-N.",
+                changesOutput: false, place: .commandLineOnly),
+    ]
 
-    public init(from decoder: Decoder) throws { try self.init(StrictFields(decoder, known: TrainSettings.keys)) }
-
-    init(_ f: StrictFields) throws {
-        try f.read("data_train", &dataTrain); try f.read("data_val", &dataVal); try f.read("data_test", &dataTest)
-        try f.read("output", &output); try f.read("steps", &steps); try f.read("global_batch_size", &globalBatchSize)
-        try f.read("micro_batch_size", &microBatchSize); try f.read("seq_length", &seqLength); try f.read("lr", &lr)
-        try f.read("min_lr", &minLr); try f.read("warmup_steps", &warmupSteps); try f.read("lr_decay_steps", &lrDecaySteps)
-        try f.read("lr_schedule", &lrSchedule); try f.read("weight_decay", &weightDecay); try f.read("grad_clip", &gradClip)
-        try f.read("log_interval", &logInterval); try f.read("val_interval", &valInterval); try f.read("val_batches", &valBatches)
-        try f.read("save_top_k", &saveTopK); try f.read("checkpoint_interval", &checkpointInterval); try f.read("seed", &seed)
-        try f.read("resume", &resume); try f.read("spike_factor", &spikeFactor); try f.read("max_rewinds", &maxRewinds)
-        try f.read("precision", &precision)
-    }
-
-    /// The trainer's configuration; an out-of-range value is a RecipeError naming its key.
-    public func trainerConfig() throws -> TrainerConfig {
-        guard let kind = LRSchedule.Kind(rawValue: lrSchedule) else { throw RecipeError.invalid("lr_schedule", "must be cosine or constant, not \"\(lrSchedule)\"") }
-        let decaySteps = lrDecaySteps ?? steps
-        var c = TrainerConfig(steps: steps, globalBatchSize: globalBatchSize, microBatchSize: microBatchSize, seqLength: seqLength,
-                              schedule: LRSchedule(kind: kind, lr: lr, minLR: minLr, warmupSteps: warmupSteps ?? min(2, max(decaySteps, 0)), decaySteps: decaySteps))
-        c.weightDecay = weightDecay; c.gradClip = gradClip; c.seed = seed
-        c.logInterval = logInterval; c.valInterval = valInterval; c.valBatches = valBatches
-        c.saveTopK = saveTopK; c.checkpointInterval = checkpointInterval
-        c.spikeFactor = spikeFactor; c.maxRewinds = maxRewinds
-        try c.validate()
+    /// The trainer's configuration: the loop's settings with the schedule's derived steps.
+    public func trainerConfig() -> TrainerConfig {
+        var c = trainer
+        c.schedule.decaySteps = lrDecaySteps ?? c.steps
+        c.schedule.warmupSteps = warmupSteps ?? min(2, max(c.schedule.decaySteps, 0))
         return c
     }
 
@@ -83,12 +67,8 @@ public struct TrainSettings: Codable, Equatable {
             guard let spec else { continue }
             do { _ = try DataPrefix(spec) } catch let e as DataPrefixError { throw RecipeError.invalid(key, e.rawMessage) }
         }
-        guard logInterval >= 1 else { throw RecipeError.invalid("log_interval", "must be at least 1, not \(logInterval)") }
-        guard valInterval >= 0, valBatches >= 0, checkpointInterval >= 0 else {
-            throw RecipeError.invalid(valInterval < 0 ? "val_interval" : valBatches < 0 ? "val_batches" : "checkpoint_interval", "must be ≥ 0")
-        }
-        _ = try trainerConfig()
-        _ = try PrecisionSetting.parse(precision)
+        try checkRanges()
+        try trainerConfig().validate()
     }
 
     /// The training data as the run records it: the spec and an FNV-1a hash of each .idx (the
@@ -113,7 +93,7 @@ public struct TrainSettings: Codable, Equatable {
     func stream(_ key: String, _ spec: String) throws -> BlendedSampleStream {
         let prefix: DataPrefix
         do { prefix = try DataPrefix(spec) } catch let e as DataPrefixError { throw RecipeError.invalid(key, e.rawMessage) }
-        return try prefix.stream(seqLength: seqLength, seed: seed)
+        return try prefix.stream(seqLength: trainer.seqLength, seed: trainer.seed)
     }
 
     /// The run's log: TensorBoard, metrics.jsonl and the console on rank 0; other ranks log nothing.
@@ -142,3 +122,5 @@ public struct TrainSettings: Codable, Equatable {
         return log
     }
 }
+
+extension LRSchedule.Kind: SettingChoice {}

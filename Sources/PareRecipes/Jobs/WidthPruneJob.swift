@@ -6,7 +6,7 @@ import ParePrune
 
 /// `prune width`: slices MLP neurons, attention heads, query groups and hidden channels by
 /// activation importance. Output: a Hugging Face directory and importance.json.
-public struct WidthPruneJob: Codable, Equatable {
+public struct WidthPruneJob: Equatable, JobSettings {
     public var model = ""
     public var output = ""
     public var ffnHiddenSize: Int? = nil        // target intermediate_size
@@ -21,29 +21,25 @@ public struct WidthPruneJob: Codable, Equatable {
     public var calibration = CalibrationSettings()
 
     public init() {}
-    static let ownKeys = ["model", "output", "ffn_hidden_size", "hidden_size", "num_attention_heads", "num_query_groups",
-                          "size_multiple", "export_type", "scores", "aggregation", "mlp_activation"]
-    public static var keys: [String] { ownKeys + CalibrationSettings.keys }
 
-    public init(from decoder: Decoder) throws {
-        let f = try StrictFields(decoder, known: WidthPruneJob.keys)
-        try f.read("model", &model); try f.read("output", &output); try f.read("ffn_hidden_size", &ffnHiddenSize)
-        try f.read("hidden_size", &hiddenSize); try f.read("num_attention_heads", &numAttentionHeads)
-        try f.read("num_query_groups", &numQueryGroups); try f.read("size_multiple", &sizeMultiple); try f.read("export_type", &exportType); try f.read("scores", &scores)
-        try f.read("aggregation", &aggregation); try f.read("mlp_activation", &mlpActivation)
-        calibration = try CalibrationSettings(f)
-    }
-    public func encode(to encoder: Encoder) throws {
-        try calibration.encode(to: encoder)
-        var c = encoder.container(keyedBy: AnyKey.self)
-        try c.encode(model, forKey: AnyKey("model")); try c.encode(output, forKey: AnyKey("output"))
-        try c.encodeIfPresent(ffnHiddenSize, forKey: AnyKey("ffn_hidden_size")); try c.encodeIfPresent(hiddenSize, forKey: AnyKey("hidden_size"))
-        try c.encodeIfPresent(numAttentionHeads, forKey: AnyKey("num_attention_heads"))
-        try c.encodeIfPresent(numQueryGroups, forKey: AnyKey("num_query_groups"))
-        try c.encode(sizeMultiple, forKey: AnyKey("size_multiple")); try c.encode(exportType, forKey: AnyKey("export_type"))
-        try c.encodeIfPresent(scores, forKey: AnyKey("scores"))
-        try c.encode(aggregation, forKey: AnyKey("aggregation")); try c.encode(mlpActivation, forKey: AnyKey("mlp_activation"))
-    }
+    /// The settings of its own, beside the calibration's (which the pipeline sets in `prune:`).
+    public static let ownSettings: [Setting<WidthPruneJob>] = [
+        Setting("model", \.model, "The model: a .gguf file or a Hugging Face directory."),
+        Setting("output", \.output, "Output Hugging Face directory."),
+        Setting("ffn_hidden_size", \.ffnHiddenSize, "Target MLP size (intermediate_size)."),
+        Setting("hidden_size", \.hiddenSize, "Target hidden size (embedding channels)."),
+        Setting("num_attention_heads", \.numAttentionHeads, "Target number of query heads."),
+        Setting("num_query_groups", \.numQueryGroups, "Target number of KV groups (num_key_value_heads)."),
+        Setting("size_multiple", \.sizeMultiple, "Hidden and MLP sizes must be multiples of this.",
+                check: { $0 >= 1 ? nil : "must be at least 1 (1 allows any size), not \($0)" }),
+        Setting("export_type", \.exportType, "The GGUF type the student must export as: f32, f16, q8_0 or q4_0 (quantized rows need multiples of 32), or none to check only transformers' rules.",
+                check: exportTypeProblem),
+        Setting("scores", \.scores, "Reuse scores from an importance.json instead of calibrating."),
+        Setting("aggregation", \.aggregation, "Aggregation over the batch: l2, mean, variance.", check: Check.oneOf(Aggregation.allCases.map(\.rawValue))),
+        Setting("mlp_activation", \.mlpActivation, "MLP importance from down-input (silu(gate)·up) or gate (pre-activation, the paper's).",
+                check: Check.oneOf(MLPActivation.allCases.map(\.rawValue))),
+    ]
+    public static let settings = ownSettings + CalibrationSettings.settings.map { $0.lifted(\.calibration) }
 
     var targets: WidthPlan.Targets {
         WidthPlan.Targets(hiddenSize: hiddenSize, ffnHiddenSize: ffnHiddenSize, numAttentionHeads: numAttentionHeads,
@@ -54,13 +50,7 @@ public struct WidthPruneJob: Codable, Equatable {
     public func validate() throws {
         guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: a .gguf file or a Hugging Face directory") }
         guard !output.isEmpty else { throw RecipeError.invalid("output", "is required: the student's Hugging Face directory") }
-        guard sizeMultiple >= 1 else { throw RecipeError.invalid("size_multiple", "must be at least 1 (1 allows any size), not \(sizeMultiple)") }
-        guard exportType == "none" || GGUFExport.TensorType(rawValue: exportType) != nil else {
-            throw RecipeError.invalid("export_type", "must be f32, f16, q8_0, q4_0 (the GGUF type whose shape rules the student must meet) or none, not \"\(exportType)\"")
-        }
-        guard Aggregation(rawValue: aggregation) != nil else { throw RecipeError.invalid("aggregation", "must be l2, mean or variance, not \"\(aggregation)\"") }
-        guard MLPActivation(rawValue: mlpActivation) != nil else { throw RecipeError.invalid("mlp_activation", "must be down-input or gate, not \"\(mlpActivation)\"") }
-        if scores == nil { try calibration.validate() }
+        try checkRanges()
     }
 
     @discardableResult
@@ -89,4 +79,10 @@ public struct WidthPruneJob: Codable, Equatable {
         try saveStudent(student, tokenizer: loaded.tokenizer, before: m.parameterCount, to: output, progress)
         return student.config
     }
+}
+
+/// What is wrong with an `export_type` (after its name), or nil.
+func exportTypeProblem(_ t: String) -> String? {
+    t == "none" || GGUFExport.TensorType(rawValue: t) != nil ? nil
+        : "must be f32, f16, q8_0, q4_0 (the GGUF type whose shape rules the student must meet) or none, not \"\(t)\""
 }

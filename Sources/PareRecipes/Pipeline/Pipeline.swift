@@ -23,11 +23,11 @@ public struct Pipeline {
         var steps: [PipelineStep] = []
         var prepare = c.prepare
         prepare.output = "\(R)/data"
-        steps.append(PipelineStep(name: "prepare", job: .prepare(prepare), inputs: prepare.inputs, output: "\(R)/data/test.jsonl"))
+        steps.append(PipelineStep(name: "prepare", job: prepare, inputs: prepare.inputs, output: "\(R)/data/test.jsonl"))
         for split in ["train", "val", "test"] {
             var t = c.tokenize
             t.input = "\(R)/data/\(split).jsonl"; t.tokenizer = teacher; t.outputPrefix = "\(R)/data/wiki_\(split)"; t.jsonKey = "text"
-            steps.append(PipelineStep(name: "tokenize-\(split)", job: .tokenize(t), inputs: [t.input, teacher], output: t.prefix + ".idx"))
+            steps.append(PipelineStep(name: "tokenize-\(split)", job: t, inputs: [t.input, teacher], output: t.prefix + ".idx"))
         }
         func wire(_ t: inout TrainSettings, output: String) {
             t.dataTrain = "\(R)/data/wiki_train"; t.dataVal = "\(R)/data/wiki_val"; t.output = output; t.resume = true
@@ -37,19 +37,19 @@ public struct Pipeline {
         finetune.model = teacher
         wire(&finetune.train, output: ft)
         finetune.train.dataTest = "\(R)/data/wiki_test"
-        steps.append(PipelineStep(name: "finetune", job: .finetune(finetune), inputs: [teacher, "\(R)/data/wiki_train_text_document.idx"],
+        steps.append(PipelineStep(name: "finetune", job: finetune, inputs: [teacher, "\(R)/data/wiki_train_text_document.idx"],
                                   output: "\(ft)/model/config.json"))
         var calibration = c.calibration
         calibration.calibrationData = "\(R)/data/wiki_train"
         var students: [String] = []
         if var d = c.depth {
             d.model = "\(ft)/model"; d.output = "\(R)/students/depth"; d.calibration = calibration
-            steps.append(PipelineStep(name: "prune-depth", job: .pruneDepth(d), inputs: [d.model], output: "\(d.output)/config.json"))
+            steps.append(PipelineStep(name: "prune-depth", job: d, inputs: [d.model], output: "\(d.output)/config.json"))
             students.append("depth")
         }
         if var w = c.width {
             w.model = "\(ft)/model"; w.output = "\(R)/students/width"; w.calibration = calibration
-            steps.append(PipelineStep(name: "prune-width", job: .pruneWidth(w), inputs: [w.model], output: "\(w.output)/config.json"))
+            steps.append(PipelineStep(name: "prune-width", job: w, inputs: [w.model], output: "\(w.output)/config.json"))
             students.append("width")
         }
         // The searched student: the winner of prune.search, distilled at the full budget below.
@@ -60,7 +60,7 @@ public struct Pipeline {
             s.distill.layerMap = nil; s.distill.intermediateLoss = nil
             if s.distill.topKLogits == nil { s.distill.topKLogits = PruneSearchJob().distill.topKLogits }
             wire(&s.distill.train, output: s.output)
-            steps.append(PipelineStep(name: "prune-search", job: .pruneSearch(s), inputs: [s.model], output: "\(s.output)/winner/config.json"))
+            steps.append(PipelineStep(name: "prune-search", job: s, inputs: [s.model], output: "\(s.output)/winner/config.json"))
             students.append("search")
             studentDir["search"] = "\(s.output)/winner"
         }
@@ -78,7 +78,7 @@ public struct Pipeline {
             // first distillation writes them, the others read them instead of running the teacher.
             if d.teacherCache == nil, d.topKLogits != nil, d.intermediateLoss == nil, students.count > 1 { d.teacherCache = "\(R)/teacher-cache" }
             wire(&d.train, output: "\(R)/distill-\(s)")
-            steps.append(PipelineStep(name: "distill-\(s)", job: .distill(d), inputs: [d.teacher, d.student], output: "\(R)/distill-\(s)/model/config.json"))
+            steps.append(PipelineStep(name: "distill-\(s)", job: d, inputs: [d.teacher, d.student], output: "\(R)/distill-\(s)/model/config.json"))
         }
         let models = [teacher, "\(ft)/model"] + students.flatMap { [studentDir[$0]!, "\(R)/distill-\($0)/model"] }
         for split in ["val", "test"] {
@@ -88,9 +88,9 @@ public struct Pipeline {
             // Task accuracy does not depend on the split: it is measured once, in the test step.
             if split == "val" { e.tasks = [] }
             e.perplexity = true
-            steps.append(PipelineStep(name: "eval-\(split)", job: .eval(e), inputs: models, output: e.json!))
+            steps.append(PipelineStep(name: "eval-\(split)", job: e, inputs: models, output: e.json!))
         }
-        steps.append(PipelineStep(name: "report", job: .report(ReportJob(runDir: R)),
+        steps.append(PipelineStep(name: "report", job: ReportJob(runDir: R),
                                   inputs: ["\(R)/eval-val.json", "\(R)/eval-test.json"] + students.map { "\(R)/distill-\($0)/metrics.jsonl" },
                                   output: "\(R)/report.md"))
         for step in steps {
@@ -135,7 +135,7 @@ public struct Pipeline {
                 try? FileManager.default.removeItem(atPath: marker)
             }
             let s0 = ProcessInfoLite.now()
-            do { if let execute { try execute(step) } else { try step.job.run(progress: progress) } }
+            do { if let execute { try execute(step) } else { try step.job.runStep(progress: progress) } }
             catch let e as TrainingError { throw e }   // the CLI gives an interruption its own exit code
             catch { throw RecipeError.failed("step \(step.name): " + Pipeline.message(error, section: step.job.section)) }
             // Everything after a re-run step depends on it: their inputs' fingerprints change with it.

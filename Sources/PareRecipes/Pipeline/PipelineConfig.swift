@@ -1,4 +1,5 @@
 import Foundation
+import PareCore
 import Yams
 
 /// `pare pipeline CONFIG.yaml`: the recipe's jobs with their settings. Each section holds the
@@ -28,9 +29,9 @@ public struct PipelineConfig {
         "data": PrepareJob.keys.filter { $0 != "output" } + ["append_eod", "workers"],
         "finetune": FinetuneJob.keys.filter { !wiredTrainKeys.contains($0) && $0 != "model" },
         "prune": CalibrationSettings.keys.filter { $0 != "calibration_data" && $0 != "precision" } + ["depth", "width", "search"],
-        "prune.depth": ["enabled"] + DepthPruneJob.ownKeys.filter { $0 != "model" && $0 != "output" },
-        "prune.width": ["enabled"] + WidthPruneJob.ownKeys.filter { $0 != "model" && $0 != "output" },
-        "prune.search": ["enabled"] + PruneSearchJob.ownKeys.filter { $0 != "model" && $0 != "output" },
+        "prune.depth": ["enabled"] + DepthPruneJob.ownSettings.map(\.key).filter { $0 != "model" && $0 != "output" },
+        "prune.width": ["enabled"] + WidthPruneJob.ownSettings.map(\.key).filter { $0 != "model" && $0 != "output" },
+        "prune.search": ["enabled"] + PruneSearchJob.ownSettings.map(\.key).filter { $0 != "model" && $0 != "output" },
         "distill": DistillJob.keys.filter { !wiredTrainKeys.contains($0) && $0 != "teacher" && $0 != "student" },
         "eval": EvalJob.keys.filter { !["model", "data", "json", "perplexity", "precision"].contains($0) },   // speed and tasks: on the test split
     ]
@@ -104,8 +105,8 @@ public struct PipelineConfig {
     }
 
     /// A prune subsection; `enabled: false` turns the student off.
-    static func subsection<J: Decodable>(_ node: Node?, _ path: String, _ type: J.Type) throws -> J? {
-        guard let node else { return try decode(J.self, Node.Mapping([]), path) }
+    static func subsection<J: JobSettings>(_ node: Node?, _ path: String, _ type: J.Type) throws -> J? {
+        guard let node else { return J() }
         let m = try mapping(node, path, sections[path]!)
         if let e = m["enabled"], try scalar(e, path + ".enabled") as Bool == false { return nil }
         return try decode(J.self, m, path, drop: ["enabled"])
@@ -134,38 +135,17 @@ public struct PipelineConfig {
         return m
     }
 
-    /// A job from the mapping's keys (all, or those in `keep`, less `drop`).
-    static func decode<J: Decodable>(_ type: J.Type, _ m: Node.Mapping, _ path: String, keep: Set<String>? = nil, drop: Set<String> = []) throws -> J {
-        let pairs = m.filter { p in let k = p.key.string ?? ""; return (keep?.contains(k) ?? true) && !drop.contains(k) }
-        let yaml = try Yams.serialize(node: Node.mapping(Node.Mapping(pairs.map { ($0.key, $0.value) })))
-        do { return try YAMLDecoder().decode(J.self, from: yaml) }
-        catch let e as RecipeError { throw RecipeError.failed("\(path): \(e.rawMessage)") }
-        catch let DecodingError.typeMismatch(t, ctx) { throw valueError(path, ctx, m, "expected \(typeName(t))") }
-        catch let DecodingError.valueNotFound(t, ctx) { throw valueError(path, ctx, m, "expected \(typeName(t))") }
-        catch let DecodingError.dataCorrupted(ctx) { throw valueError(path, ctx, m, ctx.debugDescription) }
-        catch { throw RecipeError.failed("\(path): \(error)") }
+    /// A job from the mapping's keys (all, or those in `keep`, less `drop`), read once, straight
+    /// into the job; a value of the wrong type names its YAML path, line and column.
+    static func decode<J: JobSettings>(_ type: J.Type, _ m: Node.Mapping, _ path: String, keep: Set<String>? = nil, drop: Set<String> = []) throws -> J {
+        let taking = Set(J.keys.filter { (keep?.contains($0) ?? true) && !drop.contains($0) })
+        do { return try J(yaml: m, taking: taking) }
+        catch let e as RecipeError { throw RecipeError.failed(SettingName.render(e.rawMessage) { "\(path).\($0)" }) }
     }
 
-    static func valueError(_ path: String, _ ctx: DecodingError.Context, _ m: Node.Mapping, _ what: String) -> RecipeError {
-        let key = ctx.codingPath.first?.stringValue ?? ""
-        let node = m[key]
-        let got = node.flatMap { $0.scalar?.string }.map { ", got \"\($0)\"" } ?? ""
-        return RecipeError.failed("\(path).\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\(node.map(where_) ?? ""): \(what)\(got)")
-    }
-
-    static func typeName(_ t: Any.Type) -> String {
-        switch t {
-        case is Int.Type, is UInt64.Type, is Int?.Type: return "a whole number"
-        case is Double.Type, is Float.Type: return "a number"
-        case is Bool.Type: return "true or false"
-        case is String.Type: return "a string"
-        default: return "\(t)"
-        }
-    }
-
-    static func scalar<T: ScalarConstructible>(_ node: Node, _ path: String) throws -> T {
-        guard let v = T.construct(from: node.scalar ?? Node.Scalar("")) , node.scalar != nil else {
-            throw RecipeError.failed("\(path)\(where_(node)): expected \(typeName(T.self)), got \(node.scalar.map { "\"\($0.string)\"" } ?? "a mapping or list")")
+    static func scalar<T: SettingValue>(_ node: Node, _ path: String) throws -> T {
+        guard let v = T(yaml: node) else {
+            throw RecipeError.failed("\(path)\(where_(node)): expected \(T.expected), got \(node.scalar.map { "\"\($0.string)\"" } ?? "a mapping or list")")
         }
         return v
     }

@@ -2,87 +2,66 @@ import Foundation
 import PareCore
 
 /// One job of the recipe, as the pipeline runs it.
-public enum RecipeJob {
-    case prepare(PrepareJob), tokenize(TokenizeJob), finetune(FinetuneJob)
-    case pruneDepth(DepthPruneJob), pruneWidth(WidthPruneJob), pruneSearch(PruneSearchJob), distill(DistillJob), eval(EvalJob), report(ReportJob)
-
+public protocol RecipeJob {
     /// The YAML section whose keys set it (for error messages).
-    public var section: String {
-        switch self {
-        case .prepare, .tokenize: return "data"
-        case .finetune: return "finetune"
-        case .pruneDepth: return "prune.depth"
-        case .pruneWidth: return "prune.width"
-        case .pruneSearch: return "prune.search"
-        case .distill: return "distill"
-        case .eval: return "eval"
-        case .report: return "report"
-        }
-    }
-
-    public func validate() throws {
-        switch self {
-        case .prepare(let j): try j.validate()
-        case .tokenize(let j): try j.validate()
-        case .finetune(let j): try j.validate()
-        case .pruneDepth(let j): try j.validate()
-        case .pruneWidth(let j): try j.validate()
-        case .pruneSearch(let j): try j.validate()
-        case .distill(let j): try j.validate()
-        case .eval(let j): try j.validate()
-        case .report: break
-        }
-    }
-
-    public func run(progress: Progress) throws {
-        switch self {
-        case .prepare(let j): try j.run(progress: progress)
-        case .tokenize(let j): try j.run(progress: progress)
-        case .finetune(let j): try j.run(progress: progress)
-        case .pruneDepth(let j): try j.run(progress: progress)
-        case .pruneWidth(let j): try j.run(progress: progress)
-        case .pruneSearch(let j): try j.run(progress: progress)
-        case .distill(let j): try j.run(progress: progress)
-        case .eval(let j): try j.run(progress: progress)
-        case .report(let j): try j.run(progress: progress)
-        }
-    }
-
+    static var section: String { get }
+    func validate() throws
+    /// Runs the job to the end (its result is in the files it writes).
+    func runStep(progress: Progress) throws
     /// The folder a training job writes its run into (checkpoints, metrics), if it is one.
-    var runFolder: String? {
-        switch self {
-        case .finetune(let j): return j.train.output
-        case .distill(let j): return j.train.output
-        case .pruneSearch(let j): return j.output   // its short distillations resume only under the same settings
-        default: return nil
-        }
-    }
+    var runFolder: String? { get }
+    /// The settings that decide its output, as canonical JSON.
+    var fingerprintJSON: String { get }
+}
 
-    /// The job's settings as canonical JSON (sorted keys): what the step's fingerprint hashes.
-    public var canonicalJSON: String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        let data: Data?
-        switch self {
-        case .prepare(let j): data = try? enc.encode(j)
-        case .tokenize(let j): data = try? enc.encode(j)
-        case .finetune(let j): data = try? enc.encode(j)
-        case .pruneDepth(let j): data = try? enc.encode(j)
-        case .pruneWidth(let j): data = try? enc.encode(j)
-        case .pruneSearch(let j): data = try? enc.encode(j)
-        case .distill(let j): data = try? enc.encode(j)
-        case .eval(let j): data = try? enc.encode(j)
-        case .report(let j): data = try? enc.encode(j)
-        }
-        return "{\"\(section)\":" + String(decoding: data ?? Data(), as: UTF8.self) + "}"
-    }
+extension RecipeJob {
+    public var runFolder: String? { nil }
+    public var section: String { Self.section }
+    /// What the step's fingerprint hashes.
+    public var canonicalJSON: String { "{\"\(section)\":" + fingerprintJSON + "}" }
+}
+
+extension PrepareJob: RecipeJob {
+    public static let section = "data"
+    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
+}
+extension TokenizeJob: RecipeJob {
+    public static let section = "data"
+    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
+}
+extension FinetuneJob: RecipeJob {
+    public static let section = "finetune"
+    public func runStep(progress: Progress) throws { try run(progress: progress) }
+    public var runFolder: String? { train.output }
+}
+extension DepthPruneJob: RecipeJob {
+    public static let section = "prune.depth"
+    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
+}
+extension WidthPruneJob: RecipeJob {
+    public static let section = "prune.width"
+    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
+}
+extension PruneSearchJob: RecipeJob {
+    public static let section = "prune.search"
+    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
+    public var runFolder: String? { output }   // its short distillations resume only under the same settings
+}
+extension DistillJob: RecipeJob {
+    public static let section = "distill"
+    public func runStep(progress: Progress) throws { try run(progress: progress) }
+    public var runFolder: String? { train.output }
+}
+extension EvalJob: RecipeJob {
+    public static let section = "eval"
+    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
 }
 
 /// A step: a named job, the files whose content decides its result, and the file that
 /// exists once it is complete.
 public struct PipelineStep {
     public let name: String
-    public let job: RecipeJob
+    public let job: any RecipeJob
     public let inputs: [String]
     public let output: String
 

@@ -4,11 +4,14 @@ import PareFormats
 
 /// `report`: RUN_DIR/report.md, the comparison table and SVG plots of a pipeline run, read
 /// from its eval-val.json, eval-test.json and the training runs' metrics.jsonl.
-public struct ReportJob: Codable, Equatable {
+public struct ReportJob: Equatable, RecipeJob {
     public var runDir = ""
 
     public init(runDir: String) { self.runDir = runDir }
-    enum CodingKeys: String, CodingKey { case runDir = "run_dir" }
+    public static let section = "report"
+    public func validate() throws {}
+    public func runStep(progress: Progress) throws { try run(progress: progress) }
+    public var fingerprintJSON: String { "{\"run_dir\":\(jsonQuoted(runDir))}" }
 
     /// Writes report.md and the plots; returns the report's Markdown. `generated` is the date
     /// line (fixed in tests).
