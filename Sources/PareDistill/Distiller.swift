@@ -22,21 +22,21 @@ public final class Distiller: TrainingObjective {
     var ceScratch = FloatBuffer(count: 0)  // (lmChunk, V) student logits copy for the LM loss
     /// The teacher's top-k rows for the training and validation streams, read instead of
     /// running the teacher; a micro-batch past a cache's end runs the teacher live.
-    public var trainCache: TeacherCache?, valCache: TeacherCache?
+    public let trainCache: TeacherCache?, valCache: TeacherCache?
     /// Micro-batches served from the caches and run live (for the log).
     public private(set) var cachedMicroBatches = 0, liveMicroBatches = 0
 
+    /// The teacher is only read. In bf16 the caller may release its f32 matrices first
+    /// (`LlamaModel.keepMatricesInBF16Only`): it needs no f32 copy.
     public init(teacher: LlamaModel, student: LlamaModel, settings: KDSettings, kdRatio: Float, microBatch B: Int, seqLength T: Int,
-                intermediate: IntermediateLoss? = nil) throws {
+                intermediate: IntermediateLoss? = nil, trainCache: TeacherCache? = nil, valCache: TeacherCache? = nil) throws {
         self.teacher = teacher; self.student = student; self.settings = settings; self.kdRatio = kdRatio
-        self.intermediate = intermediate
+        self.intermediate = intermediate; self.trainCache = trainCache; self.valCache = valCache
         teacherActs = Activations(config: teacher.config, B: B, T: T, forTraining: false)
         teacherLogits = FloatBuffer(count: teacherActs.lmChunk * teacher.config.vocabSize)
         vocab = min(teacher.config.vocabSize, student.config.vocabSize)
         if let p = Distiller.kdRatioProblem(kdRatio) { throw DistillError.invalid("\(SettingName.ref("kd_ratio")) \(p)") }
         if let p = settings.problem(vocabulary: vocab) { throw DistillError.invalid(p) }
-        // The teacher is only read from here on: in bf16 its matrices need no f32 copy.
-        if teacher.precision == .bf16 { try teacher.keepMatricesInBF16Only() }
     }
 
     /// What is wrong with a KD weight (after its name), or nil: it must lie in 0...1.
@@ -56,9 +56,12 @@ public final class Distiller: TrainingObjective {
     /// trainer by construction, so it is trained and checkpointed.
     public var auxiliaryParameters: [AuxiliaryParameter] { intermediate?.projection.map { [$0] } ?? [] }
 
-    /// Validation KD beside val/loss.
-    public func validationExtras(_ val: BlendedSampleStream, batches: Int, microBatch: Int, communicator: Communicator) throws -> [(String, Double)] {
-        [("kd_loss", try validationKD(val, batches: batches, microBatch: microBatch, cache: valCache, communicator: communicator))]
+    /// The student's LM loss and its KD against the teacher (val/kd_loss), from one student
+    /// forward pass per micro-batch.
+    public func validation(of model: LlamaModel, on val: BlendedSampleStream, batches: Int, microBatch: Int, communicator: Communicator) throws -> Validation {
+        precondition(model === student, "the distiller validates its own student")
+        let v = try validation(val, batches: batches, microBatch: microBatch, cache: valCache, communicator: communicator)
+        return Validation(loss: v.lm, extras: [("kd_loss", v.kd)])
     }
 
     /// One micro-batch of distillation. Extra logged values: kd_loss and lm_loss (means over the batch).
@@ -126,38 +129,39 @@ public final class Distiller: TrainingObjective {
         return kd
     }
 
-    /// Validation: mean KD of the student against the teacher on a stream's first batches.
-    /// Under data parallelism each rank takes every size-th batch and the sums are all-reduced.
-    /// `cache`, when given, holds the teacher's top-k rows of this stream.
-    public func validationKD(_ stream: BlendedSampleStream, batches: Int, microBatch B: Int, cache: TeacherCache? = nil,
-                             communicator: Communicator = SingleProcess()) throws -> Double {
-        let T = stream.seqLength, V = student.config.vocabSize
-        guard V == vocab else { return .nan }   // KD over a vocabulary prefix is reported in training only
-        let sActs = Activations(config: student.config, B: B, T: T, forTraining: false)
-        var tokens = [Int32](repeating: 0, count: B * T), targets = tokens
+    /// Validation over a stream's first batches: the student's mean LM loss and its mean KD
+    /// against the teacher (NaN when the vocabularies differ: KD over a vocabulary prefix is
+    /// reported in training only). The student runs once per batch. Under data parallelism
+    /// each rank takes every size-th batch and the sums are all-reduced. `cache`, when given,
+    /// holds the teacher's top-k rows of this stream.
+    public func validation(_ stream: BlendedSampleStream, batches: Int, microBatch B: Int, cache: TeacherCache? = nil,
+                           communicator: Communicator = SingleProcess()) throws -> (lm: Double, kd: Double) {
+        let V = student.config.vocabSize
+        let sActs = Activations(config: student.config, B: B, T: stream.seqLength, forTraining: false)
         let studentLogits = FloatBuffer(count: sActs.lmChunk * V)
-        var sum = 0.0, count = 0
-        for k in stride(from: communicator.rank, to: batches, by: communicator.size) {
-            tokens.withUnsafeMutableBufferPointer { t in targets.withUnsafeMutableBufferPointer { stream.batch(first: k * B, B: B, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
+        let sums = try validationSums(stream, batches: batches, microBatch: B, communicator: communicator, count: 4) { batch, k in
             let cached = cache?.rows(sample: k * B) != nil && B == cache?.key.microBatch
-            try tokens.withUnsafeBufferPointer { t in
-                if !cached { try teacher.forward(tokens: t.baseAddress!, acts: teacherActs) }
-                try student.forward(tokens: t.baseAddress!, acts: sActs)
-            }
-            student.forEachLogitChunk(acts: sActs, into: studentLogits.pointer) { r0, R, logits in
-                let rows: TeacherLogits
-                if cached, let c = cache?.rows(sample: k * B, row: r0) { rows = c } else {
-                    teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
-                    rows = .dense(teacherLogits.pointer, ld: teacher.config.vocabSize)
+            var lm = 0.0, lmCount = 0, kd = 0.0, kdCount = 0
+            try batch.withPointers { tokens, targets in
+                if !cached && V == vocab { try teacher.forward(tokens: tokens, acts: teacherActs) }
+                try student.forward(tokens: tokens, acts: sActs)
+                student.forEachLogitChunk(acts: sActs, into: studentLogits.pointer) { r0, R, logits in
+                    let ce = crossEntropyForwardBackward(logits: logits, losses: nil, targets: targets + r0, N: R, V: V, gradScale: nil)
+                    lm += ce.sum; lmCount += ce.count
+                    guard V == vocab else { return }
+                    let rows: TeacherLogits
+                    if cached, let c = cache?.rows(sample: k * B, row: r0) { rows = c } else {
+                        teacher.headLogits(acts: teacherActs, row: r0, count: R, into: teacherLogits.pointer)
+                        rows = .dense(teacherLogits.pointer, ld: teacher.config.vocabSize)
+                    }
+                    let mask = (r0..<(r0 + R)).map { targets[$0] != ignoreIndex }
+                    let r = mask.withUnsafeBufferPointer {
+                        kdLossForwardBackward(student: logits, teacher: rows, mask: $0.baseAddress!, N: R, V: vocab, settings: settings, gradScale: nil) }
+                    kd += r.sum; kdCount += r.count
                 }
-                let mask = (r0..<(r0 + R)).map { targets[$0] != ignoreIndex }
-                let r = mask.withUnsafeBufferPointer {
-                    kdLossForwardBackward(student: logits, teacher: rows, mask: $0.baseAddress!, N: R, V: vocab, settings: settings, gradScale: nil) }
-                sum += r.sum; count += r.count
             }
+            return [lm, Double(lmCount), kd, Double(kdCount)]
         }
-        var totals = [sum, Double(count)]
-        try communicator.allReduceSum(&totals)
-        return totals[0] / max(totals[1], 1)
+        return (sums[0] / max(sums[1], 1), V == vocab ? sums[2] / max(sums[3], 1) : .nan)
     }
 }

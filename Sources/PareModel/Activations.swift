@@ -35,11 +35,9 @@ public final class Activations {
     let rstdf: Int         // (N)
     // Scratch, reused by every layer:
     let ln: Int            // (N, C) recomputed norm output
-    let h: Int, dh: Int    // (N, F) MLP activation and its gradient
-    let dgate: Int, dup: Int   // (N, F)
-    let dres: Int, dln: Int    // (N, C) residual-stream gradient, norm-output gradient
-    let datt: Int, dq: Int     // (N, H·D)
-    let dk: Int, dv: Int       // (N, KV·D)
+    let h: Int             // (N, F) MLP activation
+    /// Backward's scratch; nil in inference activations, so they cannot reach a backward.
+    let grad: GradientScratch?
     let logits: Int        // (lmChunk, V)
     let losses: Int        // (N) per-token loss
 
@@ -52,6 +50,14 @@ public final class Activations {
         let residMid: Int  // (N, C) after the attention residual
         let rstd2: Int     // (N)
         let gate: Int, up: Int  // (N, F)
+    }
+
+    /// Gradients backward writes, reused by every layer.
+    struct GradientScratch {
+        let dh: Int, dgate: Int, dup: Int   // (N, F) MLP activation, gate and up gradients
+        let dres: Int, dln: Int             // (N, C) residual-stream gradient, norm-output gradient
+        let datt: Int, dq: Int              // (N, H·D)
+        let dk: Int, dv: Int                // (N, KV·D)
     }
 
     public init(config c: LlamaConfig, B: Int, T: Int, lmChunk: Int = 256, forTraining: Bool = true, saveIn: Precision = .fp32) {
@@ -98,14 +104,14 @@ public final class Activations {
         xf = take(N * C); rstdf = take(N)
         ln = take(N * C); h = take(N * F)
         if forTraining {
-            dh = take(N * F)
+            let dh = take(N * F)
             // bf16 saves: gate and up are restored per layer and dead after the SwiGLU
             // backward, so their gradients overwrite them in place.
-            (dgate, dup) = savedPrecision == .bf16 ? (layers[0].gate, layers[0].up) : (take(N * F), take(N * F))
-            dres = take(N * C); dln = take(N * C); datt = take(N * HD); dq = take(N * HD)
-            dk = take(N * KVD); dv = take(N * KVD)
+            let (dgate, dup) = savedPrecision == .bf16 ? (layers[0].gate, layers[0].up) : (take(N * F), take(N * F))
+            grad = GradientScratch(dh: dh, dgate: dgate, dup: dup, dres: take(N * C), dln: take(N * C), datt: take(N * HD), dq: take(N * HD),
+                                   dk: take(N * KVD), dv: take(N * KVD))
         } else {
-            (dh, dgate, dup, dres, dln, datt, dq, dk, dv) = (-1, -1, -1, -1, -1, -1, -1, -1, -1)
+            grad = nil
         }
         logits = take(self.lmChunk * c.vocabSize); losses = take(N)
         buffer = FloatBuffer(count: total)
@@ -117,6 +123,12 @@ public final class Activations {
     public static let lmLossChunk = 128
 
     @inline(__always) func p(_ offset: Int) -> UnsafeMutablePointer<Float> { buffer.pointer + offset }
+
+    /// Backward's scratch: training activations only.
+    var gradients: GradientScratch {
+        guard let grad else { preconditionFailure("backward needs training activations (forTraining: true)") }
+        return grad
+    }
 
     /// After layer l's forward: its q, k, v, att, gate and up (in the shared f32 buffers) are
     /// stored rounded to bf16. Nothing to do when they are saved in f32.

@@ -26,17 +26,17 @@ extension LlamaModel {
     /// after the norm that reads it: layer l+1's input norm, or the final norm for the last
     /// layer) — how intermediate-state distillation enters.
     func backward(tokens: UnsafePointer<Int32>, acts a: Activations, grads: FloatBuffer, hiddenGrads: [Int: UnsafePointer<Float>] = [:]) {
-        precondition(a.forTraining, "backward needs training activations (forTraining: true)")
+        let g = a.gradients
         let c = config, N = a.N, C = c.hiddenSize, F = c.intermediateSize
         let H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim
         let HD = H * D, KVD = KV * D, eps = Float(c.rmsNormEps)
         let P = params.pointer, G = grads.pointer
         let shape = AttentionShape(B: a.B, Tq: a.T, Tk: a.T, H: H, KV: KV, D: D)
-        let dres = a.p(a.dres)
-        if let g = hiddenGrads[c.numHiddenLayers - 1] { axpy(1, g, a.p(a.dln), N * C) }
+        let dres = a.p(g.dres)
+        if let h = hiddenGrads[c.numHiddenLayers - 1] { axpy(1, h, a.p(g.dln), N * C) }
         // Final norm: dres = ∂L/∂resid_out
         dres.update(repeating: 0, count: N * C)
-        rmsnormBackward(dinp: dres, dweight: G + layout.finalNorm, dout: a.p(a.dln), inp: a.p(a.residOut),
+        rmsnormBackward(dinp: dres, dweight: G + layout.finalNorm, dout: a.p(g.dln), inp: a.p(a.residOut),
                         weight: P + layout.finalNorm, rstd: a.p(a.rstdf), N: N, C: C)
         withRoundedInputs(rows: N) { lnh, hh in   // one pair of bf16 buffers for every layer
             for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
@@ -45,38 +45,38 @@ extension LlamaModel {
                 // MLP block (dres flows straight through the residual to resid_mid as well).
                 rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd2), inp: a.p(s.residMid), weight: P + w.postNorm, N: N, C: C, eps: eps, outBF16: lnh)
                 swigluForward(out: a.p(a.h), gate: a.p(s.gate), up: a.p(s.up), count: N * F, outBF16: hh)
-                a.p(a.dh).update(repeating: 0, count: N * F)
-                matmulBackward(dinp: a.p(a.dh), dweight: G + w.down, dbias: w.downBias.map { G + $0 }, dout: dres,
+                a.p(g.dh).update(repeating: 0, count: N * F)
+                matmulBackward(dinp: a.p(g.dh), dweight: G + w.down, dbias: w.downBias.map { G + $0 }, dout: dres,
                                inp: a.p(a.h), inpBF16: hh, weight: linear(w.down), N: N, I: F, O: C)
-                swigluBackward(dgate: a.p(a.dgate), dup: a.p(a.dup), dout: a.p(a.dh), gate: a.p(s.gate), up: a.p(s.up), count: N * F)
-                a.p(a.dln).update(repeating: 0, count: N * C)
-                matmulBackward(dinp: a.p(a.dln), dweight: G + w.gate, dbias: w.gateBias.map { G + $0 }, dout: a.p(a.dgate),
+                swigluBackward(dgate: a.p(g.dgate), dup: a.p(g.dup), dout: a.p(g.dh), gate: a.p(s.gate), up: a.p(s.up), count: N * F)
+                a.p(g.dln).update(repeating: 0, count: N * C)
+                matmulBackward(dinp: a.p(g.dln), dweight: G + w.gate, dbias: w.gateBias.map { G + $0 }, dout: a.p(g.dgate),
                                inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.gate), N: N, I: C, O: F)
-                matmulBackward(dinp: a.p(a.dln), dweight: G + w.up, dbias: w.upBias.map { G + $0 }, dout: a.p(a.dup),
+                matmulBackward(dinp: a.p(g.dln), dweight: G + w.up, dbias: w.upBias.map { G + $0 }, dout: a.p(g.dup),
                                inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.up), N: N, I: C, O: F)
-                rmsnormBackward(dinp: dres, dweight: G + w.postNorm, dout: a.p(a.dln), inp: a.p(s.residMid),
+                rmsnormBackward(dinp: dres, dweight: G + w.postNorm, dout: a.p(g.dln), inp: a.p(s.residMid),
                                 weight: P + w.postNorm, rstd: a.p(s.rstd2), N: N, C: C)
                 // Attention block.
-                a.p(a.datt).update(repeating: 0, count: N * HD)
-                matmulBackward(dinp: a.p(a.datt), dweight: G + w.o, dbias: w.oBias.map { G + $0 }, dout: dres,
+                a.p(g.datt).update(repeating: 0, count: N * HD)
+                matmulBackward(dinp: a.p(g.datt), dweight: G + w.o, dbias: w.oBias.map { G + $0 }, dout: dres,
                                inp: a.p(s.att), inpBF16: a.savedAttention(l), weight: linear(w.o), N: N, I: HD, O: C)
-                a.p(a.dq).update(repeating: 0, count: N * HD)
-                a.p(a.dk).update(repeating: 0, count: N * KVD)
-                a.p(a.dv).update(repeating: 0, count: N * KVD)
-                attentionBackward(dq: a.p(a.dq), dk: a.p(a.dk), dv: a.p(a.dv), dout: a.p(a.datt), q: a.p(s.q), k: a.p(s.k),
+                a.p(g.dq).update(repeating: 0, count: N * HD)
+                a.p(g.dk).update(repeating: 0, count: N * KVD)
+                a.p(g.dv).update(repeating: 0, count: N * KVD)
+                attentionBackward(dq: a.p(g.dq), dk: a.p(g.dk), dv: a.p(g.dv), dout: a.p(g.datt), q: a.p(s.q), k: a.p(s.k),
                                   v: a.p(s.v), shape: shape)
-                ropeBackward(dx: a.p(a.dq), table: rope, N: N, T: a.T, pos0: 0, nHeads: H, D: D)
-                ropeBackward(dx: a.p(a.dk), table: rope, N: N, T: a.T, pos0: 0, nHeads: KV, D: D)
+                ropeBackward(dx: a.p(g.dq), table: rope, N: N, T: a.T, pos0: 0, nHeads: H, D: D)
+                ropeBackward(dx: a.p(g.dk), table: rope, N: N, T: a.T, pos0: 0, nHeads: KV, D: D)
                 rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd1), inp: a.p(s.residIn), weight: P + w.inputNorm, N: N, C: C, eps: eps, outBF16: lnh)
-                a.p(a.dln).update(repeating: 0, count: N * C)
-                matmulBackward(dinp: a.p(a.dln), dweight: G + w.q, dbias: w.qBias.map { G + $0 }, dout: a.p(a.dq),
+                a.p(g.dln).update(repeating: 0, count: N * C)
+                matmulBackward(dinp: a.p(g.dln), dweight: G + w.q, dbias: w.qBias.map { G + $0 }, dout: a.p(g.dq),
                                inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.q), N: N, I: C, O: HD)
-                matmulBackward(dinp: a.p(a.dln), dweight: G + w.k, dbias: w.kBias.map { G + $0 }, dout: a.p(a.dk),
+                matmulBackward(dinp: a.p(g.dln), dweight: G + w.k, dbias: w.kBias.map { G + $0 }, dout: a.p(g.dk),
                                inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.k), N: N, I: C, O: KVD)
-                matmulBackward(dinp: a.p(a.dln), dweight: G + w.v, dbias: w.vBias.map { G + $0 }, dout: a.p(a.dv),
+                matmulBackward(dinp: a.p(g.dln), dweight: G + w.v, dbias: w.vBias.map { G + $0 }, dout: a.p(g.dv),
                                inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.v), N: N, I: C, O: KVD)
-                if l > 0, let g = hiddenGrads[l - 1] { axpy(1, g, a.p(a.dln), N * C) }   // this norm's output is layer l−1's hidden state
-                rmsnormBackward(dinp: dres, dweight: G + w.inputNorm, dout: a.p(a.dln), inp: a.p(s.residIn),
+                if l > 0, let h = hiddenGrads[l - 1] { axpy(1, h, a.p(g.dln), N * C) }   // this norm's output is layer l−1's hidden state
+                rmsnormBackward(dinp: dres, dweight: G + w.inputNorm, dout: a.p(g.dln), inp: a.p(s.residIn),
                                 weight: P + w.inputNorm, rstd: a.p(s.rstd1), N: N, C: C)
             }
         }
@@ -85,36 +85,6 @@ extension LlamaModel {
 }
 
 extension LlamaModel {
-    /// The LM head's backward for rows [r0, r0 + R): dxf (R, C) = dlogits · W (written into
-    /// `dln`, where the decoder's backward starts); dW (V, C) += dlogitsᵀ · xf.
-    func headBackward(acts a: Activations, row r0: Int, count R: Int, dlogits: UnsafePointer<Float>, grads g: FloatBuffer) {
-        let C = config.hiddenSize
-        a.p(a.dln).advanced(by: r0 * C).update(repeating: 0, count: R * C)
-        matmulBackward(dinp: a.p(a.dln) + r0 * C, dweight: g.pointer + layout.lmHead, dbias: nil, dout: dlogits,
-                       inp: a.p(a.xf) + r0 * C, weight: linear(layout.lmHead), N: R, I: C, O: config.vocabSize)
-    }
-
-    /// Logits (R, V) of rows [r0, r0 + R) of the last forward pass in `acts`.
-    public func headLogits(acts a: Activations, row r0: Int, count R: Int, into out: UnsafeMutablePointer<Float>) {
-        matmulForward(out: out, inp: a.p(a.xf) + r0 * config.hiddenSize, weight: linear(layout.lmHead), bias: nil,
-                      N: R, I: config.hiddenSize, O: config.vocabSize)
-    }
-
-    /// The LM head over the last forward pass, `lmChunk` rows at a time: `body(r0, R, logits)`
-    /// receives the logits (R, V) of rows [r0, r0 + R), in `into` (lmChunk × V floats) or the
-    /// activations' own buffer. The one chunk loop of training, evaluation and distillation.
-    public func forEachLogitChunk(acts a: Activations, into buffer: UnsafeMutablePointer<Float>? = nil,
-                                  _ body: (_ row: Int, _ count: Int, _ logits: UnsafeMutablePointer<Float>) throws -> Void) rethrows {
-        let logits = buffer ?? a.p(a.logits)
-        var r0 = 0
-        while r0 < a.N {
-            let R = min(a.lmChunk, a.N - r0)
-            headLogits(acts: a, row: r0, count: R, into: logits)
-            try body(r0, R, logits)
-            r0 += R
-        }
-    }
-
     /// Forward, a caller-defined loss on the logits `lmChunk` rows at a time, then backward,
     /// adding into `grads`. `chunkLoss(r0, R, logits)` receives the student's logits (R, V)
     /// and must overwrite them with d(loss)/d(logits); gradients flow from there.

@@ -25,6 +25,7 @@ extension LlamaModel {
                         packed: PackedRows? = nil) throws {
         let c = config, N = a.N, C = c.hiddenSize, eps = Float(c.rmsNormEps)
         precondition(packed == nil || (packed!.count == N && !a.forTraining), "packed rows are for forward-only scoring")
+        forwardPasses += 1
         precondition(a.savedPrecision == .fp32 || precision == .bf16, "bf16-saved activations belong to a model running in bf16")
         let P = params.pointer
         let shape = AttentionShape(B: a.B, Tq: a.T, Tk: a.T, H: c.numAttentionHeads, KV: c.numKeyValueHeads, D: c.headDim)
@@ -46,22 +47,6 @@ extension LlamaModel {
             observer?.observe(.layerOutput, layer: l, values: a.p(residOut), B: a.B, T: a.T, width: C)
         }
         rmsnormForward(out: a.p(a.xf), rstd: a.p(a.rstdf), inp: a.p(a.residOut), weight: P + layout.finalNorm, N: N, C: C, eps: eps)
-    }
-
-    /// The LM head and cross-entropy over the final-norm output, `lmChunk` rows at a time.
-    /// With `gradScale`, also writes d(loss)/d(xf) into `dln` and accumulates the head's
-    /// weight gradient. Returns Σ loss over non-ignored targets and their count.
-    func lmHeadLoss(targets: UnsafePointer<Int32>, acts a: Activations, gradScale: Float?) -> (sum: Double, count: Int) {
-        var sum: Double = 0, count = 0
-        forEachLogitChunk(acts: a) { r0, R, logits in
-            let part = crossEntropyForwardBackward(logits: logits, losses: a.p(a.losses) + r0, targets: targets + r0, N: R, V: config.vocabSize, gradScale: gradScale)
-            sum += part.sum; count += part.count
-            if gradScale != nil, let g = grads {
-                precondition(a.forTraining, "gradients need training activations (forTraining: true)")
-                headBackward(acts: a, row: r0, count: R, dlogits: logits, grads: g)
-            }
-        }
-        return (sum, count)
     }
 
     /// Mean-free evaluation: Σ loss and count of non-ignored targets, no gradients.

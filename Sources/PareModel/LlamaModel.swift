@@ -10,6 +10,8 @@ public final class LlamaModel {
     public let layout: ParameterLayout
     public let params: FloatBuffer
     public private(set) var grads: FloatBuffer?
+    /// Forward passes over a batch run so far (what tests count: one per validation batch).
+    public internal(set) var forwardPasses = 0
     public let rope: RopeTable
     /// The precision the matmuls run in (`setPrecision`).
     public private(set) var precision: Precision = .fp32

@@ -1,16 +1,26 @@
 import Foundation
 import PareCore
-import PareTrain
 
 /// Where a job reports: result lines, and a transient status line (a progress bar) that is
-/// redrawn in place. The CLI and the pipeline print to the terminal; tests stay silent.
+/// redrawn in place; and whether its caller wants it to stop (a training job then saves a
+/// checkpoint after its current step). The CLI and the pipeline print to the terminal and
+/// stop on Ctrl-C; tests stay silent.
 public struct Progress {
     public var say: (String) -> Void
     public var status: (String) -> Void
     public var endStatus: () -> Void
+    public var shouldStop: () -> Bool
 
-    public init(say: @escaping (String) -> Void, status: @escaping (String) -> Void, endStatus: @escaping () -> Void) {
-        self.say = say; self.status = status; self.endStatus = endStatus
+    public init(say: @escaping (String) -> Void, status: @escaping (String) -> Void, endStatus: @escaping () -> Void,
+                shouldStop: @escaping () -> Bool = { false }) {
+        self.say = say; self.status = status; self.endStatus = endStatus; self.shouldStop = shouldStop
+    }
+
+    /// The same, stopping when `stop` says so.
+    public func stopping(when stop: @escaping () -> Bool) -> Progress {
+        var p = self
+        p.shouldStop = stop
+        return p
     }
 
     /// Lines to stdout, the status line to stderr.

@@ -14,7 +14,7 @@ struct Distill: ParsableCommand {
         try threads.apply()
         let job = try settings.job(DistillJob.self)
         let comm = try DataParallel.communicator()   // before any work: an MPI misconfiguration fails first
-        installInterruptHandler()
-        try runJob { try job.run(progress: .console, communicator: comm) }
+        let progress = interruptibleConsole()
+        try runJob { try job.run(progress: progress, communicator: comm) }
     }
 }

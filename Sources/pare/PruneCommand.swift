@@ -54,6 +54,7 @@ struct PruneSearch: ParsableCommand {
     func run() throws {
         try threads.apply()
         let job = try settings.job(PruneSearchJob.self)
-        try runJob { try job.run(progress: .console) }
+        let progress = interruptibleConsole()   // its short distillations stop after a checkpoint; rerunning continues
+        try runJob { try job.run(progress: progress) }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import PareCore
 import PareRecipes
 import PareTrain
+import Synchronization
 
 /// A job's settings on the command line: every flag ArgumentParser does not know itself is
 /// read against the job's settings table (`JobSettings`), which also writes the help.
@@ -34,19 +35,23 @@ func runJob<T>(_ body: () throws -> T) throws -> T {
     }
 }
 
-/// Ctrl-C (SIGINT) saves a checkpoint after the current step and stops; a second one quits
-/// at once. SIGUSR1 does the same once: mpirun forwards it to every rank (it does not forward
-/// SIGINT, on which it kills the job), so `kill -USR1 <mpirun pid>` stops an MPI job cleanly.
-func installInterruptHandler() {
+/// Set by the signal handlers below, read by training jobs through `Progress.shouldStop`.
+let interruptRequested = Atomic<Bool>(false)
+
+/// The console, stoppable: Ctrl-C (SIGINT) saves a checkpoint after the current step and
+/// stops; a second one quits at once. SIGUSR1 does the same once: mpirun forwards it to every
+/// rank (it does not forward SIGINT, on which it kills the job), so `kill -USR1 <mpirun pid>`
+/// stops an MPI job cleanly.
+func interruptibleConsole() -> PareRecipes.Progress {
     signal(SIGINT) { _ in
-        if trainingInterruptRequested { _exit(130) }
-        trainingInterruptRequested = true
+        if interruptRequested.exchange(true, ordering: .relaxed) { _exit(130) }
         let msg = "\ninterrupt: saving a checkpoint after this step (Ctrl-C again to quit now)\n"
         _ = msg.withCString { write(2, $0, strlen($0)) }
     }
     signal(SIGUSR1) { _ in
-        trainingInterruptRequested = true
+        interruptRequested.store(true, ordering: .relaxed)
         let msg = "\nSIGUSR1: saving a checkpoint after this step, then stopping\n"
         _ = msg.withCString { write(2, $0, strlen($0)) }
     }
+    return PareRecipes.Progress.console.stopping { interruptRequested.load(ordering: .relaxed) }
 }

@@ -41,14 +41,16 @@ final class TeacherCacheTests: XCTestCase {
         let student = try LlamaModel(config: c)
         student.initializeRandom(seed: 5, std: 0.08)
         let teacher = try f.model()
-        let d = try Distiller(teacher: teacher, student: student, settings: settings, kdRatio: 1, microBatch: 2, seqLength: 16)
         var tc = ResumeSetup.config(steps: 6)
         tc.valBatches = 2
         let s = try ResumeSetup.stream(prefix: dir + "/d"), v = try ResumeSetup.stream(prefix: dir + "/v")
+        var caches: (TeacherCache?, TeacherCache?) = (nil, nil)
         if let steps = cachedSteps {
-            d.trainCache = try TeacherCache.build(teacher: teacher, stream: s, samples: steps * 4, key: key("train", teacher), folder: out + "-cache")
-            d.valCache = try TeacherCache.build(teacher: teacher, stream: v, samples: 4, key: key("val", teacher), folder: out + "-cache")
+            caches = (try TeacherCache.build(teacher: teacher, stream: s, samples: steps * 4, key: key("train", teacher), folder: out + "-cache"),
+                      try TeacherCache.build(teacher: teacher, stream: v, samples: 4, key: key("val", teacher), folder: out + "-cache"))
         }
+        let d = try Distiller(teacher: teacher, student: student, settings: settings, kdRatio: 1, microBatch: 2, seqLength: 16,
+                              trainCache: caches.0, valCache: caches.1)
         let t = try Trainer(model: student, tokenizer: nil, config: tc, train: s, val: v, output: out, log: MetricsLog(), objective: d)
         try t.run(resume: false, saveFinalModel: false)
         return (t, d)
@@ -64,7 +66,7 @@ final class TeacherCacheTests: XCTestCase {
         XCTAssertEqual(live.lastValLoss, cached.lastValLoss)
         XCTAssertTrue(memcmp(live.model.params.pointer, cached.model.params.pointer, 4 * live.model.params.count) == 0, "weights bit for bit")
         let v = try ResumeSetup.stream(prefix: dir + "/v")
-        XCTAssertEqual(try d.validationKD(v, batches: 2, microBatch: 2, cache: d.valCache), try d.validationKD(v, batches: 2, microBatch: 2), "validation KD bit for bit")
+        XCTAssertEqual(try d.validation(v, batches: 2, microBatch: 2, cache: d.valCache).kd, try d.validation(v, batches: 2, microBatch: 2).kd, "validation KD bit for bit")
         // A cache shorter than the run: the steps past it run the teacher live, with the same numbers.
         let (short, ds) = try run(dir + "/short", cachedSteps: 4)
         XCTAssertEqual(ds.cachedMicroBatches, 8); XCTAssertEqual(ds.liveMicroBatches, 4)

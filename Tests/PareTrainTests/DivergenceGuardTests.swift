@@ -20,7 +20,6 @@ final class PoisonedObjective: TrainingObjective {
         return (r.sum, r.count, [])
     }
     var auxiliaryParameters: [AuxiliaryParameter] { [] }
-    func validationExtras(_ val: BlendedSampleStream, batches: Int, microBatch: Int, communicator: Communicator) throws -> [(String, Double)] { [] }
 }
 
 final class DivergenceGuardTests: XCTestCase {

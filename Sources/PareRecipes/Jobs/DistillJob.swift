@@ -59,7 +59,8 @@ public struct DistillJob: Equatable, JobSettings {
 
     /// The distillation objective for two loaded models; the projection of the intermediate
     /// loss is part of the objective, so the trainer registers it by construction.
-    public func objective(teacher t: PretrainedModel, student s: PretrainedModel, config: TrainerConfig) throws -> Distiller {
+    public func objective(teacher t: PretrainedModel, student s: PretrainedModel, config: TrainerConfig,
+                          caches: (train: TeacherCache?, val: TeacherCache?) = (nil, nil)) throws -> Distiller {
         // Same tokenizer: the common vocabulary must spell the same tokens.
         let common = min(t.tokenizer.vocabularySize, s.tokenizer.vocabularySize)
         guard t.tokenizer.model.tokens.prefix(common) == s.tokenizer.model.tokens.prefix(common) else {
@@ -72,7 +73,8 @@ public struct DistillJob: Equatable, JobSettings {
                                          rows: config.microBatchSize * config.seqLength, seed: config.seed)
         }
         return try Distiller(teacher: t.model, student: s.model, settings: settings, kdRatio: kdRatio,
-                             microBatch: config.microBatchSize, seqLength: config.seqLength, intermediate: inter)
+                             microBatch: config.microBatchSize, seqLength: config.seqLength, intermediate: inter,
+                             trainCache: caches.train, valCache: caches.val)
     }
 
     /// Trains to the end (resuming with `resume`) and returns the final student's directory.
@@ -85,10 +87,13 @@ public struct DistillJob: Equatable, JobSettings {
         try PrecisionSetting.apply(train.precision, to: t.model, s.model)
         try checkPositions(config.seqLength, key: "seq_length", model: t.model.config, teacher)
         try checkPositions(config.seqLength, key: "seq_length", model: s.model.config, student)
-        let distiller = try objective(teacher: t, student: s, config: config)
+        // The teacher is only read: in bf16 its matrices need no f32 copy.
+        if t.model.precision == .bf16 { try t.model.keepMatricesInBF16Only() }
         let trainStream = try train.stream("data_train", train.dataTrain)
         let val = try train.dataVal.map { try train.stream("data_val", $0) }
         let log = try train.openLog(comm, config, progress)
+        let caches = try teacherCache.map { try openCaches($0, teacher: t.model, student: s.model, train: trainStream, val: val, config: config, comm, log, progress) }
+        let distiller = try objective(teacher: t, student: s, config: config, caches: caches ?? (nil, nil))
         if let note = distiller.vocabularyNote { log.say("note: \(note)") }
         log.say("distill \(teacher) (\(t.model.parameterCount) parameters) → \(student) (\(s.model.parameterCount)); \(loss), τ \(temperature), kd-ratio \(kdRatio); \(config.steps) steps × \(config.globalBatchSize) × \(config.seqLength) tokens; \(Parallel.threads) threads, \(train.precision)")
         if let inter = distiller.intermediate {
@@ -96,10 +101,8 @@ public struct DistillJob: Equatable, JobSettings {
             log.say("intermediate-state loss: \(inter.kind.rawValue) at student:teacher layers \(pairs)" + (inter.projection.map { p in ", through a learned \(p.shape[0])×\(p.shape[1]) projection" } ?? ""))
         }
         if let k = topKLogits { log.say("KD against the teacher's top \(k) tokens (renormalised)") }
-        if let dir = teacherCache { try attachCache(dir, distiller, teacher: t.model, train: trainStream, val: val, config: config, comm, log, progress) }
         let trainer = try Trainer(model: s.model, tokenizer: s.tokenizer, config: config, train: trainStream, val: val,
-                                  output: train.output, log: log, objective: distiller)
-        trainer.communicator = comm
+                                  output: train.output, log: log, objective: distiller, communicator: comm, shouldStop: progress.shouldStop)
         let t0 = ProcessInfoLite.now()
         let final = try trainer.run(resume: train.resume)
         log.say(String(format: "done in %@; final student: %@", formatDuration(ProcessInfoLite.now() - t0), final))
@@ -108,10 +111,10 @@ public struct DistillJob: Equatable, JobSettings {
     }
 
     /// Opens (or builds, once, on rank 0) the teacher's top-k rows for the training steps and
-    /// the validation batches, and hands them to the distiller.
-    func attachCache(_ dir: String, _ d: Distiller, teacher: LlamaModel, train stream: BlendedSampleStream, val: BlendedSampleStream?,
-                     config: TrainerConfig, _ comm: Communicator, _ log: MetricsLog, _ progress: Progress) throws {
-        let hash = teacher.contentHash, vocab = min(teacher.config.vocabSize, d.student.config.vocabSize)
+    /// the validation batches.
+    func openCaches(_ dir: String, teacher: LlamaModel, student: LlamaModel, train stream: BlendedSampleStream, val: BlendedSampleStream?,
+                    config: TrainerConfig, _ comm: Communicator, _ log: MetricsLog, _ progress: Progress) throws -> (train: TeacherCache?, val: TeacherCache?) {
+        let hash = teacher.contentHash, vocab = min(teacher.config.vocabSize, student.config.vocabSize)
         func key(_ split: String, _ data: String) -> TeacherCache.Key {
             TeacherCache.Key(split: split, teacher: hash, data: data + " seed \(train.trainer.seed)", seqLength: config.seqLength,
                              microBatch: config.microBatchSize, topK: topKLogits!, vocab: vocab, precision: teacher.precision)
@@ -137,7 +140,6 @@ public struct DistillJob: Equatable, JobSettings {
             caches.append(c)
             log.say("teacher cache: reading \(k.split) top-\(k.topK) logits from \(dir)/\(k.name).*")
         }
-        d.trainCache = caches.first
-        d.valCache = caches.count > 1 ? caches[1] : nil
+        return (caches.first, caches.count > 1 ? caches[1] : nil)
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import PareTrain
+import PareCore
 import PareFormats
 
 /// `report`: RUN_DIR/report.md, the comparison table and SVG plots of a pipeline run, read

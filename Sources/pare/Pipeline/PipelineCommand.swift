@@ -25,8 +25,8 @@ struct PipelineCommand: ParsableCommand {
         let precision = pipeline.config.precision ?? "fp32"
         print("pare pipeline: \(Parallel.threads) threads, precision \(precision)"
               + (precision == "bf16" ? " (bf16 matmuls, f32 accumulation and master weights)" : GEMM.bf16Unavailability.map { " (bf16 unavailable: \($0))" } ?? ""))
-        installInterruptHandler()
-        try runJob { try pipeline.run(progress: .console, dryRun: dryRun) }
+        let progress = interruptibleConsole()
+        try runJob { try pipeline.run(progress: progress, dryRun: dryRun) }
     }
 }
 
