@@ -36,24 +36,10 @@ public struct RNG: RandomNumberGenerator, Sendable {
     public mutating func normal() -> Float {
         let u1 = max(Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0), 1e-300)
         let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
-        return Float((-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2))
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 }
 
-@inline(__always) private func _log(_ x: Double) -> Double {
-    #if canImport(Glibc)
-    return Glibc.log(x)
-    #else
-    return Darwin.log(x)
-    #endif
-}
-@inline(__always) private func _cos(_ x: Double) -> Double {
-    #if canImport(Glibc)
-    return Glibc.cos(x)
-    #else
-    return Darwin.cos(x)
-    #endif
-}
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -32,9 +32,7 @@ public final class TeacherCache {
         /// The file stem: the split and an FNV-1a hash of the key's JSON.
         public var name: String {
             let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for b in (try? enc.encode(self)) ?? Data() { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-            return split + "-" + String(h, radix: 16)
+            return split + "-" + String(FNV1a.hash((try? enc.encode(self)) ?? Data()), radix: 16)
         }
     }
     struct Manifest: Codable { var key: Key; var samples: Int }

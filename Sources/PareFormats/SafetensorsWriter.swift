@@ -27,7 +27,7 @@ public enum SafetensorsWriter {
         var offset = 0
         for (i, t) in tensors.enumerated() {
             let bytes = t.data.count * size
-            header += jsonString(t.name) + ":{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            header += JSONString.quoted(t.name) + ":{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
             header += i + 1 < tensors.count ? "," : ""
             offset += bytes
         }
@@ -70,9 +70,4 @@ public enum SafetensorsWriter {
         return UInt16((b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
     }
 
-    static func jsonString(_ s: String) -> String {
-        let d = try! JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
-        let a = String(decoding: d, as: UTF8.self)
-        return String(a.dropFirst().dropLast())
-    }
 }

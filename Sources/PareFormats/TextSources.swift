@@ -1,4 +1,5 @@
 import Foundation
+import PareCore
 
 /// Documents from a corpus argument: `wiki-summaries` (the bundled Wikipedia summaries), a
 /// JSONL file (one document per line, text under `jsonKey`), a plain-text file (documents
@@ -40,7 +41,7 @@ public enum TextSources {
 
     /// A JSONL line {"text": …}.
     public static func jsonLine(_ text: String, key: String = "text") -> String {
-        "{" + SafetensorsWriter.jsonString(key) + ": " + SafetensorsWriter.jsonString(text) + "}"
+        "{" + JSONString.quoted(key) + ": " + JSONString.quoted(text) + "}"
     }
 }
 
@@ -51,9 +52,7 @@ public enum DocumentSplit {
     public enum Part: String, CaseIterable { case train, val, test }
 
     public static func part(of text: String, valFraction: Double, testFraction: Double, seed: UInt64) -> Part {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        var z = h ^ (seed &* 0x9E37_79B9_7F4A_7C15)
+        var z = FNV1a.hash(text.utf8) ^ (seed &* 0x9E37_79B9_7F4A_7C15)
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         z ^= z >> 31

@@ -9,8 +9,8 @@ extension LlamaModel {
         if let h = hashBeforeRelease { return h }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in (try? enc.encode(config)) ?? Data() { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        var h = FNV1a()
+        h.mix((try? enc.encode(config)) ?? Data())
         let words = params.count / 2, parts = 16
         let partial = UnsafeMutablePointer<UInt64>.allocate(capacity: parts)
         defer { partial.deallocate() }
@@ -19,13 +19,13 @@ extension LlamaModel {
         Parallel.forRange(parts, costPerItem: words / parts + 1) { s, e in
             let (w, out) = box.value
             for p in s..<e {
-                var x: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(p)
-                for i in (words * p / parts)..<(words * (p + 1) / parts) { x = (x ^ w[i]) &* 0x100_0000_01b3 }
-                out[p] = x
+                var x = FNV1a(FNV1a.offsetBasis ^ UInt64(p))
+                for i in (words * p / parts)..<(words * (p + 1) / parts) { x.mix(word: w[i]) }
+                out[p] = x.value
             }
         }
-        for p in 0..<parts { h = (h ^ partial[p]) &* 0x100_0000_01b3 }
-        if params.count % 2 == 1 { h = (h ^ UInt64(params.pointer[params.count - 1].bitPattern)) &* 0x100_0000_01b3 }
-        return String(h, radix: 16)
+        for p in 0..<parts { h.mix(word: partial[p]) }
+        if params.count % 2 == 1 { h.mix(word: UInt64(params.pointer[params.count - 1].bitPattern)) }
+        return h.hex
     }
 }

@@ -1,3 +1,5 @@
+import PareCore
+
 /// Everything that decides a training run's numbers. Saved in every checkpoint; a resumed run
 /// must agree on all of it except `steps` (which may grow).
 public struct TrainerConfig: Codable, Equatable, Sendable {
@@ -41,23 +43,26 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
     /// which the caller shows as a flag or a YAML path.
     public func validate() throws {
         func bad(_ key: String, _ m: String) -> TrainingError { .invalidSetting(key: key, m) }
-        guard steps > 0 else { throw bad("steps", "must be positive, not \(steps)") }
-        guard microBatchSize > 0 else { throw bad("micro_batch_size", "must be positive, not \(microBatchSize)") }
+        let ranges: [(String, String?)] = [
+            ("steps", Check.positive(steps)), ("micro_batch_size", Check.positive(microBatchSize)),
+            ("seq_length", Check.atLeast(2)(seqLength)), ("lr", Check.positiveFinite(schedule.lr)),
+            ("warmup_steps", Check.nonNegative(schedule.warmupSteps)), ("grad_clip", Check.nonNegative(gradClip)),
+            ("weight_decay", Check.nonNegative(weightDecay)), ("spike_factor", TrainerConfig.spikeFactorProblem(spikeFactor)),
+            ("max_rewinds", Check.nonNegative(maxRewinds)), ("save_top_k", Check.atLeast(1)(saveTopK)),
+        ]
+        for case let (key, problem?) in ranges { throw bad(key, problem) }
         guard globalBatchSize > 0, globalBatchSize % microBatchSize == 0 else {
             throw bad("global_batch_size", "(\(globalBatchSize)) must be a positive multiple of \(TrainingError.ref("micro_batch_size")) (\(microBatchSize))")
         }
-        guard seqLength > 1 else { throw bad("seq_length", "must be at least 2, not \(seqLength)") }
-        guard schedule.lr > 0, schedule.lr.isFinite else { throw bad("lr", "must be positive, not \(schedule.lr)") }
         guard schedule.minLR >= 0, schedule.minLR <= schedule.lr else { throw bad("min_lr", "must be in 0...\(TrainingError.ref("lr")) (\(schedule.lr)), not \(schedule.minLR)") }
-        guard schedule.warmupSteps >= 0 else { throw bad("warmup_steps", "must be ≥ 0, not \(schedule.warmupSteps)") }
         guard schedule.decaySteps >= schedule.warmupSteps else {
             throw bad("warmup_steps", "(\(schedule.warmupSteps)) must not exceed the decay steps (\(schedule.decaySteps), \(TrainingError.ref("lr_decay_steps")) or else \(TrainingError.ref("steps"))); set \(TrainingError.ref("warmup_steps")) to at most \(schedule.decaySteps)")
         }
-        guard gradClip >= 0 else { throw bad("grad_clip", "must be ≥ 0, not \(gradClip)") }
-        guard weightDecay >= 0 else { throw bad("weight_decay", "must be ≥ 0, not \(weightDecay)") }
-        guard spikeFactor == 0 || spikeFactor > 1 else { throw bad("spike_factor", "must be 0 (off) or above 1 (a multiple of the recent median loss), not \(spikeFactor)") }
-        guard maxRewinds >= 0 else { throw bad("max_rewinds", "must be ≥ 0, not \(maxRewinds)") }
-        guard saveTopK >= 1 else { throw bad("save_top_k", "must be at least 1, not \(saveTopK)") }
+    }
+
+    /// 0 turns the spike test off; otherwise a multiple of the median, above 1.
+    public static func spikeFactorProblem(_ f: Double) -> String? {
+        f == 0 || f > 1 ? nil : "must be 0 (off) or above 1 (a multiple of the recent median loss), not \(f)"
     }
 
     /// The settings that must match when resuming.

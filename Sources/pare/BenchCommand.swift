@@ -92,6 +92,27 @@ struct BenchSgemm: ParsableCommand {
     }
 }
 
+/// What the step benchmarks share: the step's shape, how many steps, threads, precision and
+/// the attention engine.
+struct StepBenchOptions: ParsableArguments {
+    @Option(help: "Sequences per step.") var batch = 4
+    @Option(help: "Tokens per sequence.") var seq = 256
+    @Option(help: "Timed steps.") var steps = 3
+    @Option(help: "Untimed warm-up steps before them.") var warmup = 1
+    @Flag(help: "Also time one step per kernel family (matmul, attention, norms, elementwise, bf16 rounding, loss, optimizer); bench train also times a step's phases (zeroing, forward, backward, AdamW).")
+    var breakdown = false
+    @OptionGroup var threads: ThreadOptions
+    @OptionGroup var precisionOption: PrecisionOption
+    @OptionGroup var attentionEngine: AttentionEngineOption
+
+    /// Sets threads and the attention engine; the precision to time.
+    func apply() throws -> Precision {
+        try threads.apply()
+        try attentionEngine.apply()
+        return try precisionOption.resolved() ?? .fp32
+    }
+}
+
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -99,21 +120,12 @@ struct BenchTrain: ParsableCommand {
 
     @Option(help: "Model: random:PRESET (smollm2-135m, llama-3.1-8b, tiny).")
     var model = "random:smollm2-135m"
-    @Option(help: "Sequences per step.") var batch = 4
-    @Option(help: "Tokens per sequence.") var seq = 256
-    @Option(help: "Timed steps.") var steps = 3
-    @Option(help: "Untimed warm-up steps before them.") var warmup = 1
     @Option(help: "Seed for weights and data.") var seed: UInt64 = 0
-    @Flag(help: "Also time the phases of a step separately (forward, forward+backward, AdamW, zeroing).")
-    var breakdown = false
-    @OptionGroup var threads: ThreadOptions
-    @OptionGroup var precisionOption: PrecisionOption
-    @OptionGroup var attentionEngine: AttentionEngineOption
+    @OptionGroup var step: StepBenchOptions
 
     func run() throws {
-        try threads.apply()
-        try attentionEngine.apply()
-        let precision = try precisionOption.resolved() ?? .fp32
+        let precision = try step.apply()
+        let (batch, seq, steps, warmup, breakdown) = (step.batch, step.seq, step.steps, step.warmup, step.breakdown)
         // Measure the sgemm peak first, so its buffers are freed before the model's peak memory.
         let N = batch * seq
         let peak = measureStepGemmPeak(model: model, rows: N, precision: precision)

@@ -14,21 +14,12 @@ struct BenchDistill: ParsableCommand {
 
     @Option(help: "Teacher: random:PRESET.") var teacher = "random:smollm2-135m"
     @Option(help: "Student layers (the rest of its shape is the teacher's).") var studentLayers = 15
-    @Option(help: "Sequences per step.") var batch = 4
-    @Option(help: "Tokens per sequence.") var seq = 256
-    @Option(help: "Timed steps.") var steps = 3
-    @Option(help: "Untimed warm-up steps before them.") var warmup = 1
     @Option(help: "Add the intermediate-state loss (cosine or mse) at the student's last layer.") var intermediateLoss: String?
-    @Flag(help: "Also time one step per kernel family (matmul, attention, norms, elementwise, bf16 rounding, loss, optimizer).")
-    var breakdown = false
-    @OptionGroup var threads: ThreadOptions
-    @OptionGroup var precisionOption: PrecisionOption
-    @OptionGroup var attentionEngine: AttentionEngineOption
+    @OptionGroup var step: StepBenchOptions
 
     func run() throws {
-        try threads.apply()
-        try attentionEngine.apply()
-        let precision = try precisionOption.resolved() ?? .fp32
+        let precision = try step.apply()
+        let (batch, seq, steps, warmup, breakdown) = (step.batch, step.seq, step.steps, step.warmup, step.breakdown)
         let N = batch * seq
         // The GEMM peak first, so its buffers are freed before the models' peak memory.
         let peak = breakdown ? measureStepGemmPeak(model: teacher, rows: N, precision: precision) : 0

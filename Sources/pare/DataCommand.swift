@@ -13,33 +13,18 @@ struct DataGroup: ParsableCommand {
 }
 
 struct DataPrepare: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "prepare",
-        abstract: "Split a corpus into train/val/test JSONL files (one document per line, field \"text\").",
-        usage: "pare data prepare --output <dir> [--source <path>] [<setting> ...]",
-        discussion: settingsHelp("The split is decided by a stable hash of each document, so it is the same on every run.", PrepareJob.self))
-
-    @OptionGroup var settings: SettingArguments
-
-    func run() throws {
-        let job = try settings.job(PrepareJob.self)
-        try runJob { try job.run(progress: .console) }
-    }
+    static let configuration = jobConfiguration("prepare", PrepareJob.self, abstract: "Split a corpus into train/val/test JSONL files (one document per line, field \"text\").",
+                                                usage: "pare data prepare --output <dir> [--source <path>] [<setting> ...]",
+                                                discussion: "The split is decided by a stable hash of each document, so it is the same on every run.")
+    @OptionGroup var options: JobOptions
+    func run() throws { try options.run(PrepareJob.self) { try $0.run(progress: .console) } }
 }
 
 struct DataTokenize: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "tokenize",
-        abstract: "Tokenize a JSONL file into PREFIX_text_document.bin/.idx (Megatron's indexed dataset).",
-        usage: "pare data tokenize --input <file> --tokenizer <path> --output-prefix <prefix> [<setting> ...]",
-        discussion: settingsHelp("", TokenizeJob.self))
-
-    @OptionGroup var settings: SettingArguments
-
-    func run() throws {
-        let job = try settings.job(TokenizeJob.self)
-        try runJob { try job.run(progress: .console) }
-    }
+    static let configuration = jobConfiguration("tokenize", TokenizeJob.self, abstract: "Tokenize a JSONL file into PREFIX_text_document.bin/.idx (Megatron's indexed dataset).",
+                                                usage: "pare data tokenize --input <file> --tokenizer <path> --output-prefix <prefix> [<setting> ...]")
+    @OptionGroup var options: JobOptions
+    func run() throws { try options.run(TokenizeJob.self) { try $0.run(progress: .console) } }
 }
 
 struct DataInspect: ParsableCommand {

@@ -6,15 +6,8 @@ struct Export: ParsableCommand {
 }
 
 struct ExportGGUF: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "gguf", abstract: "Write a GGUF file that llama.cpp loads and runs.",
-        usage: "pare export gguf --model <path> --output <file> [--type <f32|f16|q8_0|q4_0>]",
-        discussion: ExportJob.helpText())
-
-    @OptionGroup var settings: SettingArguments
-
-    func run() throws {
-        let job = try settings.job(ExportJob.self)
-        try runJob { try job.run(progress: .console) }
-    }
+    static let configuration = jobConfiguration("gguf", ExportJob.self, abstract: "Write a GGUF file that llama.cpp loads and runs.",
+                                                usage: "pare export gguf --model <path> --output <file> [--type <f32|f16|q8_0|q4_0>]")
+    @OptionGroup var options: JobOptions
+    func run() throws { try options.run(ExportJob.self) { try $0.run(progress: .console) } }
 }

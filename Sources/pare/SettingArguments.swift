@@ -5,20 +5,39 @@ import PareRecipes
 import PareTrain
 import Synchronization
 
-/// A job's settings on the command line: every flag ArgumentParser does not know itself is
-/// read against the job's settings table (`JobSettings`), which also writes the help.
-struct SettingArguments: ParsableArguments {
+/// A job command's flags: `--threads`, and every other flag read against the job's settings
+/// table (`JobSettings`), which also writes the command's help (`jobConfiguration`).
+struct JobOptions: ParsableArguments {
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp(visibility: .hidden)) var arguments: [String] = []
+    @OptionGroup var threads: ThreadOptions
 
-    /// The job the flags describe; an unknown flag or a bad value exits with a message naming it.
-    func job<J: JobSettings>(_ type: J.Type) throws -> J {
-        do { return try J(arguments: arguments) } catch { throw fail(RecipeError.message(error, naming: SettingName.flag)) }
+    /// Reads the job from the flags (an unknown flag or a bad value exits naming it) and runs it.
+    func run<J: JobSettings, R>(_ type: J.Type, _ body: (J) throws -> R) throws {
+        try threads.apply()
+        let job: J
+        do { job = try J(arguments: arguments) } catch { throw fail(RecipeError.message(error, naming: SettingName.flag)) }
+        try runJob { _ = try body(job) }
+    }
+
+    /// The same for a training job: data parallel under mpirun, stoppable with Ctrl-C.
+    func runTraining<J: JobSettings, R>(_ type: J.Type, _ body: (J, PareRecipes.Progress, Communicator) throws -> R) throws {
+        try run(J.self) { job in
+            let comm = try DataParallel.communicator()   // before any work: an MPI misconfiguration fails first
+            _ = try body(job, interruptibleConsole(), comm)
+        }
     }
 }
 
-/// A command's help: what it does, then its settings as the table lists them.
-func settingsHelp<J: JobSettings>(_ discussion: String, _ type: J.Type) -> String {
-    (discussion.isEmpty ? "" : discussion + "\n\n") + J.helpText() + "\n\nThreads: --threads N (default: all cores, or PARE_THREADS)."
+/// A job command's configuration: its help is the discussion, then the job's settings as the
+/// table lists them.
+func jobConfiguration<J: JobSettings>(_ type: J.Type, abstract: String, usage: String, discussion: String = "") -> CommandConfiguration {
+    jobConfiguration(nil, type, abstract: abstract, usage: usage, discussion: discussion)
+}
+
+func jobConfiguration<J: JobSettings>(_ name: String?, _ type: J.Type, abstract: String, usage: String, discussion: String = "") -> CommandConfiguration {
+    CommandConfiguration(commandName: name, abstract: abstract, usage: usage,
+                         discussion: (discussion.isEmpty ? "" : discussion + "\n\n") + J.helpText()
+                            + "\n\n  --threads <n>           Threads for Pare's kernels and BLAS (default: all cores, or PARE_THREADS).")
 }
 
 /// Runs a job's body; its errors become CLI exits whose messages name flags. A training

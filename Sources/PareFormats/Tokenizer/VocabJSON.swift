@@ -140,24 +140,8 @@ enum VocabJSON {
         var s = "{"
         for (k, (t, id)) in entries.enumerated() {
             if k > 0 { s += "," }
-            s += quoted(t) + ":" + String(id)
+            s += JSONString.quoted(t) + ":" + String(id)
         }
         return s + "}"
-    }
-
-    static func quoted(_ t: String) -> String {
-        var s = "\""
-        for u in t.unicodeScalars {
-            switch u {
-            case "\"": s += "\\\""
-            case "\\": s += "\\\\"
-            case "\n": s += "\\n"
-            case "\r": s += "\\r"
-            case "\t": s += "\\t"
-            case _ where u.value < 0x20: s += String(format: "\\u%04x", u.value)
-            default: s.unicodeScalars.append(u)
-            }
-        }
-        return s + "\""
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PareCore
 import PareFormats
 import PareModel
 import ParePrune

@@ -20,7 +20,7 @@ public struct DepthPruneJob: Equatable, JobSettings {
 
     /// The settings of its own, beside the calibration's (which the pipeline sets in `prune:`).
     public static let ownSettings: [Setting<DepthPruneJob>] = [
-        Setting("model", \.model, "The model: a .gguf file or a Hugging Face directory."),
+        .model(\.model, "The model"),
         Setting("output", \.output, "Output Hugging Face directory."),
         Setting("drop_layers", \.dropLayers, "Layers to drop, 0-based as in model.layers.N: e.g. 15-29 or 3,5,7-9."),
         Setting("num_layers", \.numLayers, "Layers to keep; the others are chosen by --metric."),
@@ -111,4 +111,10 @@ public struct DepthPruneJob: Equatable, JobSettings {
             for (i, v) in bs.enumerated() { progress.say(String(format: "%5d | %+.5f", i, v) + (i == chosen ? " | yes" : " |")) }
         }
     }
+}
+
+/// As the pipeline runs it (in the YAML section `prune.depth`).
+extension DepthPruneJob: RecipeJob {
+    public static let section = "prune.depth"
+    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
 }

@@ -24,8 +24,8 @@ public struct DistillJob: Equatable, JobSettings {
     public init() {}
 
     public static let settings: [Setting<DistillJob>] = [
-        Setting("teacher", \.teacher, "Teacher: a .gguf file or a Hugging Face directory."),
-        Setting("student", \.student, "Student: a .gguf file or a Hugging Face directory (e.g. from pare prune)."),
+        .model(\.teacher, "Teacher", key: "teacher"),
+        .model(\.student, "Student (e.g. from pare prune)", key: "student"),
         Setting("loss", \.loss, "forward-kl, reverse-kl, symmetric-kl or jsd.", check: Check.oneOf(KDLoss.allCases.map(\.rawValue))),
         Setting("temperature", \.temperature, "Softmax temperature for both models."),
         Setting("jsd_beta", \.jsdBeta, "β of the generalised JSD, 0 < β < 1."),
@@ -142,4 +142,11 @@ public struct DistillJob: Equatable, JobSettings {
         }
         return (caches.first, caches.count > 1 ? caches[1] : nil)
     }
+}
+
+/// As the pipeline runs it (in the YAML section `distill`).
+extension DistillJob: RecipeJob {
+    public static let section = "distill"
+    public func runStep(progress: Progress) throws { try run(progress: progress) }
+    public var runFolder: String? { train.output }
 }

@@ -163,3 +163,9 @@ public struct EvalJob: Equatable, JobSettings {
     }
 
 }
+
+/// As the pipeline runs it (in the YAML section `eval`).
+extension EvalJob: RecipeJob {
+    public static let section = "eval"
+    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
+}

@@ -13,7 +13,7 @@ public struct FinetuneJob: Equatable, JobSettings {
     public init() {}
 
     public static let settings: [Setting<FinetuneJob>] = [
-        Setting("model", \.model, "The model to train: a .gguf file or a Hugging Face directory."),
+        .model(\.model, "The model to train"),
     ] + TrainSettings.settings.map { $0.lifted(\.train) }
 
     public func validate() throws {
@@ -45,4 +45,11 @@ public struct FinetuneJob: Equatable, JobSettings {
         log.say(String(format: "done in %@; final model: %@", formatDuration(ProcessInfoLite.now() - t0), final))
         return final
     }
+}
+
+/// As the pipeline runs it (in the YAML section `finetune`).
+extension FinetuneJob: RecipeJob {
+    public static let section = "finetune"
+    public func runStep(progress: Progress) throws { try run(progress: progress) }
+    public var runFolder: String? { train.output }
 }

@@ -67,3 +67,9 @@ public struct PrepareJob: Equatable, JobSettings {
         return counts
     }
 }
+
+/// As the pipeline runs it (in the YAML section `data`).
+extension PrepareJob: RecipeJob {
+    public static let section = "data"
+    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
+}

@@ -40,7 +40,7 @@ public struct PruneSearchJob: Equatable, JobSettings {
 
     /// The settings of its own, beside the calibration's (which the pipeline sets in `prune:`).
     public static let ownSettings: [Setting<PruneSearchJob>] = [
-        Setting("model", \.model, "The teacher: a .gguf file or a Hugging Face directory."),
+        .model(\.model, "The teacher"),
         Setting("output", \.output, "The search folder (candidates/, winner/, search.json)."),
         Setting("target_params", \.targetParams, "The most parameters a student may hold: 80M, 1.2B or a count."),
         Setting("target_decode_tps", \.targetDecodeTps, "Batch-1 decode tokens/s a student must reach on this machine."),
@@ -333,4 +333,11 @@ public struct PruneSearchJob: Equatable, JobSettings {
                             r.candidates.count, topK, shortTokens, r.winner ?? "?", r.candidates.first { $0.slug == r.winner }?.shape.label ?? "",
                             formatDuration(r.seconds), output))
     }
+}
+
+/// As the pipeline runs it (in the YAML section `prune.search`).
+extension PruneSearchJob: RecipeJob {
+    public static let section = "prune.search"
+    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
+    public var runFolder: String? { output }   // its short distillations resume only under the same settings
 }

@@ -74,3 +74,9 @@ public struct TokenizeJob: Equatable, JobSettings {
         return (writer.documentCount, writer.tokenCount)
     }
 }
+
+/// As the pipeline runs it (in the YAML section `data`).
+extension TokenizeJob: RecipeJob {
+    public static let section = "data"
+    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
+}

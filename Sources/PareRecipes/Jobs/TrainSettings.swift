@@ -26,24 +26,26 @@ public struct TrainSettings: Equatable, JobSettings {
         Setting("data_val", \.dataVal, "Validation data prefix(es)."),
         Setting("data_test", \.dataTest, "Test data prefix(es), evaluated once at the end."),
         Setting("output", \.output, "Output folder: checkpoints/, tensorboard/, metrics.jsonl, model/."),
-        Setting("steps", \.trainer.steps, "Optimizer steps."),
+        Setting("steps", \.trainer.steps, "Optimizer steps.", check: Check.positive),
         Setting("global_batch_size", \.trainer.globalBatchSize, "Sequences per optimizer step; micro-batches are accumulated."),
-        Setting("micro_batch_size", \.trainer.microBatchSize, "Sequences per forward/backward pass."),
-        Setting("seq_length", \.trainer.seqLength, "Tokens per sequence."),
-        Setting("lr", \.trainer.schedule.lr, "Peak learning rate."),
-        Setting("min_lr", \.trainer.schedule.minLR, "Final learning rate of the cosine decay."),
-        Setting("warmup_steps", \.warmupSteps, "Linear warm-up steps (default 2, or the decay steps when fewer)."),
+        Setting("micro_batch_size", \.trainer.microBatchSize, "Sequences per forward/backward pass.", check: Check.positive),
+        Setting("seq_length", \.trainer.seqLength, "Tokens per sequence.", check: Check.atLeast(2)),
+        Setting("lr", \.trainer.schedule.lr, "Peak learning rate.", check: Check.positiveFinite),
+        Setting("min_lr", \.trainer.schedule.minLR, "Final learning rate of the cosine decay.", check: Check.nonNegative),
+        Setting("warmup_steps", \.warmupSteps, "Linear warm-up steps (default 2, or the decay steps when fewer).", check: Check.nonNegative),
         Setting("lr_decay_steps", \.lrDecaySteps, "Steps over which the LR decays (default: --steps). Keep it fixed across --resume runs that extend --steps."),
         Setting("lr_schedule", \.trainer.schedule.kind, "Learning-rate schedule."),
-        Setting("weight_decay", \.trainer.weightDecay, "AdamW weight decay, not applied to norms and biases."),
-        Setting("grad_clip", \.trainer.gradClip, "Clip the global gradient norm to this; 0: off."),
+        Setting("weight_decay", \.trainer.weightDecay, "AdamW weight decay, not applied to norms and biases.", check: Check.nonNegative),
+        Setting("grad_clip", \.trainer.gradClip, "Clip the global gradient norm to this; 0: off.", check: Check.nonNegative),
         Setting("log_interval", \.trainer.logInterval, "Print a progress line every N steps.", check: Check.atLeast(1), changesOutput: false),
         Setting("val_interval", \.trainer.valInterval, "Validate every N steps; 0: at the start and the end only.", check: Check.nonNegative),
         Setting("val_batches", \.trainer.valBatches, "Micro-batches per validation.", check: Check.nonNegative),
-        Setting("save_top_k", \.trainer.saveTopK, "Keep the K checkpoints with the lowest validation loss, and always the newest.", changesOutput: false),
+        Setting("save_top_k", \.trainer.saveTopK, "Keep the K checkpoints with the lowest validation loss, and always the newest.",
+                check: Check.atLeast(1), changesOutput: false),
         Setting("checkpoint_interval", \.trainer.checkpointInterval, "Save the full training state every N steps; 0: at the end only.", check: Check.nonNegative),
-        Setting("spike_factor", \.trainer.spikeFactor, "Divergence guard: a step whose loss is over F × the median of the last 20 (or not finite, or whose gradient norm explodes) is not applied; the run rewinds to the last checkpoint and skips the batches since. 0: spikes off."),
-        Setting("max_rewinds", \.trainer.maxRewinds, "Rewinds before the run stops with the error; 0: stop at the first fault."),
+        Setting("spike_factor", \.trainer.spikeFactor, "Divergence guard: a step whose loss is over F × the median of the last 20 (or not finite, or whose gradient norm explodes) is not applied; the run rewinds to the last checkpoint and skips the batches since. 0: spikes off.",
+                check: TrainerConfig.spikeFactorProblem),
+        Setting("max_rewinds", \.trainer.maxRewinds, "Rewinds before the run stops with the error; 0: stop at the first fault.", check: Check.nonNegative),
         Setting("seed", \.trainer.seed, "Seed for data order."),
         Setting("precision", \.precision, "Matmul precision: \(precisionHelp).", check: PrecisionSetting.problem),
         Setting("resume", \.resume, "Continue from the newest checkpoint in --output.", changesOutput: false),
@@ -81,10 +83,8 @@ public struct TrainSettings: Equatable, JobSettings {
         for p in prefix.parts {
             let idx = DataPrefix.resolve(p.prefix) + ".idx"
             guard let data = FileManager.default.contents(atPath: idx) else { throw RecipeError.invalid(key, "names \(idx), which cannot be read") }
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
             // Content only: the same data reached by another path is the same data.
-            parts.append("\(p.weight) × .idx #\(String(h, radix: 16))")
+            parts.append("\(p.weight) × .idx #\(String(FNV1a.hash(data), radix: 16))")
         }
         return parts.joined(separator: " ")
     }

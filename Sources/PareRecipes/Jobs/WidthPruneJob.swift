@@ -24,12 +24,12 @@ public struct WidthPruneJob: Equatable, JobSettings {
 
     /// The settings of its own, beside the calibration's (which the pipeline sets in `prune:`).
     public static let ownSettings: [Setting<WidthPruneJob>] = [
-        Setting("model", \.model, "The model: a .gguf file or a Hugging Face directory."),
+        .model(\.model, "The model"),
         Setting("output", \.output, "Output Hugging Face directory."),
-        Setting("ffn_hidden_size", \.ffnHiddenSize, "Target MLP size (intermediate_size)."),
-        Setting("hidden_size", \.hiddenSize, "Target hidden size (embedding channels)."),
-        Setting("num_attention_heads", \.numAttentionHeads, "Target number of query heads."),
-        Setting("num_query_groups", \.numQueryGroups, "Target number of KV groups (num_key_value_heads)."),
+        Setting("ffn_hidden_size", \.ffnHiddenSize, "Target MLP size (intermediate_size).", check: Check.positive),
+        Setting("hidden_size", \.hiddenSize, "Target hidden size (embedding channels).", check: Check.positive),
+        Setting("num_attention_heads", \.numAttentionHeads, "Target number of query heads.", check: Check.positive),
+        Setting("num_query_groups", \.numQueryGroups, "Target number of KV groups (num_key_value_heads).", check: Check.positive),
         Setting("size_multiple", \.sizeMultiple, "Hidden and MLP sizes must be multiples of this.",
                 check: { $0 >= 1 ? nil : "must be at least 1 (1 allows any size), not \($0)" }),
         Setting("export_type", \.exportType, "The GGUF type the student must export as: f32, f16, q8_0 or q4_0 (quantized rows need multiples of 32), or none to check only transformers' rules.",
@@ -85,4 +85,10 @@ public struct WidthPruneJob: Equatable, JobSettings {
 func exportTypeProblem(_ t: String) -> String? {
     t == "none" || GGUFExport.TensorType(rawValue: t) != nil ? nil
         : "must be f32, f16, q8_0, q4_0 (the GGUF type whose shape rules the student must meet) or none, not \"\(t)\""
+}
+
+/// As the pipeline runs it (in the YAML section `prune.width`).
+extension WidthPruneJob: RecipeJob {
+    public static let section = "prune.width"
+    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
 }

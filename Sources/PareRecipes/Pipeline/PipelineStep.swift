@@ -21,42 +21,6 @@ extension RecipeJob {
     public var canonicalJSON: String { "{\"\(section)\":" + fingerprintJSON + "}" }
 }
 
-extension PrepareJob: RecipeJob {
-    public static let section = "data"
-    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
-}
-extension TokenizeJob: RecipeJob {
-    public static let section = "data"
-    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
-}
-extension FinetuneJob: RecipeJob {
-    public static let section = "finetune"
-    public func runStep(progress: Progress) throws { try run(progress: progress) }
-    public var runFolder: String? { train.output }
-}
-extension DepthPruneJob: RecipeJob {
-    public static let section = "prune.depth"
-    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
-}
-extension WidthPruneJob: RecipeJob {
-    public static let section = "prune.width"
-    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
-}
-extension PruneSearchJob: RecipeJob {
-    public static let section = "prune.search"
-    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
-    public var runFolder: String? { output }   // its short distillations resume only under the same settings
-}
-extension DistillJob: RecipeJob {
-    public static let section = "distill"
-    public func runStep(progress: Progress) throws { try run(progress: progress) }
-    public var runFolder: String? { train.output }
-}
-extension EvalJob: RecipeJob {
-    public static let section = "eval"
-    public func runStep(progress: Progress) throws { _ = try run(progress: progress) }
-}
-
 /// A step: a named job, the files whose content decides its result, and the file that
 /// exists once it is complete.
 public struct PipelineStep {
@@ -68,8 +32,8 @@ public struct PipelineStep {
     /// FNV-1a over the job's canonical JSON and the size and modification time of every
     /// input file (a folder: every regular file in it).
     public var fingerprint: String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ str: String) { for b in str.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }; h = (h ^ 0xff) &* 0x100_0000_01b3 }
+        var h = FNV1a()
+        func mix(_ str: String) { h.mix(str.utf8); h.mix(0xff) }
         mix(job.canonicalJSON)
         let fm = FileManager.default
         for input in inputs {
@@ -81,6 +45,6 @@ public struct PipelineStep {
                 mix(f); mix("\((a[.size] as? Int) ?? 0)"); mix("\((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)")
             }
         }
-        return String(h, radix: 16)
+        return h.hex
     }
 }

@@ -11,7 +11,7 @@ public struct ReportJob: Equatable, RecipeJob {
     public static let section = "report"
     public func validate() throws {}
     public func runStep(progress: Progress) throws { try run(progress: progress) }
-    public var fingerprintJSON: String { "{\"run_dir\":\(jsonQuoted(runDir))}" }
+    public var fingerprintJSON: String { "{\"run_dir\":\(JSONString.quoted(runDir))}" }
 
     /// Writes report.md and the plots; returns the report's Markdown. `generated` is the date
     /// line (fixed in tests).

@@ -1,4 +1,5 @@
 import PareCore
+import PareFormats
 import Yams
 
 /// A job whose settings are one table (`settings`). Everything that handles settings reads
@@ -76,7 +77,7 @@ extension JobSettings {
     /// optional settings left out).
     public var tableFingerprintJSON: String {
         let pairs = Self.settings.filter { $0.inFile && $0.changesOutput }.compactMap { s in s.json(self).map { (s.key, $0) } }
-        return "{" + pairs.sorted { $0.0 < $1.0 }.map { "\(jsonQuoted($0.0)):\($0.1)" }.joined(separator: ",") + "}"
+        return "{" + pairs.sorted { $0.0 < $1.0 }.map { "\(JSONString.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}"
     }
 
     /// The settings as help lists them, laid out as ArgumentParser lays out options (flag and

@@ -103,13 +103,9 @@ enum NSNullLike {
     static func isNull(_ s: Node.Scalar) -> Bool { ["", "~", "null", "Null", "NULL"].contains(s.string) }
 }
 
-/// Range checks for `Setting(check:)`: each returns what is wrong (after the key), or nil.
-public enum Check {
-    public static func positive<T: Numeric & Comparable>(_ v: T) -> String? { v > 0 ? nil : "must be positive, not \(v)" }
-    public static func nonNegative<T: Numeric & Comparable>(_ v: T) -> String? { v >= 0 ? nil : "must be ≥ 0, not \(v)" }
-    public static func atLeast<T: Numeric & Comparable>(_ low: T) -> (T) -> String? { { $0 >= low ? nil : "must be at least \(low), not \($0)" } }
-    /// One of `names`: "must be a, b or c, not "x"".
-    public static func oneOf(_ names: [String]) -> (String) -> String? {
-        { names.contains($0) ? nil : "must be \(names.dropLast().joined(separator: ", ")) or \(names.last!), not \"\($0)\"" }
+extension Setting {
+    /// A model path setting: `role` (e.g. "The teacher") names what the model is for.
+    public static func model(_ path: WritableKeyPath<Job, String>, _ role: String, key: String = "model") -> Setting {
+        Setting(key, path, "\(role): a .gguf file or a Hugging Face directory.")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PareFormats
 import Yams
 
 /// A type a job's setting can hold. One conformance says how a value is read from YAML, from a
@@ -24,33 +25,18 @@ extension SettingValue {
     public var json: String { "\(self)" }
 }
 
-extension Int: SettingValue {
-    public init?(yaml node: Node) { guard let s = node.scalar, let v = Int.construct(from: s) else { return nil }; self = v }
+/// Numbers: read as YAML reads them (Yams' constructors), and as Swift parses an argument.
+public protocol NumericSettingValue: SettingValue, LosslessStringConvertible, ScalarConstructible {}
+
+extension NumericSettingValue {
+    public init?(yaml node: Node) { guard let s = node.scalar, let v = Self.construct(from: s) else { return nil }; self = v }
     public init?(argument: String) { self.init(argument) }
-    public static var expected: String { "a whole number" }
-    public static var placeholder: String { "<n>" }
 }
 
-extension UInt64: SettingValue {
-    public init?(yaml node: Node) { guard let s = node.scalar, let v = UInt64.construct(from: s) else { return nil }; self = v }
-    public init?(argument: String) { self.init(argument) }
-    public static var expected: String { "a whole number" }
-    public static var placeholder: String { "<n>" }
-}
-
-extension Double: SettingValue {
-    public init?(yaml node: Node) { guard let s = node.scalar, let v = Double.construct(from: s) else { return nil }; self = v }
-    public init?(argument: String) { self.init(argument) }
-    public static var expected: String { "a number" }
-    public static var placeholder: String { "<x>" }
-}
-
-extension Float: SettingValue {
-    public init?(yaml node: Node) { guard let s = node.scalar, let v = Float.construct(from: s) else { return nil }; self = v }
-    public init?(argument: String) { self.init(argument) }
-    public static var expected: String { "a number" }
-    public static var placeholder: String { "<x>" }
-}
+extension Int: NumericSettingValue { public static var expected: String { "a whole number" }; public static var placeholder: String { "<n>" } }
+extension UInt64: NumericSettingValue { public static var expected: String { "a whole number" }; public static var placeholder: String { "<n>" } }
+extension Double: NumericSettingValue { public static var expected: String { "a number" }; public static var placeholder: String { "<x>" } }
+extension Float: NumericSettingValue { public static var expected: String { "a number" }; public static var placeholder: String { "<x>" } }
 
 extension Bool: SettingValue {
     public init?(yaml node: Node) { guard let s = node.scalar, let v = Bool.construct(from: s) else { return nil }; self = v }
@@ -65,7 +51,7 @@ extension String: SettingValue {
     public init?(yaml node: Node) { guard let s = node.scalar else { return nil }; self = s.string }
     public init?(argument: String) { self = argument }
     public var shown: String { self }
-    public var json: String { jsonQuoted(self) }
+    public var json: String { JSONString.quoted(self) }
     public static var expected: String { "a string" }
     public static var placeholder: String { "<text>" }
 }
@@ -81,26 +67,9 @@ extension Array: SettingValue where Element == String {
     }
     public init?(argument: String) { self = argument.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     public var shown: String { joined(separator: ",") }
-    public var json: String { "[" + map(jsonQuoted).joined(separator: ",") + "]" }
+    public var json: String { "[" + map(JSONString.quoted).joined(separator: ",") + "]" }
     public static var expected: String { "a list of strings" }
     public static var placeholder: String { "<a,b,…>" }
-}
-
-/// A string as a JSON string literal.
-func jsonQuoted(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
 }
 
 /// A setting that is one of a few names (an enum with String raw values).
@@ -109,7 +78,7 @@ public protocol SettingChoice: SettingValue, RawRepresentable, CaseIterable wher
 extension SettingChoice {
     public init?(yaml node: Node) { guard let s = node.scalar, let v = Self(rawValue: s.string) else { return nil }; self = v }
     public init?(argument: String) { self.init(rawValue: argument) }
-    public var json: String { jsonQuoted(rawValue) }
+    public var json: String { JSONString.quoted(rawValue) }
     public var shown: String { rawValue }
     public static var expected: String {
         let names = allCases.map(\.rawValue)
