@@ -26,14 +26,39 @@ public struct TaskResult: Sendable {
     public var primary: Double { primaryMetric == "acc_per_char" ? (accNorm ?? acc) : acc }
     public var primaryName: String { primaryMetric == "acc_per_char" && accNorm != nil ? "acc_norm" : "acc" }
 
-    public var json: [String: Any] {
-        var j: [String: Any] = ["task": task, "variant": variant, "primary_metric": primaryName, "documents": documents,
-                                "acc": acc, "acc_stderr": accStderr, "tokens": tokens, "seconds": seconds]
-        if let v = accNorm { j["acc_norm"] = v }
-        if let v = accNormStderr { j["acc_norm_stderr"] = v }
-        if let v = perplexity { j["perplexity"] = v }
-        j["loglikelihoods"] = logLikelihoods
-        return j
+    /// What eval JSON and the task-results cache keep of it.
+    public var score: TaskScore {
+        TaskScore(task: task, variant: variant, primaryMetric: primaryName, documents: documents, acc: acc, accStderr: accStderr,
+                  accNorm: accNorm, accNormStderr: accNormStderr, perplexity: perplexity, tokens: tokens, seconds: seconds,
+                  loglikelihoods: logLikelihoods)
+    }
+}
+
+/// A task's scores as eval JSON and the task-results cache hold them. Files written by older
+/// versions may lack the variant, timing and loglikelihoods.
+public struct TaskScore: Codable, Equatable, Sendable {
+    public var task: String
+    public var variant: String?
+    /// The metric the task reports first: "acc_norm" where its config names acc_per_char, else "acc".
+    public var primaryMetric: String
+    public var documents: Int
+    public var acc: Double
+    public var accStderr: Double?
+    public var accNorm: Double?, accNormStderr: Double?
+    public var perplexity: Double?
+    public var tokens: Int?
+    public var seconds: Double?
+    /// Per-request loglikelihoods, in document order then choice order.
+    public var loglikelihoods: [Double]?
+
+    enum CodingKeys: String, CodingKey {
+        case task, variant, primaryMetric = "primary_metric", documents, acc, accStderr = "acc_stderr", accNorm = "acc_norm"
+        case accNormStderr = "acc_norm_stderr", perplexity, tokens, seconds, loglikelihoods
+    }
+
+    /// The primary metric and its standard error.
+    public var primary: (value: Double, stderr: Double) {
+        primaryMetric == "acc_norm" ? (accNorm ?? acc, accNormStderr ?? 0) : (acc, accStderr ?? 0)
     }
 }
 

@@ -92,6 +92,35 @@ final class DistillTests: XCTestCase {
         for (x, y) in zip(a.losses, b1.losses + b2.losses) { XCTAssertEqual(x, y, accuracy: 1e-6 * abs(x)) }
         XCTAssertTrue(memcmp(a.model.params.pointer, b2.model.params.pointer, 4 * a.model.params.count) == 0)
     }
+
+    /// One validation pass of a distillation runs the student once per batch and gives both the
+    /// LM loss (equal to the model's own) and KD.
+    func testValidationRunsTheStudentOncePerBatch() throws {
+        let dir = NSTemporaryDirectory() + "pare-distill-val-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let f = try Fixture("tiny-tied")
+        try ResumeSetup.writeDataset(prefix: dir + "/v")
+        let teacher = try f.model(), student = try DepthPruningShim.dropLastLayer(try f.model())
+        let d = try Distiller(teacher: teacher, student: student, settings: KDSettings(), kdRatio: 1, microBatch: 2, seqLength: 16)
+        let v = try ResumeSetup.stream(prefix: dir + "/v")
+        let (s0, t0) = (student.forwardPasses, teacher.forwardPasses)
+        let result = try d.validation(of: student, on: v, batches: 3, microBatch: 2, communicator: SingleProcess())
+        XCTAssertEqual(student.forwardPasses - s0, 3, "one student forward per validation batch")
+        XCTAssertEqual(teacher.forwardPasses - t0, 3)
+        let lm = try LanguageModelObjective(model: student).validation(of: student, on: v, batches: 3, microBatch: 2, communicator: SingleProcess())
+        XCTAssertEqual(result.loss, lm.loss, "the distiller's LM loss is the model's own")
+        XCTAssertEqual(result.extras.map(\.0), ["kd_loss"])
+        XCTAssertGreaterThan(result.extras[0].1, 0)
+        // Through the trainer: validation before and after one step of 2 micro-batches.
+        var c = ResumeSetup.config(steps: 1)
+        c.valBatches = 3
+        let trainer = try Trainer(model: student, tokenizer: nil, config: c, train: try ResumeSetup.stream(prefix: dir + "/v"), val: v,
+                                  output: dir + "/run", log: MetricsLog(), objective: d)
+        let s1 = student.forwardPasses
+        try trainer.run(resume: false, saveFinalModel: false)
+        XCTAssertEqual(student.forwardPasses - s1, 3 + c.accumulationSteps + 3)
+    }
 }
 
 /// A student for the resume test: the teacher without its last layer.

@@ -12,7 +12,16 @@ public enum GGUFExport {
 
     public static func write(_ model: LlamaModel, tokenizer t: Tokenizer, type: TensorType, name: String, to path: String) throws {
         model.requireF32Matrices("export")
-        let c = model.config
+        try checkLoadable(model.config, as: type, path)
+        var w = GGUFWriter()
+        addHyperparameters(model.config, type: type, name: name, to: &w)
+        addTokenizer(t, vocabSize: model.config.vocabSize, to: &w)
+        addTensors(model, type: type, to: &w)
+        try w.write(to: path)
+    }
+
+    /// Refuses what llama.cpp would not load (or this exporter cannot write), saying what to do.
+    static func checkLoadable(_ c: LlamaConfig, as type: TensorType, _ path: String) throws {
         guard c.hiddenAct == "silu" else {
             throw FormatError.unsupported(path: path, message: "hidden_act is \(c.hiddenAct); llama.cpp's llama and qwen2 architectures use SiLU")
         }
@@ -23,11 +32,15 @@ public enum GGUFExport {
             let hint = c.qkvBias ? " Width-prune so that they match, e.g. --num-attention-heads \(fit) --hidden-size \(fit * c.headDim)" : ""
             throw FormatError.unsupported(path: path, message: "llama.cpp could not load this model as \(type.rawValue): \(problems.joined(separator: "; ")).\(hint)\(type.blockElements > 1 ? " Or export as f16." : "")")
         }
-        func key(_ k: String) -> String { arch + "." + k }
         if let s = c.ropeScaling, s.ropeType == "llama3" {
             throw FormatError.unsupported(path: path, message: "Llama 3.1 rope scaling needs a rope_freqs tensor, which this exporter does not write yet")
         }
-        var w = GGUFWriter()
+    }
+
+    /// The general.* and ARCH.* keys.
+    static func addHyperparameters(_ c: LlamaConfig, type: TensorType, name: String, to w: inout GGUFWriter) {
+        let arch = c.family.ggufArchitecture
+        func key(_ k: String) -> String { arch + "." + k }
         let fileType: UInt32 = switch type { case .f32: 0; case .f16: 1; case .q4_0: 2; case .q8_0: 7 }
         w.add("general.architecture", .string(arch))
         w.add("general.type", .string("model"))
@@ -48,10 +61,14 @@ public enum GGUFExport {
         w.add(key("rope.freq_base"), .f32(Float(c.ropeTheta)))
         w.add(key("attention.layer_norm_rms_epsilon"), .f32(Float(c.rmsNormEps)))
         w.add(key("vocab_size"), .u32(UInt32(c.vocabSize)))
+    }
+
+    /// The tokenizer.* keys, its vocabulary padded to the embedding's `vocabSize` rows.
+    static func addTokenizer(_ t: Tokenizer, vocabSize: Int, to w: inout GGUFWriter) {
         // Tokenizer: byte-level BPE as llama.cpp's "gpt2" model with its pre-tokenizer name, or
         // SentencePiece BPE as its "llama" model (scores instead of merges).
         var tokens = t.model.tokens
-        if tokens.count < c.vocabSize { tokens += (tokens.count..<c.vocabSize).map { "[PAD\($0)]" } }
+        if tokens.count < vocabSize { tokens += (tokens.count..<vocabSize).map { "[PAD\($0)]" } }
         let added = Dictionary(t.addedTokens.map { (Int($0.id), $0) }, uniquingKeysWith: { a, _ in a })
         let byteTokens = Set(t.sentencePiece?.byteTokens.filter { $0 >= 0 }.map(Int.init) ?? [])
         w.add("tokenizer.ggml.model", .string(t.sentencePiece == nil ? "gpt2" : "llama"))
@@ -86,7 +103,12 @@ public enum GGUFExport {
         w.add("tokenizer.ggml.add_bos_token", .bool(false))
         w.add("tokenizer.ggml.add_space_prefix", .bool(t.sentencePiece.map { $0.prepend != .never } ?? false))
         if let ct = t.chatTemplate { w.add("tokenizer.chat_template", .string(ct)) }
+    }
 
+    /// Every parameter under its GGUF name: matrices in `type`, 1-D tensors in F32; q and k
+    /// rows permuted for llama.cpp's "llama" rotation.
+    static func addTensors(_ model: LlamaModel, type: TensorType, to w: inout GGUFWriter) {
+        let c = model.config, arch = c.family.ggufArchitecture
         for e in model.layout.entries {
             guard let gname = WeightNames.gguf(fromHF: e.name) else { preconditionFailure("no GGUF name for \(e.name)") }
             var values = Array(UnsafeBufferPointer(start: model.params.pointer + e.offset, count: e.count))
@@ -114,6 +136,5 @@ public enum GGUFExport {
             }
             w.tensors.append((gname, ne, tt, bytes))
         }
-        try w.write(to: path)
     }
 }

@@ -53,11 +53,9 @@ public struct EvalJob: Equatable, JobSettings {
         guard perplexity || !tasks.isEmpty else { throw RecipeError.invalid("tasks", "is empty and perplexity is off: there is nothing to evaluate") }
     }
 
-    /// One row per model: the keys the report reads (model, parameters, layers, hidden_size,
-    /// tokens, loss, perplexity, with `speed` prefill/decode tokens per second, and with
-    /// `tasks` one entry per task under "tasks" and their mean under "task_average").
+    /// One row per model (written to `json` as eval JSON, what the report reads).
     @discardableResult
-    public func run(progress: Progress) throws -> [[String: Any]] {
+    public func run(progress: Progress) throws -> [EvalRow] {
         try validate()
         // Task files are read first, so a mistyped task name fails before any model loads.
         let taskSets = try tasks.map { try TaskRequests.load(root: BundledAssets.tasks, task: $0, shots: shots) }
@@ -71,50 +69,47 @@ public struct EvalJob: Equatable, JobSettings {
                 docs = try BundledAssets.documents(corpus)
             }
         }
-        var results: [[String: Any]] = []
+        var results: [EvalRow] = []
         for path in model {
             let m = try PretrainedModel.load(path)
             try PrecisionSetting.apply(precision, to: m.model)
-            var row: [String: Any] = ["model": path, "parameters": m.model.parameterCount, "layers": m.model.config.numHiddenLayers,
-                                      "hidden_size": m.model.config.hiddenSize, "precision": precision]
+            var row = EvalRow(model: path, parameters: m.model.parameterCount, layers: m.model.config.numHiddenLayers,
+                              hiddenSize: m.model.config.hiddenSize, precision: precision)
             if perplexity {
                 if results.isEmpty { progress.say("model | documents | tokens | windows | loss | perplexity | seconds" + (speed ? " | prefill tokens/s | decode tokens/s" : "")) }
                 try evaluatePerplexity(m, path: path, docs: docs, dataStream: dataStream, into: &row, progress: progress)
             }
             if !taskSets.isEmpty {
                 progress.say("\(path): task | documents | acc ± stderr | acc_norm ± stderr | seconds | tokens/s")
-                var entries: [[String: Any]] = []
-                let hash = m.model.contentHash
-                for t in taskSets {
-                    // Results are kept per model content, task variant and document count, so a
-                    // rerun (or the pipeline's report after one student changed) reuses them.
-                    let cacheFile = "\(BundledAssets.cache)/task-results/\(hash)-\(t.name)-\(t.variant)-\(limit.map(String.init) ?? "all")-\(TaskResult.scoringVersion)\(precision == "fp32" ? "" : "-" + precision).json"
-                    let cached = rescore ? nil : FileManager.default.contents(atPath: cacheFile).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-                    let e: [String: Any]
-                    if let cached { e = cached } else {
-                        e = try evaluate(t, m, progress: progress).json
-                        try? FileManager.default.createDirectory(atPath: BundledAssets.cache + "/task-results", withIntermediateDirectories: true)
-                        if let d = try? JSONSerialization.data(withJSONObject: e, options: [.sortedKeys]) { try? AtomicFileWriter.write(d, to: cacheFile) }
-                    }
-                    entries.append(e)
-                    func v(_ k: String) -> Double { e[k] as? Double ?? .nan }
-                    let norm = e["acc_norm"] != nil ? String(format: "%.4f ± %.4f", v("acc_norm"), v("acc_norm_stderr")) : (e["perplexity"] != nil ? String(format: "ppl %.3f", v("perplexity")) : "-")
-                    let timing = cached != nil ? "cached" : String(format: "%.1f | %.0f", v("seconds"), Double(e["tokens"] as? Int ?? 0) / max(v("seconds"), 1e-9))
-                    progress.say(String(format: "  %@ | %d | %.4f ± %.4f | %@ | %@", t.name + (shots > 0 ? " (\(shots)-shot)" : ""), e["documents"] as? Int ?? 0, v("acc"), v("acc_stderr"),
-                                        norm, timing))
-                }
-                let average = entries.reduce(0.0) { $0 + (($1["primary_metric"] as? String) == "acc_norm" ? $1["acc_norm"] as! Double : $1["acc"] as! Double) } / Double(entries.count)
-                progress.say(String(format: "  average of the primary metrics (acc_norm where the task names acc_per_char, else acc): %.4f", average))
-                row["tasks"] = entries
-                row["task_average"] = average
+                let scores = try taskSets.map { try score($0, m, progress: progress) }
+                row.tasks = scores
+                row.taskAverage = scores.reduce(0.0) { $0 + $1.primary.value } / Double(scores.count)
+                progress.say(String(format: "  average of the primary metrics (acc_norm where the task names acc_per_char, else acc): %.4f", row.taskAverage!))
             }
             results.append(row)
         }
-        if let json {
-            do { try AtomicFileWriter.write(try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys]), to: json) }
-            catch { throw RecipeError.failed("cannot write \(json): \(error)") }
-        }
+        if let json { try EvalRow.write(results, to: json) }
         return results
+    }
+
+    /// One task's scores on one model: from the results cache, or scored (and cached). Results
+    /// are kept per model content, task variant and document count, so a rerun (or the
+    /// pipeline's report after one student changed) reuses them.
+    func score(_ t: TaskRequests, _ m: PretrainedModel, progress: Progress) throws -> TaskScore {
+        let cacheFile = "\(BundledAssets.cache)/task-results/\(m.model.contentHash)-\(t.name)-\(t.variant)-\(limit.map(String.init) ?? "all")-\(TaskResult.scoringVersion)\(precision == "fp32" ? "" : "-" + precision).json"
+        let cached = rescore ? nil : FileManager.default.contents(atPath: cacheFile).flatMap { try? JSONDecoder().decode(TaskScore.self, from: $0) }
+        let e: TaskScore
+        if let cached { e = cached } else {
+            e = try evaluate(t, m, progress: progress).score
+            try? FileManager.default.createDirectory(atPath: BundledAssets.cache + "/task-results", withIntermediateDirectories: true)
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            if let d = try? enc.encode(e) { try? AtomicFileWriter.write(d, to: cacheFile) }
+        }
+        let norm = e.accNorm.map { String(format: "%.4f ± %.4f", $0, e.accNormStderr ?? .nan) } ?? e.perplexity.map { String(format: "ppl %.3f", $0) } ?? "-"
+        let timing = cached != nil ? "cached" : String(format: "%.1f | %.0f", e.seconds ?? .nan, Double(e.tokens ?? 0) / max(e.seconds ?? 0, 1e-9))
+        progress.say(String(format: "  %@ | %d | %.4f ± %.4f | %@ | %@", t.name + (shots > 0 ? " (\(shots)-shot)" : ""), e.documents, e.acc, e.accStderr ?? .nan,
+                            norm, timing))
+        return e
     }
 
     /// Scores one task on one model, with a progress line (documents, tokens/s, ETA).
@@ -135,7 +130,7 @@ public struct EvalJob: Equatable, JobSettings {
     }
 
     /// Loss and perplexity of one model on the corpus or dataset, into `row`.
-    func evaluatePerplexity(_ m: PretrainedModel, path: String, docs: [String], dataStream: [Int32]?, into row: inout [String: Any], progress: Progress) throws {
+    func evaluatePerplexity(_ m: PretrainedModel, path: String, docs: [String], dataStream: [Int32]?, into row: inout EvalRow, progress: Progress) throws {
         let seq = seqLength
         guard let eos = m.tokenizer.eosTokenId else { throw RecipeError.failed("\(path): the tokenizer has no EOS token to separate documents") }
         try checkPositions(seqLength, key: "seq_length", model: m.model.config, path)
@@ -150,13 +145,13 @@ public struct EvalJob: Equatable, JobSettings {
                                    Double(done * seq) / el, el / Double(done) * Double(total - done)))
         }
         progress.endStatus()
-        row["tokens"] = r.tokens; row["loss"] = r.meanLoss; row["perplexity"] = r.perplexity
+        row.tokens = r.tokens; row.loss = r.meanLoss; row.perplexity = r.perplexity
         var line = String(format: "%@ | %@ | %d | %d | %.4f | %.3f | %.1f", path, n < 0 ? "all" : String(n), r.tokens, r.windows, r.meanLoss, r.perplexity,
                           ProcessInfoLite.now() - t0)
         if speed {
             let st = try SpeedProbe.measure(m.model, prompt: Array(stream.prefix(128)), newTokens: 32)
-            row["prefill_tokens_per_second"] = st.prefillTokensPerSecond
-            row["decode_tokens_per_second"] = st.decodeTokensPerSecond
+            row.prefillTokensPerSecond = st.prefillTokensPerSecond
+            row.decodeTokensPerSecond = st.decodeTokensPerSecond
             line += String(format: " | %.0f | %.1f", st.prefillTokensPerSecond, st.decodeTokensPerSecond)
         }
         progress.say(line)

@@ -136,12 +136,22 @@ public struct PruneSearchJob: Equatable, JobSettings {
         return "≥ \(targetPrefillTps!) prefill tokens/s"
     }
 
+    /// search.json, rewritten (atomically) after every measured candidate, with the seconds
+    /// the search has taken over all its runs.
+    struct Journal {
+        let path: String, secondsBefore: Double, started: Double
+        func save(_ result: inout Result) throws {
+            result.seconds = secondsBefore + ProcessInfoLite.now() - started
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFileWriter.write(try enc.encode(result), to: path)
+        }
+    }
+
     @discardableResult
     public func run(progress: Progress) throws -> Result {
         try validate()
         let t0 = ProcessInfoLite.now()
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let statePath = output + "/search.json"
         let loaded = try PretrainedModel.load(model)
         let m = loaded.model, c = m.config
         try PrecisionSetting.apply(calibration.precision, to: m)
@@ -150,35 +160,52 @@ public struct PruneSearchJob: Equatable, JobSettings {
         let grid = ShapeSearch.grid(c, rules: rules, sizeMultiple: sizeMultiple)
         let valStream = try distill.train.stream("data_val", distill.train.dataVal!)
         // The speed probes' prompt: the first 128 tokens of the validation split.
-        var first = [Int32](repeating: 0, count: valStream.seqLength), unused = first
-        first.withUnsafeMutableBufferPointer { t in unused.withUnsafeMutableBufferPointer { valStream.batch(first: 0, B: 1, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
-        let prompt = Array(first.prefix(128))
+        var first = Batch(B: 1, T: valStream.seqLength)
+        first.fill(from: valStream, first: 0)
+        let prompt = Array(first.tokens.prefix(128))
+        var result = try startingPoint(grid: grid, teacher: m, prompt: prompt, progress)
+        let journal = Journal(path: output + "/search.json", secondsBefore: result.seconds, started: t0)
+        try rankByProxy(&result, teacher: loaded, validation: valStream, journal, progress)
+        let finalists = try measureSpeed(&result, prompt: prompt, journal)
+        try distillBriefly(&result, finalists, journal, progress)
+        let ranked = finalists.sorted { result.candidates[$0].shortKDLoss! < result.candidates[$1].shortKDLoss! }
+        result.shortKDRanked = ranked.map { result.candidates[$0].slug }
+        let winner = result.candidates[ranked[0]]
+        result.winner = winner.slug
+        // winner/: the pruned (not yet distilled) winner, for the full-budget distillation.
+        let winnerDir = output + "/winner"
+        try? FileManager.default.removeItem(atPath: winnerDir)
+        try FileManager.default.copyItem(atPath: output + "/candidates/" + winner.slug + "/student", toPath: winnerDir)
+        try journal.save(&result)
+        report(result, progress)
+        return result
+    }
 
-        // 1. The candidates: resumed from search.json when it was written for this search.
-        var result: Result
-        if let d = FileManager.default.contents(atPath: statePath), let r = try? JSONDecoder().decode(Result.self, from: d),
+    /// 1. The candidates: resumed from search.json when it was written for this search, else
+    /// the shapes meeting the target, spread over the feasible ones.
+    func startingPoint(grid: [StudentShape], teacher m: LlamaModel, prompt: [Int32], _ progress: Progress) throws -> Result {
+        let c = m.config
+        if let d = FileManager.default.contents(atPath: output + "/search.json"), let r = try? JSONDecoder().decode(Result.self, from: d),
            r.teacher == model, r.target == targetDescription, r.gridSize == grid.count {
-            result = r
-            progress.say("search: resuming \(statePath) (\(r.candidates.count) candidates)")
-        } else {
-            let feasible = try feasibleShapes(grid, c, prompt: prompt, progress)
-            guard !feasible.isEmpty else {
-                throw RecipeError.failed("no loadable shape of \(model) meets \(targetDescription) within the band (\(band)); the grid's smallest holds \(grid.map { $0.parameters(teacher: c) }.min() ?? 0) parameters. Loosen the target or \(SettingName.ref("band"))")
-            }
-            let chosen = spread(feasible, count: maxCandidates, c)
-            result = Result(teacher: model, teacherParameters: m.parameterCount, teacherShape: StudentShape(c), target: targetDescription,
-                            gridSize: grid.count, feasible: feasible.count,
-                            candidates: chosen.map { Candidate(shape: $0, parameters: $0.parameters(teacher: c), dropped: []) })
-            progress.say("search: \(grid.count) loadable shapes on the grid, \(feasible.count) meet \(targetDescription); ranking \(chosen.count) by the proxy")
+            progress.say("search: resuming \(output)/search.json (\(r.candidates.count) candidates)")
+            return r
         }
-        let secondsBefore = result.seconds
-        func save() throws {
-            result.seconds = secondsBefore + ProcessInfoLite.now() - t0
-            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFileWriter.write(try enc.encode(result), to: statePath)
+        let feasible = try feasibleShapes(grid, c, prompt: prompt, progress)
+        guard !feasible.isEmpty else {
+            throw RecipeError.failed("no loadable shape of \(model) meets \(targetDescription) within the band (\(band)); the grid's smallest holds \(grid.map { $0.parameters(teacher: c) }.min() ?? 0) parameters. Loosen the target or \(SettingName.ref("band"))")
         }
+        let chosen = spread(feasible, count: maxCandidates, c)
+        progress.say("search: \(grid.count) loadable shapes on the grid, \(feasible.count) meet \(targetDescription); ranking \(chosen.count) by the proxy")
+        return Result(teacher: model, teacherParameters: m.parameterCount, teacherShape: StudentShape(c), target: targetDescription,
+                      gridSize: grid.count, feasible: feasible.count,
+                      candidates: chosen.map { Candidate(shape: $0, parameters: $0.parameters(teacher: c), dropped: []) })
+    }
 
-        // 2. Importance (one calibration pass) and each depth's block, then the proxy.
+    /// 2. Importance (one calibration pass) and each depth's block, then the proxy: every
+    /// candidate's validation loss right after pruning. Sorts the candidates by it.
+    func rankByProxy(_ result: inout Result, teacher loaded: PretrainedModel, validation valStream: BlendedSampleStream,
+                     _ journal: Journal, _ progress: Progress) throws {
+        let m = loaded.model, c = m.config
         if result.candidates.contains(where: { $0.proxyLoss == nil }) {
             let cal = try calibration.calibration("to measure importance")
             let collector = ImportanceCollector(config: c)
@@ -197,32 +224,40 @@ public struct PruneSearchJob: Equatable, JobSettings {
                 result.candidates[i].dropped = blocks[shape.layers]!.sorted()
                 result.candidates[i].proxyLoss = try proxy.run(student)
                 try saveStudentQuietly(student, loaded.tokenizer, output + "/candidates/" + result.candidates[i].slug + "/student")
-                try save()
+                try journal.save(&result)
                 count(i + 1, result.candidates.count)
             }
         }
         result.candidates.sort { $0.proxyLoss! < $1.proxyLoss! }
         result.proxyWinner = result.candidates.first?.slug
+    }
 
-        // 3. The top K by the proxy: measured speed (median of 5) and a short distillation.
-        var finalists = Array(result.candidates.indices.prefix(topK))
+    /// 3. The top K by the proxy, their speed measured (median of 5); with a speed target, the
+    /// ones that meet it by measurement. Returns their indices.
+    func measureSpeed(_ result: inout Result, prompt: [Int32], _ journal: Journal) throws -> [Int] {
+        let finalists = Array(result.candidates.indices.prefix(topK))
         for i in finalists where result.candidates[i].decodeTps == nil {
             let student = try PretrainedModel.load(output + "/candidates/" + result.candidates[i].slug + "/student").model
             let p = try SpeedProbe.measure(student, prompt: prompt, newTokens: 32, runs: 5)
             result.candidates[i].decodeTps = p.decodeTokensPerSecond; result.candidates[i].prefillTps = p.prefillTokensPerSecond
             result.candidates[i].decodeMin = p.decodeRange.lowerBound; result.candidates[i].decodeMax = p.decodeRange.upperBound
-            try save()
+            try journal.save(&result)
         }
         // A speed target is met by measurement, not by the model the search used to shortlist.
-        if targetDecodeTps != nil || targetPrefillTps != nil {
-            finalists = finalists.filter { i in
-                let r = result.candidates[i]
-                return targetDecodeTps.map { r.decodeTps! >= $0 } ?? targetPrefillTps.map { r.prefillTps! >= $0 } ?? true
-            }
-            guard !finalists.isEmpty else {
-                throw RecipeError.failed("none of the \(topK) best candidates reached \(targetDescription) when measured (median of 5): \(result.candidates.prefix(topK).map { String(format: "%@ %.1f decode, %.0f prefill", $0.shape.label, $0.decodeTps!, $0.prefillTps!) }.joined(separator: "; ")). Raise \(SettingName.ref("band")) or lower the target")
-            }
+        guard targetDecodeTps != nil || targetPrefillTps != nil else { return finalists }
+        let met = finalists.filter { i in
+            let r = result.candidates[i]
+            return targetDecodeTps.map { r.decodeTps! >= $0 } ?? targetPrefillTps.map { r.prefillTps! >= $0 } ?? true
         }
+        guard !met.isEmpty else {
+            throw RecipeError.failed("none of the \(topK) best candidates reached \(targetDescription) when measured (median of 5): \(result.candidates.prefix(topK).map { String(format: "%@ %.1f decode, %.0f prefill", $0.shape.label, $0.decodeTps!, $0.prefillTps!) }.joined(separator: "; ")). Raise \(SettingName.ref("band")) or lower the target")
+        }
+        return met
+    }
+
+    /// 4. A short distillation of each finalist (M tokens, sharing one teacher cache); its
+    /// validation loss ranks them.
+    func distillBriefly(_ result: inout Result, _ finalists: [Int], _ journal: Journal, _ progress: Progress) throws {
         let steps = max(1, shortTokens / (distill.train.trainer.globalBatchSize * distill.train.trainer.seqLength))
         for i in finalists where result.candidates[i].shortKDLoss == nil {
             let slug = result.candidates[i].slug
@@ -237,19 +272,8 @@ public struct PruneSearchJob: Equatable, JobSettings {
                 throw RecipeError.failed("the short distillation in \(d.train.output) left no validated checkpoint")
             }
             result.candidates[i].shortKDLoss = v
-            try save()
+            try journal.save(&result)
         }
-        let ranked = finalists.sorted { result.candidates[$0].shortKDLoss! < result.candidates[$1].shortKDLoss! }
-        result.shortKDRanked = ranked.map { result.candidates[$0].slug }
-        let winner = result.candidates[ranked[0]]
-        result.winner = winner.slug
-        // winner/: the pruned (not yet distilled) winner, for the full-budget distillation.
-        let winnerDir = output + "/winner"
-        try? FileManager.default.removeItem(atPath: winnerDir)
-        try FileManager.default.copyItem(atPath: output + "/candidates/" + winner.slug + "/student", toPath: winnerDir)
-        try save()
-        report(result, progress)
-        return result
     }
 
     func saveStudentQuietly(_ m: LlamaModel, _ tok: Tokenizer, _ dir: String) throws {

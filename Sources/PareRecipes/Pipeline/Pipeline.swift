@@ -15,89 +15,106 @@ public struct Pipeline {
     /// The steps of `c`, every job validated; an error names the YAML path of the setting.
     public init(_ c: PipelineConfig) throws {
         config = c
-        let R = c.runDir
+        let L = RunLayout(c.runDir)
         let teacher = BundledAssets.model(c.teacher)
         guard FileManager.default.fileExists(atPath: teacher) else {
             throw RecipeError.failed("teacher \(teacher) not found" + (c.teacher == BundledAssets.teacherName ? "; run scripts/setup" : ""))
         }
-        var steps: [PipelineStep] = []
-        var prepare = c.prepare
-        prepare.output = "\(R)/data"
-        steps.append(PipelineStep(name: "prepare", job: prepare, inputs: prepare.inputs, output: "\(R)/data/test.jsonl"))
-        for split in ["train", "val", "test"] {
-            var t = c.tokenize
-            t.input = "\(R)/data/\(split).jsonl"; t.tokenizer = teacher; t.outputPrefix = "\(R)/data/wiki_\(split)"; t.jsonKey = "text"
-            steps.append(PipelineStep(name: "tokenize-\(split)", job: t, inputs: [t.input, teacher], output: t.prefix + ".idx"))
-        }
-        func wire(_ t: inout TrainSettings, output: String) {
-            t.dataTrain = "\(R)/data/wiki_train"; t.dataVal = "\(R)/data/wiki_val"; t.output = output; t.resume = true
-        }
-        let ft = "\(R)/teacher-ft"
+        var steps = Pipeline.dataSteps(c, L, teacher: teacher)
         var finetune = c.finetune
         finetune.model = teacher
-        wire(&finetune.train, output: ft)
-        finetune.train.dataTest = "\(R)/data/wiki_test"
-        steps.append(PipelineStep(name: "finetune", job: finetune, inputs: [teacher, "\(R)/data/wiki_train_text_document.idx"],
-                                  output: "\(ft)/model/config.json"))
-        var calibration = c.calibration
-        calibration.calibrationData = "\(R)/data/wiki_train"
-        var students: [String] = []
-        if var d = c.depth {
-            d.model = "\(ft)/model"; d.output = "\(R)/students/depth"; d.calibration = calibration
-            steps.append(PipelineStep(name: "prune-depth", job: d, inputs: [d.model], output: "\(d.output)/config.json"))
-            students.append("depth")
-        }
-        if var w = c.width {
-            w.model = "\(ft)/model"; w.output = "\(R)/students/width"; w.calibration = calibration
-            steps.append(PipelineStep(name: "prune-width", job: w, inputs: [w.model], output: "\(w.output)/config.json"))
-            students.append("width")
-        }
-        // The searched student: the winner of prune.search, distilled at the full budget below.
-        var studentDir = Dictionary(uniqueKeysWithValues: students.map { ($0, "\(R)/students/\($0)") })
-        if var s = c.search {
-            s.model = "\(ft)/model"; s.output = "\(R)/search"; s.calibration = calibration
-            s.distill = c.distill
-            s.distill.layerMap = nil; s.distill.intermediateLoss = nil
-            if s.distill.topKLogits == nil { s.distill.topKLogits = PruneSearchJob().distill.topKLogits }
-            wire(&s.distill.train, output: s.output)
-            steps.append(PipelineStep(name: "prune-search", job: s, inputs: [s.model], output: "\(s.output)/winner/config.json"))
-            students.append("search")
-            studentDir["search"] = "\(s.output)/winner"
-        }
-        for key in c.layerMap.keys.sorted() where !students.contains(key) {
-            throw RecipeError.failed("distill.layer_map: no student \"\(key)\" in this config (students: \(students.joined(separator: ", ")))")
-        }
-        if !c.layerMap.isEmpty && c.distill.intermediateLoss == nil {
-            throw RecipeError.failed("distill.layer_map needs distill.intermediate_loss (cosine or mse)")
-        }
-        for s in students {
-            var d = c.distill
-            d.teacher = "\(ft)/model"; d.student = studentDir[s]!
-            d.layerMap = c.layerMap[s] ?? d.layerMap
-            // Students distilled from one teacher on one data order share its top-k logits: the
-            // first distillation writes them, the others read them instead of running the teacher.
-            if d.teacherCache == nil, d.topKLogits != nil, d.intermediateLoss == nil, students.count > 1 { d.teacherCache = "\(R)/teacher-cache" }
-            wire(&d.train, output: "\(R)/distill-\(s)")
-            steps.append(PipelineStep(name: "distill-\(s)", job: d, inputs: [d.teacher, d.student], output: "\(R)/distill-\(s)/model/config.json"))
-        }
-        let models = [teacher, "\(ft)/model"] + students.flatMap { [studentDir[$0]!, "\(R)/distill-\($0)/model"] }
+        Pipeline.wire(&finetune.train, L, output: L.finetune)
+        finetune.train.dataTest = L.tokens("test")
+        steps.append(PipelineStep(name: "finetune", job: finetune, inputs: [teacher, L.tokens("train") + "_text_document.idx"],
+                                  output: L.fineTunedTeacher + "/config.json"))
+        let (pruneSteps, students) = try Pipeline.pruneSteps(c, L)
+        steps += pruneSteps
+        steps += try Pipeline.distillSteps(c, L, students: students)
+        let models = [teacher, L.fineTunedTeacher] + students.flatMap { [L.pruned($0), L.distilled($0)] }
         for split in ["val", "test"] {
             var e = c.eval
-            e.model = models; e.data = "\(R)/data/wiki_\(split)"; e.json = "\(R)/eval-\(split).json"
+            e.model = models; e.data = L.tokens(split); e.json = L.eval(split)
             e.speed = split == "test" && c.eval.speed
             // Task accuracy does not depend on the split: it is measured once, in the test step.
             if split == "val" { e.tasks = [] }
             e.perplexity = true
             steps.append(PipelineStep(name: "eval-\(split)", job: e, inputs: models, output: e.json!))
         }
-        steps.append(PipelineStep(name: "report", job: ReportJob(runDir: R),
-                                  inputs: ["\(R)/eval-val.json", "\(R)/eval-test.json"] + students.map { "\(R)/distill-\($0)/metrics.jsonl" },
-                                  output: "\(R)/report.md"))
+        steps.append(PipelineStep(name: "report", job: ReportJob(runDir: c.runDir),
+                                  inputs: [L.eval("val"), L.eval("test")] + students.map { L.distillation($0) + "/metrics.jsonl" },
+                                  output: L.report))
         for step in steps {
             do { try step.job.validate() }
             catch { throw RecipeError.failed(Pipeline.message(error, section: step.job.section)) }
         }
         self.steps = steps
+    }
+
+    /// A training step's data and run folder; it always resumes its own checkpoints.
+    static func wire(_ t: inout TrainSettings, _ L: RunLayout, output: String) {
+        t.dataTrain = L.tokens("train"); t.dataVal = L.tokens("val"); t.output = output; t.resume = true
+    }
+
+    /// The corpus split into train/val/test and each split tokenized with the teacher's tokenizer.
+    static func dataSteps(_ c: PipelineConfig, _ L: RunLayout, teacher: String) -> [PipelineStep] {
+        var prepare = c.prepare
+        prepare.output = L.data
+        var steps = [PipelineStep(name: "prepare", job: prepare, inputs: prepare.inputs, output: L.split("test"))]
+        for split in ["train", "val", "test"] {
+            var t = c.tokenize
+            t.input = L.split(split); t.tokenizer = teacher; t.outputPrefix = L.tokens(split); t.jsonKey = "text"
+            steps.append(PipelineStep(name: "tokenize-\(split)", job: t, inputs: [t.input, teacher], output: t.prefix + ".idx"))
+        }
+        return steps
+    }
+
+    /// The pruning steps (depth, width and the search, each when enabled) and the students
+    /// they make.
+    static func pruneSteps(_ c: PipelineConfig, _ L: RunLayout) throws -> ([PipelineStep], [String]) {
+        var calibration = c.calibration
+        calibration.calibrationData = L.tokens("train")
+        var steps: [PipelineStep] = [], students: [String] = []
+        if var d = c.depth {
+            d.model = L.fineTunedTeacher; d.output = L.pruned("depth"); d.calibration = calibration
+            steps.append(PipelineStep(name: "prune-depth", job: d, inputs: [d.model], output: "\(d.output)/config.json"))
+            students.append("depth")
+        }
+        if var w = c.width {
+            w.model = L.fineTunedTeacher; w.output = L.pruned("width"); w.calibration = calibration
+            steps.append(PipelineStep(name: "prune-width", job: w, inputs: [w.model], output: "\(w.output)/config.json"))
+            students.append("width")
+        }
+        // The searched student: the winner of prune.search, distilled at the full budget later.
+        if var s = c.search {
+            s.model = L.fineTunedTeacher; s.output = L.search; s.calibration = calibration
+            s.distill = c.distill
+            s.distill.layerMap = nil; s.distill.intermediateLoss = nil
+            if s.distill.topKLogits == nil { s.distill.topKLogits = PruneSearchJob().distill.topKLogits }
+            wire(&s.distill.train, L, output: s.output)
+            steps.append(PipelineStep(name: "prune-search", job: s, inputs: [s.model], output: L.pruned("search") + "/config.json"))
+            students.append("search")
+        }
+        return (steps, students)
+    }
+
+    /// One distillation per student, from the fine-tuned teacher.
+    static func distillSteps(_ c: PipelineConfig, _ L: RunLayout, students: [String]) throws -> [PipelineStep] {
+        for key in c.layerMap.keys.sorted() where !students.contains(key) {
+            throw RecipeError.failed("distill.layer_map: no student \"\(key)\" in this config (students: \(students.joined(separator: ", ")))")
+        }
+        if !c.layerMap.isEmpty && c.distill.intermediateLoss == nil {
+            throw RecipeError.failed("distill.layer_map needs distill.intermediate_loss (cosine or mse)")
+        }
+        return students.map { s in
+            var d = c.distill
+            d.teacher = L.fineTunedTeacher; d.student = L.pruned(s)
+            d.layerMap = c.layerMap[s] ?? d.layerMap
+            // Students distilled from one teacher on one data order share its top-k logits: the
+            // first distillation writes them, the others read them instead of running the teacher.
+            if d.teacherCache == nil, d.topKLogits != nil, d.intermediateLoss == nil, students.count > 1 { d.teacherCache = L.teacherCache }
+            wire(&d.train, L, output: L.distillation(s))
+            return PipelineStep(name: "distill-\(s)", job: d, inputs: [d.teacher, d.student], output: L.distilled(s) + "/config.json")
+        }
     }
 
     /// A library error in the config's vocabulary: settings as YAML paths (`distill.kd_ratio`).
@@ -112,14 +129,14 @@ public struct Pipeline {
     @discardableResult
     public func run(progress: Progress, dryRun: Bool = false,
                     execute: ((PipelineStep) throws -> Void)? = nil) throws -> [StepState] {
-        let R = config.runDir
-        try? FileManager.default.createDirectory(atPath: "\(R)/.pipeline", withIntermediateDirectories: true)
+        let L = RunLayout(config.runDir)
+        try? FileManager.default.createDirectory(atPath: L.stepRecords, withIntermediateDirectories: true)
         let t0 = ProcessInfoLite.now()
         var states: [StepState] = []
         var willChange: [String] = []
         for (i, step) in steps.enumerated() {
             let hash = step.fingerprint
-            let marker = "\(R)/.pipeline/\(step.name).json"
+            let marker = "\(L.stepRecords)/\(step.name).json"
             let recorded = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: marker)))) as? [String: Any]
             // A dry run has not rewritten the outputs of the steps it would run: what reads them would run too.
             let stale = step.inputs.contains { input in willChange.contains { $0 == input || $0.hasPrefix(input + "/") || (input as NSString).deletingLastPathComponent == ($0 as NSString).deletingLastPathComponent } }
@@ -143,7 +160,7 @@ public struct Pipeline {
             try AtomicFileWriter.write(try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]), to: marker)
             states.append(.ran)
         }
-        if !dryRun { progress.say(String(format: "pipeline finished in %@; report: %@/report.md", formatDuration(ProcessInfoLite.now() - t0), R)) }
+        if !dryRun { progress.say(String(format: "pipeline finished in %@; report: %@", formatDuration(ProcessInfoLite.now() - t0), L.report)) }
         return states
     }
 }

@@ -24,6 +24,10 @@ public struct Setting<Job> {
     let shownValue: (Job) -> String?
 
     public var flag: String { SettingName.flag(key) }
+    /// The setting's value in `job` as help shows it (nil when unset).
+    public func shownDefault(of job: Job) -> String? { shownValue(job) }
+    /// The setting's value in `job` as JSON (which YAML also reads), nil when unset.
+    public func jsonValue(in job: Job) -> String? { json(job) }
     public var isFlag: Bool { placeholder.isEmpty }
     public var inFile: Bool { place == .everywhere }
 
