@@ -93,38 +93,27 @@ public enum GEMM {
         #endif
     }
 
-    /// f32 × f32 → f32.
+    /// C (M, N) = alpha · op(A) (M, K) · op(B) (K, N) + beta · C, row-major, in f32 (`T` is
+    /// Float) or bf16 (`T` is UInt16: bf16 bit patterns, products accumulated in f32; call
+    /// only after `check(.bf16)` succeeded).
     @inlinable
-    public static func sgemm(
+    public static func gemm<T: GEMMInput>(
         transA: Bool, transB: Bool, M: Int, N: Int, K: Int,
-        alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
-        B: UnsafePointer<Float>, ldb: Int,
+        alpha: Float = 1, A: UnsafePointer<T>, lda: Int,
+        B: UnsafePointer<T>, ldb: Int,
         beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         KernelProfile.countGemm(M: M, N: N, K: K)
         #if canImport(COneDNN)
-        if f32Backend == .onednn {
-            onednn(transA, transB, M, N, K, alpha, UnsafeRawPointer(A), lda, UnsafeRawPointer(B), ldb, beta, C, ldc, bf16: false)
+        if T.isBF16 || f32Backend == .onednn {
+            onednn(transA, transB, M, N, K, alpha, UnsafeRawPointer(A), lda, UnsafeRawPointer(B), ldb, beta, C, ldc, bf16: T.isBF16)
             return
         }
-        #endif
-        BLAS.sgemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: A, lda: lda, B: B, ldb: ldb, beta: beta, C: C, ldc: ldc)
-    }
-
-    /// bf16 × bf16 → f32 (A and B are bf16 bit patterns; products accumulate in f32).
-    /// Call only after `check(.bf16)` succeeded.
-    public static func bf16gemm(
-        transA: Bool, transB: Bool, M: Int, N: Int, K: Int,
-        alpha: Float = 1, A: UnsafePointer<UInt16>, lda: Int,
-        B: UnsafePointer<UInt16>, ldb: Int,
-        beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        KernelProfile.countGemm(M: M, N: N, K: K)
-        #if canImport(COneDNN)
-        onednn(transA, transB, M, N, K, alpha, UnsafeRawPointer(A), lda, UnsafeRawPointer(B), ldb, beta, C, ldc, bf16: true)
         #else
-        preconditionFailure("bf16 GEMM without oneDNN: GEMM.check(.bf16) must be called first")
+        precondition(!T.isBF16, "bf16 GEMM without oneDNN: GEMM.check(.bf16) must be called first")
         #endif
+        func f32(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+        BLAS.sgemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: f32(A), lda: lda, B: f32(B), ldb: ldb, beta: beta, C: C, ldc: ldc)
     }
 
     /// One operand of `batchedSgemm`: where it starts, and its dims and element strides,
@@ -169,3 +158,8 @@ public enum GEMM {
     }
     #endif
 }
+
+/// What GEMM multiplies: f32, or bf16 bit patterns (UInt16).
+public protocol GEMMInput { static var isBF16: Bool { get } }
+extension Float: GEMMInput { @inlinable public static var isBF16: Bool { false } }
+extension UInt16: GEMMInput { @inlinable public static var isBF16: Bool { true } }

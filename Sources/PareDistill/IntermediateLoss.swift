@@ -82,8 +82,8 @@ public final class IntermediateLoss {
             let out: UnsafePointer<Float>
             if let P = projection {
                 // (N, C_T) = h_S (N, C_S) · Pᵀ
-                GEMM.sgemm(transA: false, transB: true, M: N, N: CT, K: CS, A: hS, lda: CS, B: P.values.pointer, ldb: CS,
-                           beta: 0, C: projected.pointer, ldc: CT)
+                GEMM.gemm(transA: false, transB: true, M: N, N: CT, K: CS, A: hS, lda: CS, B: P.values.pointer, ldb: CS,
+                          beta: 0, C: projected.pointer, ldc: CT)
                 out = UnsafePointer(projected.pointer)
             } else {
                 out = hS
@@ -100,10 +100,10 @@ public final class IntermediateLoss {
             PareCore.scale(d.pointer, by: k, count: d.count)
             guard let P = projection else { continue }   // d is the layer's gradient already
             // dh_S (N, C_S) = dOut (N, C_T) · P (C_T, C_S);  dP (C_T, C_S) += dOutᵀ · h_S
-            GEMM.sgemm(transA: false, transB: false, M: N, N: CS, K: CT, A: d.pointer, lda: CT, B: P.values.pointer, ldb: CS,
-                       beta: 0, C: grads[s]!.pointer, ldc: CS)
-            GEMM.sgemm(transA: true, transB: false, M: CT, N: CS, K: N, A: d.pointer, lda: CT, B: studentCapture.state(s), ldb: CS,
-                       beta: 1, C: P.grads.pointer, ldc: CS)
+            GEMM.gemm(transA: false, transB: false, M: N, N: CS, K: CT, A: d.pointer, lda: CT, B: P.values.pointer, ldb: CS,
+                      beta: 0, C: grads[s]!.pointer, ldc: CS)
+            GEMM.gemm(transA: true, transB: false, M: CT, N: CS, K: N, A: d.pointer, lda: CT, B: studentCapture.state(s), ldb: CS,
+                      beta: 1, C: P.grads.pointer, ldc: CS)
         }
         return (total, alpha)
     }

@@ -8,7 +8,7 @@ public struct RopeScaling: Codable, Equatable, Sendable {
     public var originalMaxPositionEmbeddings: Int
 
     enum CodingKeys: String, CodingKey {
-        case ropeType = "rope_type", type, factor
+        case ropeType = "rope_type", factor
         case lowFreqFactor = "low_freq_factor", highFreqFactor = "high_freq_factor"
         case originalMaxPositionEmbeddings = "original_max_position_embeddings"
     }
@@ -18,23 +18,17 @@ public struct RopeScaling: Codable, Equatable, Sendable {
         self.highFreqFactor = highFreqFactor; self.originalMaxPositionEmbeddings = originalMaxPositionEmbeddings
     }
 
+    /// Older configs say "type", newer ones "rope_type" (which is what Pare writes).
+    enum LegacyKeys: String, CodingKey { case type }
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        // Older configs say "type", newer ones "rope_type".
-        ropeType = try c.decodeIfPresent(String.self, forKey: .ropeType) ?? c.decodeIfPresent(String.self, forKey: .type) ?? "default"
+        let legacy = try decoder.container(keyedBy: LegacyKeys.self)
+        ropeType = try c.decodeIfPresent(String.self, forKey: .ropeType) ?? legacy.decodeIfPresent(String.self, forKey: .type) ?? "default"
         factor = try c.decodeIfPresent(Double.self, forKey: .factor) ?? 1
         lowFreqFactor = try c.decodeIfPresent(Double.self, forKey: .lowFreqFactor) ?? 1
         highFreqFactor = try c.decodeIfPresent(Double.self, forKey: .highFreqFactor) ?? 4
         originalMaxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .originalMaxPositionEmbeddings) ?? 8192
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(ropeType, forKey: .ropeType)
-        try c.encode(factor, forKey: .factor)
-        try c.encode(lowFreqFactor, forKey: .lowFreqFactor)
-        try c.encode(highFreqFactor, forKey: .highFreqFactor)
-        try c.encode(originalMaxPositionEmbeddings, forKey: .originalMaxPositionEmbeddings)
     }
 
     func validate() throws {

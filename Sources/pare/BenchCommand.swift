@@ -39,15 +39,15 @@ func measureGemmPeak(shapes: [(Int, Int, Int)], engine: GemmEngine? = nil, repea
         for _ in 0..<(repeats + 1) {   // the first call also creates oneDNN's primitive
             let t0 = ProcessInfoLite.now()
             switch engine {
-            case nil: GEMM.sgemm(transA: transA, transB: transB, M: M, N: N, K: K, A: a.pointer, lda: lda, B: b.pointer, ldb: ldb, C: c.pointer, ldc: N)
+            case nil: GEMM.gemm(transA: transA, transB: transB, M: M, N: N, K: K, A: a.pointer, lda: lda, B: b.pointer, ldb: ldb, C: c.pointer, ldc: N)
             case .openblas: BLAS.sgemm(transA: transA, transB: transB, M: M, N: N, K: K, A: a.pointer, lda: lda, B: b.pointer, ldb: ldb, C: c.pointer, ldc: N)
             case .onednnF32:
                 let was = GEMM.f32Backend
                 GEMM.f32Backend = .onednn
-                GEMM.sgemm(transA: transA, transB: transB, M: M, N: N, K: K, A: a.pointer, lda: lda, B: b.pointer, ldb: ldb, C: c.pointer, ldc: N)
+                GEMM.gemm(transA: transA, transB: transB, M: M, N: N, K: K, A: a.pointer, lda: lda, B: b.pointer, ldb: ldb, C: c.pointer, ldc: N)
                 GEMM.f32Backend = was
             case .onednnBF16:
-                GEMM.bf16gemm(transA: transA, transB: transB, M: M, N: N, K: K, A: ah.pointer, lda: lda, B: bh.pointer, ldb: ldb, C: c.pointer, ldc: N)
+                GEMM.gemm(transA: transA, transB: transB, M: M, N: N, K: K, A: ah.pointer, lda: lda, B: bh.pointer, ldb: ldb, C: c.pointer, ldc: N)
             }
             best = min(best, ProcessInfoLite.now() - t0)
         }

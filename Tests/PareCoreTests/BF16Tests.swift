@@ -59,8 +59,8 @@ final class BF16Tests: XCTestCase {
                     for _ in 0..<2 {
                         var C = C0
                         C.withUnsafeMutableBufferPointer {
-                            GEMM.sgemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, A: A, lda: ta ? M : K, B: B, ldb: tb ? K : N,
-                                       beta: beta, C: $0.baseAddress!, ldc: N)
+                            GEMM.gemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, A: A, lda: ta ? M : K, B: B, ldb: tb ? K : N,
+                                      beta: beta, C: $0.baseAddress!, ldc: N)
                         }
                         assertClose(C, ref, atol: 1e-4, rtol: 1e-4, "\(backend) f32 \(ta ? "T" : "N")\(tb ? "T" : "N") \(M)x\(N)x\(K) α \(alpha) β \(beta)")
                     }
@@ -80,8 +80,8 @@ final class BF16Tests: XCTestCase {
                 let ref = naiveGemm(ta, tb, M, N, K, alpha, rounded(A), rounded(B), beta, C0)
                 var C = C0
                 C.withUnsafeMutableBufferPointer {
-                    GEMM.bf16gemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, A: Ah, lda: ta ? M : K, B: Bh, ldb: tb ? K : N,
-                                  beta: beta, C: $0.baseAddress!, ldc: N)
+                    GEMM.gemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, A: Ah, lda: ta ? M : K, B: Bh, ldb: tb ? K : N,
+                              beta: beta, C: $0.baseAddress!, ldc: N)
                 }
                 // f32 accumulation of K terms of size ~1: a few ulps of the sum's magnitude.
                 assertClose(C, ref, atol: 2e-5 * Float(K).squareRoot() * 4, rtol: 1e-5, "bf16 \(ta ? "T" : "N")\(tb ? "T" : "N") \(M)x\(N)x\(K)")

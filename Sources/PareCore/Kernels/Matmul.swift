@@ -30,8 +30,8 @@ public func matmulForward(
     let wh = weight.bf16!
     biasFill(out: out, bias: bias, N: N, O: O)
     withBF16(inp, rounded: inpBF16, count: N * I) { xh in
-        GEMM.bf16gemm(transA: false, transB: true, M: N, N: O, K: I, A: xh, lda: I, B: wh, ldb: I,
-                      beta: bias == nil ? 0 : 1, C: out, ldc: O)
+        GEMM.gemm(transA: false, transB: true, M: N, N: O, K: I, A: xh, lda: I, B: wh, ldb: I,
+                  beta: bias == nil ? 0 : 1, C: out, ldc: O)
     }
 }
 
@@ -59,12 +59,12 @@ public func matmulBackward(
     BF16Scratch.with(count: N * O) { gh in
         bf16Round(out: gh, inp: dout, count: N * O)
         if let dinp {
-            GEMM.bf16gemm(transA: false, transB: false, M: N, N: I, K: O, A: gh, lda: O, B: wh, ldb: I,
-                          beta: 1, C: dinp, ldc: I)
+            GEMM.gemm(transA: false, transB: false, M: N, N: I, K: O, A: gh, lda: O, B: wh, ldb: I,
+                      beta: 1, C: dinp, ldc: I)
         }
         withBF16(inp, rounded: inpBF16, count: N * I) { xh in
-            GEMM.bf16gemm(transA: true, transB: false, M: O, N: I, K: N, A: gh, lda: O, B: xh, ldb: I,
-                          beta: 1, C: dweight, ldc: I)
+            GEMM.gemm(transA: true, transB: false, M: O, N: I, K: N, A: gh, lda: O, B: xh, ldb: I,
+                      beta: 1, C: dweight, ldc: I)
         }
     }
     biasBackward(dbias: dbias, dout: dout, N: N, O: O)
@@ -93,8 +93,8 @@ public func matmulForward(
         return
     }
     biasFill(out: out, bias: bias, N: N, O: O)
-    GEMM.sgemm(transA: false, transB: true, M: N, N: O, K: I, A: inp, lda: I, B: weight, ldb: I,
-               beta: bias == nil ? 0 : 1, C: out, ldc: O)
+    GEMM.gemm(transA: false, transB: true, M: N, N: O, K: I, A: inp, lda: I, B: weight, ldb: I,
+              beta: bias == nil ? 0 : 1, C: out, ldc: O)
 }
 
 /// dinp (N, I) += dout · weight;  dweight (O, I) += doutᵀ · inp;  dbias (O) += Σ_n dout.
@@ -106,11 +106,11 @@ public func matmulBackward(
 ) {
     let profiled = KernelProfile.begin(.matmul); defer { KernelProfile.end(profiled) }
     if let dinp {
-        GEMM.sgemm(transA: false, transB: false, M: N, N: I, K: O, A: dout, lda: O, B: weight, ldb: I,
-                   beta: 1, C: dinp, ldc: I)
+        GEMM.gemm(transA: false, transB: false, M: N, N: I, K: O, A: dout, lda: O, B: weight, ldb: I,
+                  beta: 1, C: dinp, ldc: I)
     }
-    GEMM.sgemm(transA: true, transB: false, M: O, N: I, K: N, A: dout, lda: O, B: inp, ldb: I,
-               beta: 1, C: dweight, ldc: I)
+    GEMM.gemm(transA: true, transB: false, M: O, N: I, K: N, A: dout, lda: O, B: inp, ldb: I,
+              beta: 1, C: dweight, ldc: I)
     biasBackward(dbias: dbias, dout: dout, N: N, O: O)
 }
 
