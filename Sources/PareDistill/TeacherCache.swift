@@ -98,12 +98,12 @@ public final class TeacherCache {
         defer { for h in files { try? h.close() } }
         let acts = Activations(config: teacher.config, B: B, T: T, forTraining: false)
         let chunk = FloatBuffer(count: acts.lmChunk * VT)
-        var tokens = [Int32](repeating: 0, count: B * T), targets = tokens
+        var batch = Batch(B: B, T: T)
         var rowIds = [Int32](repeating: 0, count: B * T * k), rowLogits = [Float](repeating: 0, count: B * T * k)
         progress(done, samples)
         for s in stride(from: done, to: samples, by: B) {
-            tokens.withUnsafeMutableBufferPointer { t in targets.withUnsafeMutableBufferPointer { stream.batch(first: s, B: B, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
-            try tokens.withUnsafeBufferPointer { try teacher.forward(tokens: $0.baseAddress!, acts: acts) }
+            batch.fill(from: stream, first: s)
+            try batch.withPointers { tokens, _ in try teacher.forward(tokens: tokens, acts: acts) }
             rowIds.withUnsafeMutableBufferPointer { ip in rowLogits.withUnsafeMutableBufferPointer { lp in
                 let out = UncheckedBox((ip.baseAddress!, lp.baseAddress!))
                 teacher.forEachLogitChunk(acts: acts, into: chunk.pointer) { r0, R, z in

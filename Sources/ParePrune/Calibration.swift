@@ -23,10 +23,9 @@ public struct Calibration {
         while done < samples {
             let B = min(batch, samples - done)
             let acts = B == full.B ? full : Activations(config: model.config, B: B, T: T, forTraining: false)
-            var tokens = [Int32](repeating: 0, count: B * T), targets = tokens
-            tokens.withUnsafeMutableBufferPointer { t in targets.withUnsafeMutableBufferPointer { stream.batch(first: done, B: B, tokens: t.baseAddress!, targets: $0.baseAddress!) } }
-            let r = try tokens.withUnsafeBufferPointer { t in try targets.withUnsafeBufferPointer {
-                try model.loss(tokens: t.baseAddress!, targets: $0.baseAddress!, acts: acts, skipLayers: skipLayers, observer: observer) } }
+            var batch = Batch(B: B, T: T)
+            batch.fill(from: stream, first: done)
+            let r = try batch.withPointers { try model.loss(tokens: $0, targets: $1, acts: acts, skipLayers: skipLayers, observer: observer) }
             sum += r.sum; count += r.count; done += B
             progress(done, samples)
         }

@@ -24,7 +24,7 @@ enum GemmEngine: String, CaseIterable {
 }
 
 /// Measures GEMM throughput on the shapes a training step uses; the best is the "peak" that
-/// step efficiency is reported against. `engine` nil: what `GEMM.sgemm` uses now.
+/// step efficiency is reported against. `engine` nil: what `GEMM.gemm` uses now.
 func measureGemmPeak(shapes: [(Int, Int, Int)], engine: GemmEngine? = nil, repeats: Int = 5, transA: Bool = false, transB: Bool = true) -> [(shape: (Int, Int, Int), gflops: Double)] {
     shapes.map { (M, N, K) in
         let a = FloatBuffer(count: M * K), b = FloatBuffer(count: N * K), c = FloatBuffer(count: M * N)
