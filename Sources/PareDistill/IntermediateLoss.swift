@@ -22,6 +22,8 @@ public final class IntermediateLoss {
     public let layerMap: [(student: Int, teacher: Int)]
     /// P, when the hidden sizes differ; trained with the student.
     public let projection: AuxiliaryParameter?
+    /// A fixed α; nil: α = L_logits / L_is at every step.
+    public let weight: Double?
     let studentCapture: HiddenStateCapture
     let teacherCapture: HiddenStateCapture
     let CS: Int, CT: Int, N: Int
@@ -30,14 +32,14 @@ public final class IntermediateLoss {
     let grads: [Int: FloatBuffer]   // student layer → d/d h_S (N, C_S)
 
     public init(kind: IntermediateLossKind, layerMap: [(student: Int, teacher: Int)], student: LlamaConfig, teacher: LlamaConfig,
-                rows N: Int, seed: UInt64) throws {
+                rows N: Int, seed: UInt64, weight: Double? = nil) throws {
         guard !layerMap.isEmpty else { throw DistillError.invalid("\(SettingName.ref("layer_map")) is empty") }
         for (s, t) in layerMap {
             guard s >= 0, s < student.numHiddenLayers else { throw DistillError.invalid("\(SettingName.ref("layer_map")): student layer \(s) does not exist (the student has layers 0…\(student.numHiddenLayers - 1))") }
             guard t >= 0, t < teacher.numHiddenLayers else { throw DistillError.invalid("\(SettingName.ref("layer_map")): teacher layer \(t) does not exist (the teacher has layers 0…\(teacher.numHiddenLayers - 1))") }
         }
         guard Set(layerMap.map(\.student)).count == layerMap.count else { throw DistillError.invalid("\(SettingName.ref("layer_map")) maps a student layer twice") }
-        self.kind = kind; self.layerMap = layerMap; self.N = N
+        self.kind = kind; self.layerMap = layerMap; self.N = N; self.weight = weight
         CS = student.hiddenSize; CT = teacher.hiddenSize
         studentCapture = HiddenStateCapture(layers: layerMap.map(\.student), numLayers: student.numHiddenLayers, width: CS, rows: N)
         teacherCapture = HiddenStateCapture(layers: layerMap.map(\.teacher), numLayers: teacher.numHiddenLayers, width: CT, rows: N)
@@ -90,10 +92,10 @@ public final class IntermediateLoss {
             }
             total += stateLoss(out, hT, d.pointer, mask)
         }
-        // α = L_logits / L_is, with L_is floored at 1e-3 per token and layer: a mapped layer that
+        // α = L_logits / L_is (unless fixed), with L_is floored at 1e-3 per token and layer: a mapped layer that
         // already matches (e.g. an unpruned early layer) must not blow α up.
         let tokens = Double(mask.lazy.filter { $0 }.count * layerMap.count)
-        let alpha = tokens > 0 ? logitLoss / max(total, 1e-3 * tokens) : 0
+        let alpha = weight ?? (tokens > 0 ? logitLoss / max(total, 1e-3 * tokens) : 0)
         let k = Float(alpha) * scale
         // Pass 2: scale, and send the gradients back through P.
         for ((s, _), d) in zip(layerMap, dOut) {

@@ -114,6 +114,29 @@ final class DistillExtrasTests: XCTestCase {
         }
     }
 
+    /// intermediate_weight fixes α: the step uses it (and logs it) instead of L_logits / L_is,
+    /// and the intermediate part of the gradient scales with it.
+    func testAFixedIntermediateWeightIsTheStepsAlpha() throws {
+        let f = try Fixture("tiny-untied")
+        var c = f.config
+        c.hiddenSize = 48
+        func run(_ weight: Double?) throws -> (alpha: Double, grads: [Float]) {
+            let teacher = try f.model(), student = try LlamaModel(config: c)
+            student.initializeRandom(seed: 2, std: 0.05)
+            let inter = try IntermediateLoss(kind: .cosine, layerMap: [(1, 1)], student: c, teacher: f.config, rows: f.B * f.T, seed: 1, weight: weight)
+            let d = try Distiller(teacher: teacher, student: student, settings: KDSettings(), kdRatio: 1, microBatch: f.B, seqLength: f.T, intermediate: inter)
+            return (try step(d, f).alpha, student.grads!.toArray())
+        }
+        let dynamic = try run(nil), none = try run(0), half = try run(0.5), full = try run(1.0)
+        XCTAssertEqual(half.alpha, 0.5); XCTAssertEqual(full.alpha, 1.0)
+        XCTAssertNotEqual(dynamic.alpha, 0.5, "by default α is the loss ratio")
+        // The gradient is the logit part plus α × the intermediate part: linear in α.
+        let step1 = zip(full.grads, half.grads).map { Double($0 - $1) }, step0 = zip(half.grads, none.grads).map { Double($0 - $1) }
+        let scale = step0.map(abs).max()!
+        XCTAssertGreaterThan(scale, 1e-6, "the intermediate loss reaches the student")
+        XCTAssertLessThan(zip(step1, step0).map { abs($0 - $1) }.max()!, 1e-3 * scale)
+    }
+
     /// The whole objective L_logits + α·L_is (α held at its value, as the step does) against
     /// central differences, through a projection (student hidden 48, teacher 64) and into
     /// student weights at, below and between mapped layers.

@@ -30,6 +30,14 @@ final class SettingsTableTests: XCTestCase {
         XCTAssertEqual(s.calibration.calibrationData, "tr", "and calibrate on the training data unless told otherwise")
     }
 
+    func testIntermediateWeightIsASettingOfDistill() throws {
+        let job = try DistillJob(arguments: ["--intermediate-loss", "cosine", "--intermediate-weight", "0.5"])
+        XCTAssertEqual(job.intermediateWeight, 0.5)
+        XCTAssertEqual(cliMessage { try DistillJob(arguments: ["--teacher", "t", "--student", "s", "--data-train", "d", "--output", "o", "--intermediate-weight", "0.5"]).validate() },
+                       "--intermediate-weight needs --intermediate-loss (cosine or mse)")
+        XCTAssertTrue(DistillJob.keys.contains("intermediate_weight"))
+    }
+
     func testBadFlagsAreNamed() {
         XCTAssertEqual(cliMessage { _ = try FinetuneJob(arguments: ["--stpes", "3"]) }, "unknown option --stpes (did you mean --steps?); see --help")
         XCTAssertEqual(cliMessage { _ = try FinetuneJob(arguments: ["--steps", "abc"]) }, "--steps: expected a whole number, got \"abc\"")

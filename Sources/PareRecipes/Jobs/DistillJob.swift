@@ -18,6 +18,7 @@ public struct DistillJob: Equatable, JobSettings {
     public var topKLogits: Int? = nil           // KD against the teacher's top K tokens only (forward-kl, jsd)
     public var intermediateLoss: String? = nil  // cosine | mse on hidden states at mapped layers
     public var layerMap: String? = nil          // STUDENT:TEACHER pairs, 0-based (default last:last)
+    public var intermediateWeight: Float? = nil // a fixed α for the intermediate loss (default: L_logits / L_is per step)
     public var teacherCache: String? = nil      // a folder of the teacher's top-k logits, built once per teacher and data order
     public var train = TrainSettings()
 
@@ -35,6 +36,8 @@ public struct DistillJob: Equatable, JobSettings {
         Setting("intermediate_loss", \.intermediateLoss, "Also match hidden states at mapped layers: cosine or mse (after the norm; through a learned projection when hidden sizes differ; weighted by L_logits / L_is).",
                 check: Check.oneOf(["cosine", "mse"])),
         Setting("layer_map", \.layerMap, "Layer pairs for --intermediate-loss, STUDENT:TEACHER, 0-based, comma-separated (default: last:last)."),
+        Setting("intermediate_weight", \.intermediateWeight, "A fixed weight α of the intermediate-state loss (default: L_logits / L_is at every step, Minitron's choice).",
+                check: Check.positive),
         Setting("teacher_cache", \.teacherCache, "A folder for the teacher's top-k logits (needs --top-k-logits): the first run with this teacher, data and batch layout writes them, later students read them instead of running the teacher."),
     ] + TrainSettings.settings.map { $0.lifted(\.train) }
 
@@ -43,6 +46,9 @@ public struct DistillJob: Equatable, JobSettings {
         guard !student.isEmpty else { throw RecipeError.invalid("student", "is required: a .gguf file or a Hugging Face directory") }
         try checkRanges()
         if let p = settings.problem(vocabulary: Int.max) { throw RecipeError.failed(p) }
+        if intermediateWeight != nil, intermediateLoss == nil {
+            throw RecipeError.invalid("intermediate_weight", "needs \(SettingName.ref("intermediate_loss")) (cosine or mse)")
+        }
         if let map = layerMap {
             guard intermediateLoss != nil else { throw RecipeError.invalid("layer_map", "needs \(SettingName.ref("intermediate_loss")) (cosine or mse)") }
             _ = try IntermediateLoss.parseLayerMap(map)
@@ -70,7 +76,7 @@ public struct DistillJob: Equatable, JobSettings {
         if let name = intermediateLoss, let k = IntermediateLossKind(rawValue: name) {
             let map = try layerMap.map(IntermediateLoss.parseLayerMap) ?? [(s.model.config.numHiddenLayers - 1, t.model.config.numHiddenLayers - 1)]
             inter = try IntermediateLoss(kind: k, layerMap: map, student: s.model.config, teacher: t.model.config,
-                                         rows: config.microBatchSize * config.seqLength, seed: config.seed)
+                                         rows: config.microBatchSize * config.seqLength, seed: config.seed, weight: intermediateWeight.map(Double.init))
         }
         return try Distiller(teacher: t.model, student: s.model, settings: settings, kdRatio: kdRatio,
                              microBatch: config.microBatchSize, seqLength: config.seqLength, intermediate: inter,
@@ -98,7 +104,8 @@ public struct DistillJob: Equatable, JobSettings {
         log.say("distill \(teacher) (\(t.model.parameterCount) parameters) → \(student) (\(s.model.parameterCount)); \(loss), τ \(temperature), kd-ratio \(kdRatio); \(config.steps) steps × \(config.globalBatchSize) × \(config.seqLength) tokens; \(Parallel.threads) threads, \(train.precision)")
         if let inter = distiller.intermediate {
             let pairs = inter.layerMap.map { "\($0.student):\($0.teacher)" }.joined(separator: ",")
-            log.say("intermediate-state loss: \(inter.kind.rawValue) at student:teacher layers \(pairs)" + (inter.projection.map { p in ", through a learned \(p.shape[0])×\(p.shape[1]) projection" } ?? ""))
+            log.say("intermediate-state loss: \(inter.kind.rawValue) at student:teacher layers \(pairs)" + (inter.projection.map { p in ", through a learned \(p.shape[0])×\(p.shape[1]) projection" } ?? "")
+                    + (inter.weight.map { ", weight α = \($0) (fixed)" } ?? ", weight α = L_logits / L_is"))
         }
         if let k = topKLogits { log.say("KD against the teacher's top \(k) tokens (renormalised)") }
         let trainer = try Trainer(model: s.model, tokenizer: s.tokenizer, config: config, train: trainStream, val: val,
