@@ -27,12 +27,14 @@ public struct KDSettings: Sendable {
         self.loss = loss; self.temperature = temperature; self.jsdBeta = jsdBeta; self.topK = topK
     }
 
-    /// Why these settings cannot be used, or nil.
-    public func problem(vocabulary V: Int) -> String? {
+    /// Why these settings cannot be used, or nil; `V` is the distilled vocabulary when the
+    /// models are loaded (nil before: then k is only checked to be positive).
+    public func problem(vocabulary V: Int?) -> String? {
         if !(temperature > 0) { return "\(SettingName.ref("temperature")) must be positive" }
         if !(jsdBeta > 0 && jsdBeta < 1) { return "\(SettingName.ref("jsd_beta")) must be between 0 and 1" }
         if let k = topK {
-            if k < 1 || k > V { return "\(SettingName.ref("top_k_logits")) must be between 1 and the vocabulary size (\(V))" }
+            if k < 1 { return "\(SettingName.ref("top_k_logits")) must be at least 1, not \(k)" }
+            if let V, k > V { return "\(SettingName.ref("top_k_logits")) must be at most the vocabulary size (\(V)), not \(k)" }
             if loss == .reverseKL || loss == .symmetricKL {
                 return "\(SettingName.ref("top_k_logits")) works with forward-kl and jsd only: \(loss.rawValue) needs the teacher's full distribution"
             }

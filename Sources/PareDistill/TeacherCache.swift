@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PareCore
 import PareFormats
 import PareModel
@@ -56,6 +59,16 @@ public final class TeacherCache {
         for f in [ids, logits] where f.count != expected {
             throw FormatError.corrupt(path: f.path, message: "holds \(f.count) bytes, not the \(expected) its .json promises; delete the cache folder's \(key.name).* files to rebuild it")
         }
+        // Every id indexes a student logit row: one outside the vocabulary (a damaged or
+        // foreign file of the right size) would read out of bounds, so all are checked once.
+        let n = ids.count / 4, V = Int32(key.vocab)
+        let bad = ids.base.withMemoryRebound(to: Int32.self, capacity: n) { p in
+            (0..<n).first { p[$0] < 0 || p[$0] >= V }
+        }
+        if let bad {
+            let id = ids.base.load(fromByteOffset: bad * 4, as: Int32.self)
+            throw FormatError.corrupt(path: ids.path, message: "holds token id \(id) at entry \(bad), outside the \(key.vocab)-token vocabulary: the file is damaged or not this cache's; delete the cache folder's \(key.name).* files to rebuild it")
+        }
     }
 
     /// The complete cache for `key` with at least `samples` samples, or nil.
@@ -70,17 +83,24 @@ public final class TeacherCache {
     }
 
     /// The cache for `key` over the first `samples` samples of `stream`: opened if complete,
-    /// otherwise computed with `teacher` (continuing a build that was interrupted).
+    /// otherwise computed with `teacher`, continuing a build that was interrupted or extending a
+    /// complete cache of fewer samples (a run with fewer steps) in place.
+    /// One process builds a folder's caches at a time: another one waits (`waiting` is told
+    /// who holds the folder), then opens what the first built.
     /// `progress(done, total)` counts samples.
     public static func build(teacher: LlamaModel, stream: BlendedSampleStream, samples: Int, key: Key, folder: String,
-                             progress: (Int, Int) -> Void = { _, _ in }) throws -> TeacherCache {
+                             progress: (Int, Int) -> Void = { _, _ in }, waiting: (String) -> Void = { _ in }) throws -> TeacherCache {
         if let done = try open(folder: folder, key: key, samples: samples) { return done }
         let B = key.microBatch, T = key.seqLength, k = key.topK, V = key.vocab, VT = teacher.config.vocabSize
         precondition(samples % B == 0 && stream.seqLength == T && V <= VT && k < V)
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        catch { throw FormatError.io(path: folder, message: "cannot create the teacher-cache folder (\(error.localizedDescription))") }
+        catch { throw FormatError.io(path: folder, message: "cannot create the teacher-cache folder (\(error.localizedDescription)); check the path and its permissions") }
+        let lock = try RunLock(waitingFor: folder + "/build.lock") { waiting("\($0) is building a teacher cache in \(folder); waiting for it to finish") }
+        defer { lock.release() }
+        if let done = try open(folder: folder, key: key, samples: samples) { return done }
         let stem = stem(folder, key)
         let idsPath = stem + ".ids.partial", logitsPath = stem + ".logits.partial", keyPath = stem + ".json.partial"
+        try reopenShorterCache(stem, key: key, samples: samples)
         // A partial build of the same key continues from its last whole micro-batch.
         let sampleBytes = T * k * 4
         var done = 0
@@ -128,10 +148,26 @@ public final class TeacherCache {
             progress(s + B, samples)
         }
         for h in files { try h.synchronize() }
-        try FileManager.default.moveItem(atPath: idsPath, toPath: stem + ".ids")
-        try FileManager.default.moveItem(atPath: logitsPath, toPath: stem + ".logits")
-        try FileManager.default.moveItem(atPath: keyPath, toPath: stem + ".json")
+        // The manifest moves last: until it is in place the cache is incomplete, never torn.
+        for ext in [".ids", ".logits", ".json"] { try move(stem + ext + ".partial", replacing: stem + ext) }
         return try TeacherCache(folder: folder, key: key, samples: samples)
+    }
+
+    /// A complete cache of this key with fewer samples becomes the partial files of this build,
+    /// which then continues after its last sample. The manifest goes first, so a stop between
+    /// the renames leaves an incomplete cache (rebuilt), never a manifest without its data.
+    static func reopenShorterCache(_ stem: String, key: Key, samples: Int) throws {
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: stem + ".json.partial"), let d = fm.contents(atPath: stem + ".json"),
+              let m = try? JSONDecoder().decode(Manifest.self, from: d), m.key == key, m.samples < samples else { return }
+        for ext in [".json", ".ids", ".logits"] { try move(stem + ext, replacing: stem + ext + ".partial") }
+    }
+
+    /// rename(2): replaces `to` if it exists (FileManager.moveItem refuses to).
+    static func move(_ from: String, replacing to: String) throws {
+        guard rename(from, to) == 0 else {
+            throw FormatError.io(path: to, message: "cannot move \(from) into place (\(String(cString: strerror(errno)))); check the teacher-cache folder is writable")
+        }
     }
 
     /// The teacher rows of the micro-batch whose first sample is `sample` (B·T rows from row

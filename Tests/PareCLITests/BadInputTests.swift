@@ -171,6 +171,32 @@ final class BadInputTests: XCTestCase {
         try expect(base + ["tiny", "--limit", "0"], status: 1, ["--limit must be at least 1"], environment: env)
     }
 
+    // MARK: teacher cache
+
+    /// A 1-step distillation of the tiny model into itself, with ROOT/tc as its teacher cache.
+    func distill(_ output: String, _ extra: [String]) -> [String] {
+        ["distill", "--teacher", model, "--student", model, "--data-train", data, "--output", root + "/" + output, "--steps", "1",
+         "--global-batch-size", "2", "--micro-batch-size", "2", "--seq-length", "32", "--warmup-steps", "1", "--threads", "2"] + extra
+    }
+
+    func testTopKOfTheWholeVocabularyWithACacheIsRefused() throws {
+        try expect(distill("kd-all", ["--top-k-logits", "49152", "--teacher-cache", root + "/tc-all"]), status: 1,
+                   ["--teacher-cache", "--top-k-logits 49152 keeps the whole 49152-token vocabulary", "choose fewer"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/kd-all/metrics.jsonl"))
+        try expect(distill("kd-zero", ["--top-k-logits", "0"]), status: 1, ["--top-k-logits must be at least 1, not 0"])
+    }
+
+    /// The rerun that once failed with a raw Cocoa error on `.ids.partial`: more steps extend the cache.
+    func testARerunWithMoreStepsExtendsTheTeacherCache() throws {
+        let cache = ["--top-k-logits", "8", "--teacher-cache", root + "/tc"]
+        try expect(distill("kd1", cache), status: 0, ["teacher cache: train 2 sequences"])
+        let r = try expect(distill("kd2", cache + ["--steps", "2"]), status: 0, ["teacher cache: train 4 sequences", "2 micro-batches read from it"])
+        XCTAssertFalse(r.output.contains("Error Domain"), r.output)
+        try expect(distill("kd3", cache), status: 0, ["teacher cache: reading train"])
+        let partial = try FileManager.default.contentsOfDirectory(atPath: root + "/tc").filter { $0.contains("partial") }
+        XCTAssertEqual(partial, [])
+    }
+
     // MARK: models
 
     func testAConfigDeclaringFewerLayersThanTheWeightsIsRefused() throws {

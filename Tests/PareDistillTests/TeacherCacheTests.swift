@@ -99,4 +99,72 @@ final class TeacherCacheTests: XCTestCase {
         try whole[0].prefix(100).write(to: URL(fileURLWithPath: stem + ".ids"))
         XCTAssertThrowsError(try TeacherCache.open(folder: folder, key: k, samples: 8)) { XCTAssert("\($0)".contains(stem + ".ids") && "\($0)".contains("rebuild"), "\($0)") }
     }
+
+    /// Every id is range-checked when a cache is opened: a damaged file of the right size is
+    /// refused by name instead of indexing past the student's logits.
+    func testAnIdOutsideTheVocabularyIsRefusedByName() throws {
+        try ResumeSetup.writeDataset(prefix: dir + "/d")
+        let teacher = try Fixture("tiny-tied").model()
+        let k = key("train", teacher), folder = dir + "/cache"
+        _ = try TeacherCache.build(teacher: teacher, stream: try ResumeSetup.stream(prefix: dir + "/d"), samples: 4, key: k, folder: folder)
+        let ids = folder + "/" + k.name + ".ids"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: ids))
+        withUnsafeBytes(of: Int32(teacher.config.vocabSize + 7).littleEndian) { bytes.replaceSubrange(20..<24, with: $0) }
+        try bytes.write(to: URL(fileURLWithPath: ids))
+        XCTAssertThrowsError(try TeacherCache.open(folder: folder, key: k, samples: 4)) {
+            XCTAssert("\($0)".contains(ids) && "\($0)".contains("entry 5, outside the \(teacher.config.vocabSize)-token vocabulary") && "\($0)".contains("rebuild"), "\($0)")
+        }
+        withUnsafeBytes(of: Int32(-1).littleEndian) { bytes.replaceSubrange(20..<24, with: $0) }
+        try bytes.write(to: URL(fileURLWithPath: ids))
+        XCTAssertThrowsError(try TeacherCache.open(folder: folder, key: k, samples: 4)) { XCTAssert("\($0)".contains("token id -1"), "\($0)") }
+    }
+
+    /// A run with more steps than the cache holds extends it in place, to the bytes a build of
+    /// the longer run writes, and leaves no partial files (it once failed on `.ids.partial`).
+    func testALongerRunExtendsTheCacheInPlace() throws {
+        try ResumeSetup.writeDataset(prefix: dir + "/d")
+        let teacher = try Fixture("tiny-tied").model()
+        let s = try ResumeSetup.stream(prefix: dir + "/d"), k = key("train", teacher)
+        _ = try TeacherCache.build(teacher: teacher, stream: s, samples: 8, key: k, folder: dir + "/whole")
+        _ = try TeacherCache.build(teacher: teacher, stream: s, samples: 4, key: k, folder: dir + "/grown")
+        var first: Int? = nil
+        let grown = try TeacherCache.build(teacher: teacher, stream: s, samples: 8, key: k, folder: dir + "/grown") { done, _ in if first == nil { first = done } }
+        XCTAssertEqual(first, 4, "continues after the 4 samples it had")
+        XCTAssertEqual(grown.samples, 8)
+        for ext in [".ids", ".logits"] {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/grown/" + k.name + ext)),
+                           try Data(contentsOf: URL(fileURLWithPath: dir + "/whole/" + k.name + ext)), ext)
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir + "/grown").filter { $0.contains("partial") }
+        XCTAssertEqual(left, [])
+        // A shorter run reads the longer cache as it is.
+        XCTAssertEqual(try TeacherCache.open(folder: dir + "/grown", key: k, samples: 4)?.samples, 8)
+    }
+
+    /// Two builders of one folder: the second waits for the first (told who holds it), then
+    /// opens what the first built instead of writing the same partial files.
+    func testASecondBuilderWaitsForTheFirst() throws {
+        try ResumeSetup.writeDataset(prefix: dir + "/d")
+        let teacher = try Fixture("tiny-tied").model()
+        let k = key("train", teacher), folder = dir + "/shared"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let held = try RunLock(waitingFor: folder + "/build.lock") { _ in XCTFail("the lock was free") }
+        let told = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+        final class Box: @unchecked Sendable { var message = ""; var samples = 0; var error: Error? }
+        let box = Box()
+        let s = try ResumeSetup.stream(prefix: dir + "/d")
+        DispatchQueue.global().async {
+            do {
+                box.samples = try TeacherCache.build(teacher: teacher, stream: s, samples: 4, key: k, folder: folder,
+                                                     waiting: { box.message = $0; told.signal() }).samples
+            } catch { box.error = error }
+            finished.signal()
+        }
+        XCTAssertEqual(told.wait(timeout: .now() + 30), .success, "the second builder was not told to wait")
+        XCTAssertTrue(box.message.contains("PID \(getpid())") && box.message.contains("waiting"), box.message)
+        XCTAssertEqual(finished.wait(timeout: .now() + 0.5), .timedOut, "it built while the folder was held")
+        held.release()
+        XCTAssertEqual(finished.wait(timeout: .now() + 60), .success)
+        XCTAssertNil(box.error); XCTAssertEqual(box.samples, 4)
+    }
 }

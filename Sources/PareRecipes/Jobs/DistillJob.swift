@@ -45,7 +45,7 @@ public struct DistillJob: Equatable, JobSettings {
         guard !teacher.isEmpty else { throw RecipeError.invalid("teacher", "is required: a .gguf file or a Hugging Face directory") }
         guard !student.isEmpty else { throw RecipeError.invalid("student", "is required: a .gguf file or a Hugging Face directory") }
         try checkRanges()
-        if let p = settings.problem(vocabulary: Int.max) { throw RecipeError.failed(p) }
+        if let p = settings.problem(vocabulary: nil) { throw RecipeError.failed(p) }
         if intermediateWeight != nil, intermediateLoss == nil {
             throw RecipeError.invalid("intermediate_weight", "needs \(SettingName.ref("intermediate_loss")) (cosine or mse)")
         }
@@ -93,6 +93,12 @@ public struct DistillJob: Equatable, JobSettings {
         try PrecisionSetting.apply(train.precision, to: t.model, s.model)
         try checkPositions(config.seqLength, key: "seq_length", model: t.model.config, teacher)
         try checkPositions(config.seqLength, key: "seq_length", model: s.model.config, student)
+        let vocab = min(t.model.config.vocabSize, s.model.config.vocabSize)
+        // k = V is the full distribution, which live KD computes without truncating; a cache of
+        // it would hold every logit (8·V bytes a token) and saves nothing.
+        if teacherCache != nil, let k = topKLogits, k >= vocab {
+            throw RecipeError.invalid("teacher_cache", "stores the teacher's top-k logits, but \(SettingName.ref("top_k_logits")) \(k) keeps the whole \(vocab)-token vocabulary (\(TeacherCache.bytesPerToken(topK: vocab) / 1000) kB a token); choose fewer (64 keeps nearly all of the teacher's probability mass), or run without the cache")
+        }
         // The teacher is only read: in bf16 its matrices need no f32 copy.
         if t.model.precision == .bf16 { try t.model.keepMatricesInBF16Only() }
         let trainStream = try train.stream("data_train", train.dataTrain)
@@ -135,7 +141,8 @@ public struct DistillJob: Equatable, JobSettings {
             if comm.isRoot, try TeacherCache.open(folder: dir, key: k, samples: samples) == nil {
                 let t0 = ProcessInfoLite.now()
                 _ = try TeacherCache.build(teacher: teacher, stream: s, samples: samples, key: k, folder: dir,
-                                           progress: progress.counter("teacher cache (\(k.split))", unit: "sequences"))
+                                           progress: progress.counter("teacher cache (\(k.split))", unit: "sequences"),
+                                           waiting: { log.say("note: \($0)") })
                 let mb = Double(samples * config.seqLength * TeacherCache.bytesPerToken(topK: k.topK)) / 1e6
                 log.say(String(format: "teacher cache: %@ %d sequences in %@, %.1f MB (%.0f MB per million tokens) in %@", k.split, samples,
                                formatDuration(ProcessInfoLite.now() - t0), mb, Double(TeacherCache.bytesPerToken(topK: k.topK)), dir))
