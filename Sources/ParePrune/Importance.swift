@@ -148,13 +148,27 @@ public struct ImportanceScores: Codable, Sendable {
     public var baseTaskAccuracy: Double?
     public var layerTaskDrop: [Double]? // (L) accuracy lost when the layer is skipped
     public var blockTaskDrop: [Double]? // accuracy lost when each block is skipped
+    /// The content hash of the model measured (`LlamaModel.contentHash`): scores are only
+    /// meaningful for the weights they came from. Nil in files of older versions.
+    public var model: String?
 
     enum CodingKeys: String, CodingKey {
         case aggregation, mlpActivation = "mlp_activation", calibrationTokens = "calibration_tokens", mlp, heads, hidden
         case layerCosine = "layer_cosine", blockSize = "block_size", blockCosine = "block_cosine"
         case layerLoss = "layer_loss", blockLoss = "block_loss", baseLoss = "base_loss"
         case task, taskDocuments = "task_documents", baseTaskAccuracy = "base_task_accuracy"
-        case layerTaskDrop = "layer_task_drop", blockTaskDrop = "block_task_drop"
+        case layerTaskDrop = "layer_task_drop", blockTaskDrop = "block_task_drop", model
+    }
+
+    /// The shape the width scores describe, as a user reads it.
+    public var shape: String {
+        "\(heads.count) layers, hidden \(hidden.count), MLP \(mlp.first?.count ?? 0), \(heads.first?.count ?? 0) heads"
+    }
+
+    /// Whether the width scores fit a model of `c`'s shape.
+    public func fits(_ c: LlamaConfig) -> Bool {
+        mlp.count == c.numHiddenLayers && heads.count == c.numHiddenLayers && hidden.count == c.hiddenSize
+            && mlp.allSatisfy { $0.count == c.intermediateSize } && heads.allSatisfy { $0.count == c.numAttentionHeads }
     }
 
     public func write(to path: String) throws {

@@ -88,9 +88,8 @@ public struct WidthPlan: Sendable {
     /// ranked within each kept group.
     public static func select(_ s: ImportanceScores, config c: LlamaConfig, targets: Targets) throws -> WidthPlan {
         let (C, F, H, G) = try targets.resolve(c)
-        guard s.mlp.count == c.numHiddenLayers, s.heads.count == c.numHiddenLayers, s.hidden.count == c.hiddenSize,
-              s.mlp.allSatisfy({ $0.count == c.intermediateSize }), s.heads.allSatisfy({ $0.count == c.numAttentionHeads }) else {
-            throw PruneError.invalid("the importance scores were computed for a model of another shape")
+        guard s.fits(c) else {
+            throw PruneError.invalid("the importance scores are for \(s.shape); the model has \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), MLP \(c.intermediateSize), \(c.numAttentionHeads) heads")
         }
         let perGroup = c.numAttentionHeads / c.numKeyValueHeads, newPerGroup = H / G
         var groups: [[Int]] = [], heads: [[Int]] = []

@@ -179,6 +179,37 @@ final class BadInputTests: XCTestCase {
         try expect(base + ["tiny"], status: 0, ["tiny | 2 |", "| cached"], environment: env)
     }
 
+    // MARK: importance scores
+
+    /// importance.json records the model it was measured on: scores of another model of the
+    /// same shape are refused, scores of another shape name both shapes and the file.
+    func testScoresOfAnotherModelAreRefusedByName() throws {
+        let prune = ["prune", "width", "--hidden-size", "32", "--ffn-hidden-size", "64", "--calibration-data", data,
+                     "--calibration-samples", "2", "--seq-length", "32", "--threads", "2"]
+        try expect(prune + ["--model", model, "--output", root + "/wa"], status: 0)
+        let scores = root + "/wa/importance.json"
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scores))) as? [String: Any])
+        XCTAssertNotNil(json["model"] as? String, "importance.json records its model")
+        // The same model's scores are used as they are.
+        try expect(prune.prefix(6) + ["--model", model, "--output", root + "/wb", "--scores", scores], status: 0)
+        // Another model of the same shape (as the base teacher is to the fine-tuned one).
+        let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
+        let other = try LlamaModel(config: BadInputTests.tinyConfig)
+        other.initializeRandom(seed: 8)
+        try HFCheckpoint.save(other, tokenizer: tok, to: root + "/other")
+        try expect(prune.prefix(6) + ["--model", root + "/other", "--output", root + "/wc", "--scores", scores], status: 1,
+                   ["--scores", scores, "another model of the same shape", "leave out --scores"])
+        // Another shape: the pruned student with its teacher's scores.
+        try expect(["prune", "width", "--hidden-size", "32", "--model", root + "/wa", "--output", root + "/wd", "--scores", scores], status: 1,
+                   ["--scores", scores, "2 layers, hidden 64, MLP 128, 4 heads", "hidden 32, MLP 64"])
+        // A file from before the record: used, with a warning.
+        var old = json; old["model"] = nil
+        try JSONSerialization.data(withJSONObject: old).write(to: URL(fileURLWithPath: root + "/old-importance.json"))
+        try expect(prune.prefix(6) + ["--model", model, "--output", root + "/we", "--scores", root + "/old-importance.json"], status: 0,
+                   ["does not record the model"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/wc"))
+    }
+
     // MARK: teacher cache
 
     /// A 1-step distillation of the tiny model into itself, with ROOT/tc as its teacher cache.

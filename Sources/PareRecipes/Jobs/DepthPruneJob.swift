@@ -85,7 +85,9 @@ public struct DepthPruneJob: Equatable, JobSettings {
             drop = sel.drop
             report(sel, layers: L, progress)
             try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            try sel.scores.write(to: output + "/importance.json")
+            var measured = sel.scores
+            measured.model = m.contentHash
+            try measured.write(to: output + "/importance.json")
         }
         progress.say("dropping layers \(drop.sorted())")
         let student = try DepthPruning.prune(m, drop: drop)

@@ -64,12 +64,15 @@ public struct WidthPruneJob: Equatable, JobSettings {
         let s: ImportanceScores
         if let path = scores {
             s = try ImportanceScores.read(path)
+            try checkScores(s, from: path, for: m, progress)
         } else {
             try checkPositions(calibration.seqLength, key: "seq_length", model: m.config, model)
             let cal = try calibration.calibration("to measure importance (or give \(SettingName.ref("scores")) importance.json)")
             let collector = ImportanceCollector(config: m.config, mlpActivation: MLPActivation(rawValue: mlpActivation)!)
             try cal.run(m, observer: collector, progress: progress.counter("calibration", unit: "sequences"))
-            s = collector.scores(Aggregation(rawValue: aggregation)!)
+            var measured = collector.scores(Aggregation(rawValue: aggregation)!)
+            measured.model = m.contentHash
+            s = measured
             try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try s.write(to: output + "/importance.json")
             progress.say("calibration: \(s.calibrationTokens) tokens; scores saved to \(output)/importance.json")
@@ -78,6 +81,24 @@ public struct WidthPruneJob: Equatable, JobSettings {
         let student = try WidthPruning.prune(m, plan: try WidthPlan.select(s, config: m.config, targets: targets))
         try saveStudent(student, tokenizer: loaded.tokenizer, before: m.parameterCount, to: output, progress)
         return student.config
+    }
+}
+
+extension WidthPruneJob {
+    /// Scores given with `scores` must come from this model: another checkpoint of the same
+    /// shape (the base teacher rather than the fine-tuned one) ranks other channels.
+    func checkScores(_ s: ImportanceScores, from path: String, for m: LlamaModel, _ progress: Progress) throws {
+        guard s.fits(m.config) else {
+            let c = m.config
+            throw RecipeError.invalid("scores", "\(path) holds scores for \(s.shape), but \(model) has \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), MLP \(c.intermediateSize), \(c.numAttentionHeads) heads; give the importance.json measured on this model, or leave out \(SettingName.ref("scores")) to measure it")
+        }
+        guard let measured = s.model else {
+            progress.say("warning: \(path) does not record the model it was measured on (written before pare recorded it); make sure it is \(model)'s")
+            return
+        }
+        guard measured == m.contentHash else {
+            throw RecipeError.invalid("scores", "\(path) was measured on another model of the same shape (content hash \(measured); \(model) is \(m.contentHash)), e.g. the base teacher rather than the fine-tuned one; leave out \(SettingName.ref("scores")) to measure this model")
+        }
     }
 }
 
