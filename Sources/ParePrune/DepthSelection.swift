@@ -26,6 +26,9 @@ public struct DepthSelection: Sendable {
     public let drop: Set<Int>
     /// All scores measured, as written to importance.json (block scores for blocks of `drop.count`).
     public let scores: ImportanceScores
+    /// Set when the metric could not separate the candidates at the cut (e.g. a task on which
+    /// every candidate loses the same accuracy): says so, and that cosine importance decided.
+    public let tieNote: String?
 
     /// Scores `model` on `calibration` and chooses `model.layers − keep` layers to drop: the
     /// individually least important ones, or with `contiguous` the least important block.
@@ -58,18 +61,38 @@ public struct DepthSelection: Sendable {
             scores.task = task.name; scores.taskDocuments = task.documents; scores.baseTaskAccuracy = base
             if contiguous { scores.blockTaskDrop = drops } else { scores.layerTaskDrop = drops }
         }
-        let drop = choose(dropCount: n, layerScores: scores.layerScores(metric), blockScores: contiguous ? scores.blockScores(metric) : nil)
-        return DepthSelection(metric: metric, contiguous: contiguous, drop: drop, scores: scores)
+        let primary = contiguous ? scores.blockScores(metric)! : scores.layerScores(metric)
+        let cosine = contiguous ? scores.blockCosine! : scores.layerCosine
+        let drop = choose(dropCount: n, layerScores: scores.layerScores(metric), blockScores: contiguous ? primary : nil,
+                          tieBreak: metric == .cosine ? nil : cosine)
+        let tied = tiedAtTheCut(primary, pick: contiguous ? 1 : n)
+        var note: String? = nil
+        if metric != .cosine, tied > 1 {
+            let what = metric == .task ? "task:\(scores.task ?? "") (\(scores.taskDocuments ?? 0) documents)" : "loss"
+            let all = tied == primary.count ? "all \(primary.count) candidates score the same" : "\(tied) of the \(primary.count) candidates tie where the choice is made"
+            note = "\(what) cannot separate the \(contiguous ? "blocks" : "layers") to drop: \(all); cosine importance broke the tie"
+                + (metric == .task ? ". More documents (--task-limit) or --metric loss separate them better" : "")
+        }
+        return DepthSelection(metric: metric, contiguous: contiguous, drop: drop, scores: scores, tieNote: note)
     }
 
-    /// The `dropCount` layers with the lowest scores (ties: the lower index), or, given block
-    /// scores (block s covers layers s..<s + dropCount), the block with the lowest score.
-    public static func choose(dropCount n: Int, layerScores: [Double], blockScores: [Double]?) -> Set<Int> {
-        if let b = blockScores {
-            let start = b.indices.min { b[$0] < b[$1] }!
-            return Set(start..<(start + n))
-        }
-        return Set(layerScores.indices.sorted { (layerScores[$0], $0) < (layerScores[$1], $1) }.prefix(n))
+    /// The `dropCount` layers with the lowest scores, or, given block scores (block s covers
+    /// layers s..<s + dropCount), the block with the lowest score. Ties go to the lower
+    /// `tieBreak` score, then the lower index.
+    public static func choose(dropCount n: Int, layerScores: [Double], blockScores: [Double]?, tieBreak: [Double]? = nil) -> Set<Int> {
+        let scores = blockScores ?? layerScores
+        let order = scores.indices.sorted { (scores[$0], tieBreak?[$0] ?? 0, $0) < (scores[$1], tieBreak?[$1] ?? 0, $1) }
+        if blockScores != nil { return Set(order[0]..<(order[0] + n)) }
+        return Set(order.prefix(n))
+    }
+
+    /// How many candidates share the score at the cut when the `pick` lowest are taken: 1 when
+    /// the scores decide, more when the choice among them is arbitrary.
+    public static func tiedAtTheCut(_ scores: [Double], pick: Int) -> Int {
+        let sorted = scores.sorted()
+        guard pick < sorted.count else { return 1 }
+        let cut = sorted[pick - 1]
+        return sorted[pick] == cut ? sorted.filter { $0 == cut }.count : 1
     }
 }
 

@@ -101,4 +101,26 @@ final class DepthSelectionTests: XCTestCase {
             }
         }
     }
+
+    /// A task on which every candidate loses the same accuracy (0 everywhere on a tiny random
+    /// model) cannot choose: the choice falls to cosine importance, and the selection says so,
+    /// instead of silently dropping layer 0.
+    func testATaskThatCannotSeparateTheCandidatesFallsBackToCosineAndSaysSo() throws {
+        let m = try Fixture("tiny-llama3").model()
+        let L = m.config.numHiddenLayers, cal = try calibration()
+        let flat = DepthTask(name: "flat", documents: 3) { _ in 0 }
+        for contiguous in [false, true] {
+            let s = try DepthSelection.measure(m, keep: L - 1, metric: .task, contiguous: contiguous, calibration: cal, task: flat)
+            let byCosine = try DepthSelection.measure(m, keep: L - 1, metric: .cosine, contiguous: contiguous, calibration: cal)
+            XCTAssertEqual(s.drop, byCosine.drop, "contiguous \(contiguous)")
+            XCTAssertNotEqual(byCosine.drop, [0], "the fixture must not pick layer 0 by cosine, or the test proves nothing")
+            let note = try XCTUnwrap(s.tieNote)
+            XCTAssertTrue(note.contains("task:flat (3 documents) cannot separate") && note.contains("all \(L) candidates") && note.contains("cosine"), note)
+            XCTAssertNil(byCosine.tieNote)
+        }
+        // A tie only away from the cut decides nothing: no note.
+        XCTAssertEqual(DepthSelection.tiedAtTheCut([0.1, 0.5, 0.5], pick: 1), 1)
+        XCTAssertEqual(DepthSelection.tiedAtTheCut([0.1, 0.1, 0.5], pick: 1), 2)
+        XCTAssertEqual(DepthSelection.choose(dropCount: 1, layerScores: [0.1, 0.1, 0.5], blockScores: nil, tieBreak: [0.9, 0.2, 0]), [1])
+    }
 }

@@ -84,6 +84,7 @@ public struct DepthPruneJob: Equatable, JobSettings {
                                                  taskProgress: progress.counter("\(taskName ?? "task") scoring", unit: "candidates"))
             drop = sel.drop
             report(sel, layers: L, progress)
+            if let note = sel.tieNote { progress.say("note: \(note)") }
             try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             var measured = sel.scores
             measured.model = m.contentHash
