@@ -305,6 +305,36 @@ final class BadInputTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/l1/train.jsonl"))
     }
 
+    /// Data tokenized for another tokenizer of the same size: its ids fit the vocabulary, so
+    /// only the record beside the .idx tells. Two ids swapped make such a tokenizer.
+    func testDataTokenizedForAnotherTokenizerIsRefused() throws {
+        XCTAssertNotNil(try DatasetTokenizer.read(prefix: data + "_text_document"), "data tokenize records its tokenizer")
+        // The same vocabulary read from the GGUF and from the folder saved from it: one hash, so
+        // data tokenized with a teacher's GGUF trains its converted or pruned models.
+        XCTAssertEqual(try Tokenizer(gguf: GGUFFile(path: try Assets.teacher)).contentHash, try Tokenizer(path: model).contentHash)
+        let other = root + "/swapped"
+        try? FileManager.default.removeItem(atPath: other)
+        try FileManager.default.copyItem(atPath: model, toPath: other)
+        var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: other + "/tokenizer.json"))) as? [String: Any])
+        var m = json["model"] as! [String: Any]
+        var vocab = m["vocab"] as! [String: Int]
+        let a = vocab.first { $0.value == 1000 }!.key, b = vocab.first { $0.value == 1001 }!.key
+        vocab[a] = 1001; vocab[b] = 1000
+        m["vocab"] = vocab; json["model"] = m
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: other + "/tokenizer.json"))
+        try expect(["data", "tokenize", "--input", root + "/data/val.jsonl", "--tokenizer", other, "--output-prefix", root + "/swapped-data"], status: 0)
+        let expected = ["--data-train", root + "/swapped-data_text_document", "tokenized with \(other)'s tokenizer, not \(model)'s",
+                        "both have 49152 tokens, but they differ", "pare data tokenize --tokenizer \(model)"]
+        try expect(finetune("wrong-tok", ["--data-train": root + "/swapped-data"]), status: 1, expected)
+        try expect(["eval", "--model", model, "--data", root + "/swapped-data", "--seq-length", "16"], status: 1, ["--data", "tokenized with"])
+        try expect(["prune", "depth", "--model", model, "--output", root + "/wrong-cal", "--num-layers", "1", "--calibration-data", root + "/swapped-data",
+                    "--seq-length", "16"], status: 1, ["--calibration-data", "tokenized with"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/wrong-tok"))
+        // Data from before the record: a warning, and the run goes on.
+        try FileManager.default.removeItem(atPath: root + "/swapped-data_text_document.tokenizer.json")
+        try expect(finetune("old-data", ["--data-train": root + "/swapped-data"]), status: 0, ["does not record its tokenizer"])
+    }
+
     func testABinWithAnotherDatasetsIdxIsRefused() throws {
         let mixed = root + "/mixed_text_document"
         try FileManager.default.copyItem(atPath: data + "_text_document.bin", toPath: mixed + ".bin")

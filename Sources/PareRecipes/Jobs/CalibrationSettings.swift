@@ -27,8 +27,10 @@ public struct CalibrationSettings: Equatable, JobSettings {
     public func validate() throws { try checkRanges() }
 
     /// The calibration runner; `why` says what needs it when no data was given.
-    func calibration(_ why: String) throws -> Calibration {
+    /// The calibration batches for `model`, whose tokenizer the data must have been made with.
+    func calibration(_ why: String, for loaded: PretrainedModel, model: String, _ progress: Progress) throws -> Calibration {
         guard let prefix = calibrationData else { throw RecipeError.invalid("calibration_data", "is needed \(why)") }
+        try checkDataTokenizer(prefix, key: "calibration_data", tokenizer: loaded.tokenizer, model: model, progress)
         let stream = try GPTSampleStream(dataset: IndexedDataset(prefix: DataPrefix.resolve(prefix)), seqLength: seqLength, seed: seed)
         return Calibration(stream: BlendedSampleStream(streams: [stream], weights: [1]), samples: calibrationSamples, batch: calibrationBatch)
     }

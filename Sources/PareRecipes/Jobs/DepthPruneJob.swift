@@ -68,7 +68,7 @@ public struct DepthPruneJob: Equatable, JobSettings {
             let keep = numLayers!
             guard keep >= 1 && keep < L else { throw RecipeError.invalid("num_layers", "must be between 1 and \(L - 1) (the model has \(L))") }
             try checkPositions(calibration.seqLength, key: "seq_length", model: m.config, model)
-            let cal = try calibration.calibration("to measure which layers to drop (or give \(SettingName.ref("drop_layers")))")
+            let cal = try calibration.calibration("to measure which layers to drop (or give \(SettingName.ref("drop_layers")))", for: loaded, model: model, progress)
             let (metric, taskName) = parsedMetric!
             var task: DepthTask? = nil
             if let taskName {

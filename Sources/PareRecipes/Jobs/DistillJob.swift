@@ -93,6 +93,7 @@ public struct DistillJob: Equatable, JobSettings {
         try PrecisionSetting.apply(train.precision, to: t.model, s.model)
         try checkPositions(config.seqLength, key: "seq_length", model: t.model.config, teacher)
         try checkPositions(config.seqLength, key: "seq_length", model: s.model.config, student)
+        try train.checkTokenizer(s.tokenizer, model: student, progress)
         let vocab = min(t.model.config.vocabSize, s.model.config.vocabSize)
         // k = V is the full distribution, which live KD computes without truncating; a cache of
         // it would hold every logit (8·V bytes a token) and saves nothing.

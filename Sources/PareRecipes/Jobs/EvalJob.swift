@@ -81,6 +81,7 @@ public struct EvalJob: Equatable, JobSettings {
         for path in model {
             let m = try PretrainedModel.load(path)
             try PrecisionSetting.apply(precision, to: m.model)
+            if perplexity, let d = data { try checkDataTokenizer(d, key: "data", tokenizer: m.tokenizer, model: path, progress) }
             var row = EvalRow(model: path, parameters: m.model.parameterCount, layers: m.model.config.numHiddenLayers,
                               hiddenSize: m.model.config.hiddenSize, precision: precision)
             if perplexity {

@@ -30,6 +30,7 @@ public struct FinetuneJob: Equatable, JobSettings {
         let loaded = try PretrainedModel.load(model)
         try PrecisionSetting.apply(train.precision, to: loaded.model)
         try checkPositions(config.seqLength, key: "seq_length", model: loaded.model.config, model)
+        try train.checkTokenizer(loaded.tokenizer, model: model, progress)
         let trainStream = try train.stream("data_train", train.dataTrain)
         let val = try train.dataVal.map { try train.stream("data_val", $0) }
         let log = try train.openLog(comm, config, progress)

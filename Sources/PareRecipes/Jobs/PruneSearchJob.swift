@@ -207,7 +207,7 @@ public struct PruneSearchJob: Equatable, JobSettings {
                      _ journal: Journal, _ progress: Progress) throws {
         let m = loaded.model, c = m.config
         if result.candidates.contains(where: { $0.proxyLoss == nil }) {
-            let cal = try calibration.calibration("to measure importance")
+            let cal = try calibration.calibration("to measure importance", for: loaded, model: model, progress)
             let collector = ImportanceCollector(config: c)
             try cal.run(m, observer: collector, progress: progress.counter("calibration", unit: "sequences"))
             let scores = collector.scores(.l2)

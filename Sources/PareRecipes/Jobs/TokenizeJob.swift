@@ -67,6 +67,8 @@ public struct TokenizeJob: Equatable, JobSettings {
         }
         progress.endStatus()
         try writer.finish()
+        // Which tokenizer made these ids, so training on them with another model is refused.
+        try DatasetTokenizer(tok, source: tokenizer).write(prefix: prefix)
         let el = ProcessInfoLite.now() - t0
         progress.say(String(format: "%@: %d documents (%d empty skipped), %d tokens, %@ ids, %.2f MB in %.2f s = %.2f MB/s with %d workers",
                             prefix, writer.documentCount, skipped, writer.tokenCount, writer.tokenType == .uint16 ? "uint16" : "int32",

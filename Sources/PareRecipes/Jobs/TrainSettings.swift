@@ -89,6 +89,13 @@ public struct TrainSettings: Equatable, JobSettings {
         return parts.joined(separator: " ")
     }
 
+    /// Every data spec of the run was tokenized with `tokenizer` (the model's).
+    func checkTokenizer(_ tokenizer: Tokenizer, model: String, _ progress: Progress) throws {
+        for (key, spec) in [("data_train", dataTrain), ("data_val", dataVal), ("data_test", dataTest)] {
+            if let spec, !spec.isEmpty { try checkDataTokenizer(spec, key: key, tokenizer: tokenizer, model: model, progress) }
+        }
+    }
+
     /// The blended sample stream of a data spec (train, val or test).
     func stream(_ key: String, _ spec: String) throws -> BlendedSampleStream {
         let prefix: DataPrefix

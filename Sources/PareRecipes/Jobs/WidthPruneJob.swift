@@ -67,7 +67,7 @@ public struct WidthPruneJob: Equatable, JobSettings {
             try checkScores(s, from: path, for: m, progress)
         } else {
             try checkPositions(calibration.seqLength, key: "seq_length", model: m.config, model)
-            let cal = try calibration.calibration("to measure importance (or give \(SettingName.ref("scores")) importance.json)")
+            let cal = try calibration.calibration("to measure importance (or give \(SettingName.ref("scores")) importance.json)", for: loaded, model: model, progress)
             let collector = ImportanceCollector(config: m.config, mlpActivation: MLPActivation(rawValue: mlpActivation)!)
             try cal.run(m, observer: collector, progress: progress.counter("calibration", unit: "sequences"))
             var measured = collector.scores(Aggregation(rawValue: aggregation)!)

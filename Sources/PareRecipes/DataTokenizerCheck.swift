@@ -1,0 +1,23 @@
+import Foundation
+import PareFormats
+
+/// Refuses training, calibration or evaluation data tokenized with another tokenizer than
+/// `model`'s (its record beside the .idx, written by `pare data tokenize`); data from before
+/// the record was kept is used with a warning. `key` names the setting in the message.
+func checkDataTokenizer(_ spec: String, key: String, tokenizer: Tokenizer, model: String, _ progress: Progress) throws {
+    let prefix: DataPrefix
+    do { prefix = try DataPrefix(spec) } catch let e as DataPrefixError { throw RecipeError.invalid(key, e.rawMessage) }
+    let hash = tokenizer.contentHash
+    for part in prefix.parts {
+        let resolved = DataPrefix.resolve(part.prefix)
+        guard let record = try DatasetTokenizer.read(prefix: resolved) else {
+            progress.say("warning: \(resolved) does not record its tokenizer (tokenized before pare kept the record); make sure it was tokenized for \(model)")
+            continue
+        }
+        guard record.hash == hash else {
+            let sizes = record.vocabularySize == tokenizer.vocabularySize ? "both have \(tokenizer.vocabularySize) tokens, but they differ"
+                : "\(record.vocabularySize) tokens vs \(tokenizer.vocabularySize)"
+            throw RecipeError.invalid(key, "\(resolved) was tokenized with \(record.source)'s tokenizer, not \(model)'s (\(sizes)); re-run pare data tokenize --tokenizer \(model)")
+        }
+    }
+}
