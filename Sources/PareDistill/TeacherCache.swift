@@ -94,7 +94,7 @@ public final class TeacherCache {
         let B = key.microBatch, T = key.seqLength, k = key.topK, V = key.vocab, VT = teacher.config.vocabSize
         precondition(samples % B == 0 && stream.seqLength == T && V <= VT && k < V)
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        catch { throw FormatError.io(path: folder, message: "cannot create the teacher-cache folder (\(error.localizedDescription)); check the path and its permissions") }
+        catch { throw FormatError.io(path: folder, message: "cannot create the teacher-cache folder (\(SystemErrorText.reason(error))); check the path and its permissions") }
         let lock = try RunLock(waitingFor: folder + "/build.lock") { waiting("\($0) is building a teacher cache in \(folder); waiting for it to finish") }
         defer { lock.release() }
         if let done = try open(folder: folder, key: key, samples: samples) { return done }
@@ -143,7 +143,7 @@ public final class TeacherCache {
                 try files[0].write(contentsOf: rowIds.withUnsafeBytes { Data($0) })
                 try files[1].write(contentsOf: rowLogits.withUnsafeBytes { Data($0) })
             } catch {
-                throw FormatError.io(path: folder, message: "cannot write the teacher cache (\(error.localizedDescription)); free disk space (it needs \(samples * sampleBytes * 2 / 1_000_000) MB) and run again: the build continues where it stopped")
+                throw FormatError.io(path: folder, message: "cannot write the teacher cache (\(SystemErrorText.reason(error))); free disk space (it needs \(samples * sampleBytes * 2 / 1_000_000) MB) and run again: the build continues where it stopped")
             }
             progress(s + B, samples)
         }

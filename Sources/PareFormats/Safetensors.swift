@@ -1,4 +1,5 @@
 import Foundation
+import PareCore
 
 /// Element types a safetensors file may hold that Pare reads.
 public enum SafetensorsDType: String, Sendable {
@@ -28,7 +29,7 @@ public final class SafetensorsFile {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {
-            throw FormatError.io(path: path, message: "cannot read file (\(error.localizedDescription))")
+            throw FormatError.io(path: path, message: "cannot read file (\(SystemErrorText.reason(error)))")
         }
         guard data.count >= 8 else { throw FormatError.corrupt(path: path, message: "shorter than the 8-byte header length") }
         let n = data.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }

@@ -18,6 +18,6 @@ public struct RecipeError: SettingError {
     /// Any library error as a message in one vocabulary: settings it names are rendered by `name`.
     public static func message(_ error: Error, naming name: (String) -> String) -> String {
         if let e = error as? SettingError { return SettingName.render(e.rawMessage, name) }
-        return "\(error)"
+        return SystemErrorText.describe(error)
     }
 }

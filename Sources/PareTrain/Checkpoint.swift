@@ -27,7 +27,7 @@ public enum Checkpoint {
         let tmp = root + "/.tmp-step-\(info.step)-\(getpid())"
         try? FileManager.default.removeItem(atPath: tmp)
         do { try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true) }
-        catch { throw FormatError.io(path: tmp, message: "cannot create the checkpoint folder (\(error.localizedDescription))") }
+        catch { throw FormatError.io(path: tmp, message: "cannot create the checkpoint folder (\(SystemErrorText.reason(error)))") }
         var entries: [SafetensorsWriter.Entry] = []
         for e in model.layout.entries {
             for (prefix, buf) in [("param.", model.params), ("adam_m.", optimizer.m), ("adam_v.", optimizer.v)] {

@@ -130,7 +130,7 @@ struct BenchTrain: ParsableCommand {
         let N = batch * seq
         let peak = measureStepGemmPeak(model: model, rows: N, precision: precision)
         let m: LlamaModel
-        do { m = try ModelSource.load(model, seed: seed); try m.setPrecision(precision) } catch { throw fail("\(error)") }
+        do { m = try ModelSource.load(model, seed: seed); try m.setPrecision(precision) } catch { throw fail(SystemErrorText.describe(error)) }
         let c = m.config
         var rng = RNG(seed: seed &+ 1)
         let tokens = (0..<N).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) }

@@ -24,7 +24,7 @@ struct BenchDistill: ParsableCommand {
         // The GEMM peak first, so its buffers are freed before the models' peak memory.
         let peak = breakdown ? measureStepGemmPeak(model: teacher, rows: N, precision: precision) : 0
         let t: LlamaModel
-        do { t = try ModelSource.load(teacher, seed: 0); try t.setPrecision(precision) } catch { throw fail("\(error)") }
+        do { t = try ModelSource.load(teacher, seed: 0); try t.setPrecision(precision) } catch { throw fail(SystemErrorText.describe(error)) }
         var sc = t.config
         guard studentLayers >= 1 && studentLayers <= sc.numHiddenLayers else { throw fail("--student-layers must be between 1 and \(sc.numHiddenLayers)") }
         sc.numHiddenLayers = studentLayers

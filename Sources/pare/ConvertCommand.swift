@@ -13,6 +13,7 @@ struct Convert: ParsableCommand {
     @Argument(help: "Input: a .gguf file or a Hugging Face model directory.") var input: String
     @Argument(help: "Output directory (created if needed).") var output: String
     @Option(help: "Weight type of model.safetensors: f32 or bf16.") var dtype = "f32"
+    @Flag(help: "When the output folder holds files, move them aside to OUTPUT.previous-N instead of refusing.") var overwrite = false
 
     func run() throws {
         let type: SafetensorsWriter.DType
@@ -23,10 +24,14 @@ struct Convert: ParsableCommand {
         }
         let t0 = ProcessInfoLite.now()
         do {
+            // Checked before the (slow) load, so a mistake costs nothing; anything moved
+            // aside only after the input has loaded.
+            let occupied = try OutputFolder.check(output, input: input, overwrite: overwrite)
             let m = try PretrainedModel.load(input)
             print("loaded \(input): \(m.model.parameterCount) parameters, \(m.model.config.numHiddenLayers) layers, vocabulary \(m.tokenizer.vocabularySize)")
+            if occupied { print(try OutputFolder.moveAside(output)) }
             try HFCheckpoint.save(m.model, tokenizer: m.tokenizer, to: output, dtype: type)
-        } catch let e as FormatError { throw fail("\(e)") }
+        } catch { throw fail(RecipeError.message(error, naming: SettingName.flag)) }
         print(String(format: "wrote %@ (%@) in %.1f s", output, type.rawValue, ProcessInfoLite.now() - t0))
     }
 }

@@ -31,7 +31,7 @@ enum DataParallel {
         if let c = shared { return c }
         if launcherSize > 1 {
             #if PARE_MPI
-            do { mpi = try MPICommunicator() } catch { throw fail("\(error)") }
+            do { mpi = try MPICommunicator() } catch { throw fail(SystemErrorText.describe(error)) }
             shared = mpi
             return mpi!
             #else

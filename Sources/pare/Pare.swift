@@ -1,5 +1,6 @@
 import ArgumentParser
 import PareCore
+import Foundation
 
 @main
 struct Pare: ParsableCommand {
@@ -19,6 +20,11 @@ struct Pare: ParsableCommand {
             try command.run()
             DataParallel.finish()
         } catch {
+            // A Foundation file error that reached here unnamed: its reason, never its raw dump.
+            let ns = error as NSError
+            if !(error is ExitCode), ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain {
+                exit(withError: fail(SystemErrorText.describe(error)))
+            }
             if let e = error as? ExitCode, e.rawValue == 130 {   // interrupted on every rank, state saved
                 DataParallel.finish()
                 exit(withError: error)

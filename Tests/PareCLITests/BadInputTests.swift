@@ -284,6 +284,35 @@ final class BadInputTests: XCTestCase {
         try expect(["generate", "--model", root + "/nope", "--prompt", "Hi"], status: 1, [root + "/nope", "no such file"])
     }
 
+    /// `convert` writes its folder whole: a folder holding another model (sharded, with an
+    /// importance.json) is refused, or moved aside with --overwrite; a file or the input
+    /// itself is named.
+    func testConvertOntoAnotherModelIsRefusedOrMovedAside() throws {
+        let target = root + "/conv"
+        try? FileManager.default.removeItem(atPath: target)
+        try FileManager.default.copyItem(atPath: model, toPath: target)
+        try FileManager.default.moveItem(atPath: target + "/model.safetensors", toPath: target + "/model-00001-of-00001.safetensors")
+        try #"{"weight_map": {}}"#.write(toFile: target + "/model.safetensors.index.json", atomically: true, encoding: .utf8)
+        _ = FileManager.default.createFile(atPath: target + "/importance.json", contents: Data("{}".utf8))
+        let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
+        let source = try LlamaModel(config: BadInputTests.tinyConfig)
+        source.initializeRandom(seed: 11)
+        try HFCheckpoint.save(source, tokenizer: tok, to: root + "/conv-source")
+        try expect(["convert", root + "/conv-source", target], status: 1, [target, "already holds another model", "--overwrite", "previous-N"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: target + "/model.safetensors.index.json"), "the refused convert touched the folder")
+        try expect(["convert", root + "/conv-source", target, "--overwrite"], status: 0, ["moved what", "conv.previous-1"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: target).filter { $0.contains("index") || $0.contains("importance") }, [])
+        XCTAssertEqual(try HFCheckpoint.loadModel(target).contentHash, source.contentHash)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/conv.previous-1/importance.json"))
+        _ = FileManager.default.createFile(atPath: root + "/conv-file", contents: Data())
+        let onFile = try expect(["convert", model, root + "/conv-file"], status: 1, ["conv-file is a file", "give a folder"])
+        XCTAssertFalse(onFile.output.contains("Error Domain"), onFile.output)
+        try expect(["convert", model, model + "/"], status: 1, ["is the input folder"])
+        // eval --json onto a folder: the reason, not Foundation's dump.
+        let json = try expect(["eval", "--model", model, "--data", data, "--seq-length", "16", "--max-windows", "1", "--json", root + "/"], status: 1, ["cannot write", root])
+        XCTAssertFalse(json.output.contains("Error Domain") || json.output.contains("NSCocoaErrorDomain"), json.output)
+    }
+
     // MARK: data
 
     func testACorpusOfEmptyTextsIsRefusedAndWritesNothing() throws {

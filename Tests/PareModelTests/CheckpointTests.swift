@@ -27,6 +27,27 @@ final class CheckpointTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/f32/model.safetensors.tmp-\(getpid())"))
     }
 
+    /// Saving over a folder that holds a sharded model: the old index and shards would win over
+    /// the new model.safetensors, so they go; other files (importance.json) stay.
+    func testSavingOverAShardedModelRemovesItsWeights() throws {
+        let f = try Fixture("tiny-llama3")
+        let old = try f.model(), new = try f.model()
+        new.initializeRandom(seed: 99)
+        let out = dir + "/over"
+        try HFCheckpoint.save(old, tokenizer: nil, to: out)
+        let fm = FileManager.default
+        try fm.moveItem(atPath: out + "/model.safetensors", toPath: out + "/model-00001-of-00001.safetensors")
+        let map = Dictionary(uniqueKeysWithValues: old.layout.entries.map { ($0.name, "model-00001-of-00001.safetensors") })
+        try JSONSerialization.data(withJSONObject: ["metadata": [:], "weight_map": map]).write(to: URL(fileURLWithPath: out + "/model.safetensors.index.json"))
+        _ = fm.createFile(atPath: out + "/pytorch_model.bin", contents: Data([1]))
+        _ = fm.createFile(atPath: out + "/importance.json", contents: Data("{}".utf8))
+        XCTAssertEqual(try HFCheckpoint.loadModel(out).params.toArray(), old.params.toArray(), "the sharded model loads before")
+        try HFCheckpoint.save(new, tokenizer: nil, to: out)
+        XCTAssertEqual(try HFCheckpoint.loadModel(out).params.toArray(), new.params.toArray(), "the new weights load, not the old shards")
+        let left = try fm.contentsOfDirectory(atPath: out).sorted()
+        XCTAssertEqual(left, ["config.json", "generation_config.json", "importance.json", "model.safetensors"])
+    }
+
     func testTiedModelHasNoLMHeadAndUntiedNeedsOne() throws {
         let tied = try Fixture("tiny-tied").model()
         try HFCheckpoint.save(tied, tokenizer: nil, to: dir + "/tied")

@@ -1,4 +1,5 @@
 import Foundation
+import PareCore
 
 /// Writes TensorBoard event files (scalars) without a protobuf dependency: each record is
 /// u64 length, masked CRC-32C of the length, an `Event` protobuf, masked CRC-32C of it.
@@ -57,7 +58,7 @@ public final class TensorBoardWriter {
         rec += payload
         withUnsafeBytes(of: CRC32C.masked(payload).littleEndian) { rec += $0 }
         do { try handle.write(contentsOf: Data(rec)) } catch {
-            throw FormatError.io(path: path, message: "cannot write TensorBoard events (\(error.localizedDescription))")
+            throw FormatError.io(path: path, message: "cannot write TensorBoard events (\(SystemErrorText.reason(error)))")
         }
     }
 

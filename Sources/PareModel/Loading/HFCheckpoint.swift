@@ -96,13 +96,18 @@ public enum HFCheckpoint {
         do {
             try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         } catch {
-            throw FormatError.io(path: dir, message: "cannot create the output folder (\(error.localizedDescription))")
+            throw FormatError.io(path: dir, message: "cannot create the output folder (\(SystemErrorText.reason(error)))")
         }
         do {
             let names = try write(model, tokenizer: tokenizer, to: tmp, dtype: dtype)
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
             // The old config.json goes first: until the new one is in, dir is not a model.
             try? fm.removeItem(atPath: dir + "/config.json")
+            // Weights of an earlier model that loaders would read instead of (or beside) the new
+            // model.safetensors: a sharded index wins over it, here and in transformers.
+            for name in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] where competesWithNewWeights(name) {
+                try? fm.removeItem(atPath: dir + "/" + name)
+            }
             for name in names.filter({ $0 != "config.json" }) + ["config.json"] {
                 guard rename(tmp + "/" + name, dir + "/" + name) == 0 else {
                     throw FormatError.io(path: dir + "/" + name, message: "cannot move the written file into place (\(String(cString: strerror(errno))))")
@@ -113,6 +118,13 @@ public enum HFCheckpoint {
             try? fm.removeItem(atPath: tmp)
             throw error
         }
+    }
+
+    /// Weight files another checkpoint may have left: sharded safetensors and their index,
+    /// PyTorch .bin weights (single or sharded).
+    static func competesWithNewWeights(_ name: String) -> Bool {
+        name == "model.safetensors.index.json" || (name.hasPrefix("model-") && name.hasSuffix(".safetensors"))
+            || (name.hasPrefix("pytorch_model") && (name.hasSuffix(".bin") || name.hasSuffix(".bin.index.json")))
     }
 
     /// The model's files in `dir`; returns their names.

@@ -1,4 +1,5 @@
 import Foundation
+import PareCore
 import PareFormats
 import PareModel
 
@@ -33,7 +34,7 @@ public struct EvalRow: Codable, Equatable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         do { try AtomicFileWriter.write(try enc.encode(rows), to: path) }
-        catch { throw RecipeError.failed("cannot write \(path): \(error)") }
+        catch { throw RecipeError.failed("cannot write \(path): \(SystemErrorText.reason(error))") }
     }
 
     /// The rows of an eval JSON file; nil when there is no such file.

@@ -46,7 +46,7 @@ public struct PrepareJob: Equatable, JobSettings {
             throw RecipeError.invalid("source", "\(source) holds no documents with text (\(all.count) entries, all empty or whitespace\(all.isEmpty ? "" : "; check \(SettingName.ref("json_key")), now \"\(jsonKey)\"")))")
         }
         do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
-        catch { throw RecipeError.failed("cannot create \(output): \(error.localizedDescription)") }
+        catch { throw RecipeError.failed("cannot create \(output): \(SystemErrorText.reason(error))") }
         var parts: [DocumentSplit.Part: [String]] = [:]
         for d in docs {
             parts[DocumentSplit.part(of: d, valFraction: valFraction, testFraction: testFraction, seed: seed), default: []].append(d)
