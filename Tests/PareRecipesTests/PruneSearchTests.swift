@@ -17,7 +17,8 @@ final class PruneSearchTests: XCTestCase {
     }
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    func testTheSearchRanksLoadableShapesAndDistillsTheBest() throws {
+    /// A 4-layer random teacher, train/val data and a search job over them.
+    func searchSetup() throws -> (LlamaConfig, LlamaModel, PruneSearchJob) {
         var c = LlamaConfig(vocabSize: 49152, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 4,
                             numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 512)
         c.tieWordEmbeddings = true; c.eosTokenId = .one(2)
@@ -40,6 +41,12 @@ final class PruneSearchTests: XCTestCase {
         job.distill.train.trainer.seqLength = 32; job.distill.train.trainer.globalBatchSize = 4; job.distill.train.trainer.microBatchSize = 2
         job.distill.train.trainer.valBatches = 2; job.distill.topKLogits = 16
         job.shortTokens = 2 * 4 * 32
+        return (c, teacher, job)
+    }
+
+    func testTheSearchRanksLoadableShapesAndDistillsTheBest() throws {
+        let (c, teacher, job) = try searchSetup()
+        let target = teacher.parameterCount * 8 / 10
         let r = try job.run(progress: .silent)
 
         XCTAssertEqual(r.candidates.count, 4)
@@ -72,5 +79,24 @@ final class PruneSearchTests: XCTestCase {
         XCTAssertThrowsError(try job.validate()) { XCTAssert("\($0)".contains("80M"), "\($0)") }
         job.targetParams = "80M"; job.targetDecodeTps = 50
         XCTAssertThrowsError(try job.validate()) { XCTAssert("\($0)".contains("exactly one"), "\($0)") }
+    }
+
+    /// Targets no shape can meet say what is true of the teacher and the grid (they once all
+    /// got "Loosen the target", backwards for a target above the teacher).
+    func testImpossibleTargetsSayWhatIsTrue() throws {
+        let (_, teacher, job) = try searchSetup()
+        func message(_ edit: (inout PruneSearchJob) -> Void) -> String {
+            var j = job; edit(&j)
+            do { _ = try j.run(progress: .silent); return "(no error)" } catch { return RecipeError.message(error, naming: SettingName.flag) }
+        }
+        var m = message { $0.targetParams = "1000B" }
+        XCTAssertTrue(m.contains("--target-params") && m.contains("1000B keeps the teacher whole") && m.contains("has \(teacher.parameterCount) parameters"), m)
+        m = message { $0.targetParams = "1000" }
+        XCTAssertTrue(m.contains("1000 is below the smallest loadable shape"), m)
+        m = message { $0.targetParams = nil; $0.targetDecodeTps = 1e9 }
+        XCTAssertTrue(m.contains("--target-decode-tps") && m.contains("beyond every loadable shape"), m)
+        m = message { $0.targetParams = nil; $0.targetDecodeTps = 0.01 }
+        XCTAssertTrue(m.contains("every loadable shape already beats") && m.contains("asks for no pruning"), m)
+        XCTAssertFalse(m.contains("Loosen"), m)
     }
 }

@@ -287,7 +287,10 @@ public struct PruneSearchJob: Equatable, JobSettings {
     /// target / band) are kept, and the finalists are measured again later.
     func feasibleShapes(_ grid: [StudentShape], _ c: LlamaConfig, prompt: [Int32], _ progress: Progress) throws -> [StudentShape] {
         if let p = targetParams.flatMap(PruneSearchJob.parseCount) {
-            return grid.filter { let n = $0.parameters(teacher: c); return n <= p && Double(n) >= band * Double(p) }
+            let sizes = grid.map { $0.parameters(teacher: c) }
+            let kept = zip(grid, sizes).filter { $1 <= p && Double($1) >= band * Double(p) }.map(\.0)
+            if kept.isEmpty { throw RecipeError.invalid("target_params", noShapeHolds(p, sizes: sizes, teacher: c)) }
+            return kept
         }
         let target = targetDecodeTps ?? targetPrefillTps!
         let bySize = grid.sorted { $0.parameters(teacher: c) < $1.parameters(teacher: c) }
@@ -304,10 +307,42 @@ public struct PruneSearchJob: Equatable, JobSettings {
         }
         let (a, b, k) = leastSquares(rows)
         progress.say(String(format: "speed model: seconds per token = %.3g + %.3g × parameters + %.3g × layers (fitted to %d shapes)", a, b, k, rows.count))
-        return grid.filter {
-            let tps = 1 / (a + b * Double($0.parameters(teacher: c)) + k * Double($0.layers))
-            return tps >= target && tps <= target / band
+        let predicted = grid.map { 1 / (a + b * Double($0.parameters(teacher: c)) + k * Double($0.layers)) }
+        let kept = zip(grid, predicted).filter { $1 >= target && $1 <= target / band }.map(\.0)
+        if kept.isEmpty { throw RecipeError.invalid(targetDecodeTps != nil ? "target_decode_tps" : "target_prefill_tps", noShapeRuns(target, predicted: predicted)) }
+        return kept
+    }
+
+    /// Why no shape holds between band × `p` and `p` parameters, and what to change.
+    func noShapeHolds(_ p: Int, sizes: [Int], teacher c: LlamaConfig) -> String {
+        let whole = StudentShape(c).parameters(teacher: c), smallest = sizes.min() ?? 0
+        let count = { (n: Int) in String(format: "%.1fM", Double(n) / 1e6) }
+        let given = targetParams ?? "\(p)"
+        if p >= whole {
+            return "\(given) keeps the teacher whole: \(model) has \(whole) parameters (\(count(whole))); give a target below that, e.g. \(whole * 6 / 10) for 60%"
         }
+        if p < smallest {
+            return "\(given) is below the smallest loadable shape on the grid, which holds \(smallest) parameters (\(count(smallest))); give at least that"
+        }
+        let below = sizes.filter { $0 < Int(band * Double(p)) }.max(), above = sizes.filter { $0 > p }.min()
+        return "no loadable shape holds between \(Int(band * Double(p))) (\(SettingName.ref("band")) \(band) × the target) and \(p) parameters; the nearest hold "
+            + [below.map { "\($0) below" }, above.map { "\($0) above" }].compactMap { $0 }.joined(separator: " and ")
+            + "; lower \(SettingName.ref("band")) or move the target"
+    }
+
+    /// Why no shape is predicted to run between `target` and target / band tokens/s.
+    func noShapeRuns(_ target: Double, predicted: [Double]) -> String {
+        let slowest = predicted.min() ?? 0, fastest = predicted.max() ?? 0
+        let what = targetDecodeTps != nil ? "decode" : "prefill"
+        if target > fastest {
+            return String(format: "%.1f %@ tokens/s is beyond every loadable shape: the fastest is predicted at %.1f; give a target of at most that", target, what, fastest)
+        }
+        if slowest > target / band {
+            return String(format: "every loadable shape already beats %.1f %@ tokens/s: even the least pruned is predicted at %.1f (above target / %@ = %.1f), so the target asks for no pruning; raise it to at least %.1f, or lower %@",
+                          target, what, slowest, SettingName.ref("band"), target / band, slowest * band, SettingName.ref("band"))
+        }
+        return String(format: "no loadable shape is predicted between %.1f and %.1f %@ tokens/s (target to target / %@); lower %@", target, target / band, what,
+                      SettingName.ref("band"), SettingName.ref("band"))
     }
 
     /// At most `count` shapes, largest first, spread over the depths so the proxy sees both
