@@ -465,6 +465,14 @@ final class BadInputTests: XCTestCase {
         let missing = try PareCLI.run(["pipeline", root + "/none.yaml", "--dry-run"])
         XCTAssertEqual(missing.status, 1); XCTAssertTrue(missing.output.contains("none.yaml not found"), missing.output)
         try expectPipeline(head + "distill: {steps: -5}\n", ["distill.steps", "positive"])
+        // What a dry run can check without training: names and files the config gives.
+        try expectPipeline(head + "eval: {tasks: [arc_easy, hellaswagg]}\n", ["eval.tasks", "no task named \"hellaswagg\"", "arc_challenge"])
+        try expectPipeline(head.replacingOccurrences(of: "num_layers: 1}", with: "num_layers: 1, metric: \"task:wino\"}"), ["prune.depth.metric", "no task named \"wino\""])
+        _ = FileManager.default.createFile(atPath: root + "/runfile", contents: Data())
+        try expectPipeline(head.replacingOccurrences(of: "run_dir: \(root)/run", with: "run_dir: \(root)/runfile"), ["run_dir", "runfile is a file"])
+        try expectPipeline(head.replacingOccurrences(of: "teacher: \(model)", with: "teacher: models/none.gguf"),
+                           ["teacher: models/none.gguf not found", "resolved against the current folder"])
+        try expectPipeline(head + "data: {source: \(root)/missing.jsonl}\n", ["data.source", "missing.jsonl not found"])
     }
 
     /// Editing a step's settings and rerunning re-runs that step, moving its old run aside

@@ -43,6 +43,13 @@ public struct TaskRequests: Sendable {
 
     /// Loads `task` with `shots` examples in its context from `root`.
     public static func load(root: String, task: String, shots: Int) throws -> TaskRequests {
+        let dir = try folder(root: root, task: task, shots: shots)
+        return try TaskRequests(folder: dir, name: task, variant: URL(fileURLWithPath: dir).lastPathComponent)
+    }
+
+    /// The folder of `task`'s variant with `shots` examples, or an error naming what exists;
+    /// reads no requests (a dry run checks task names with it).
+    public static func folder(root: String, task: String, shots: Int) throws -> String {
         let known = available(root: root)
         guard !known.isEmpty else {
             throw FormatError.io(path: root, message: "no zero-shot task files here; run scripts/setup to install them")
@@ -58,7 +65,7 @@ public struct TaskRequests: Sendable {
             }
             throw FormatError.unsupported(path: root + "/" + task, message: "\(task) has no \(shots)-shot variant; it has \(Set(offered).sorted().map { "\($0)-shot" }.joined(separator: ", "))")
         }
-        return try TaskRequests(folder: root + "/" + task + "/" + v, name: task, variant: v)
+        return root + "/" + task + "/" + v
     }
 
     public init(folder: String, name: String, variant: String) throws {

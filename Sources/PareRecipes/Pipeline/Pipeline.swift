@@ -17,9 +17,7 @@ public struct Pipeline {
         config = c
         let L = RunLayout(c.runDir)
         let teacher = BundledAssets.model(c.teacher)
-        guard FileManager.default.fileExists(atPath: teacher) else {
-            throw RecipeError.failed("teacher \(teacher) not found" + (c.teacher == BundledAssets.teacherName ? "; run scripts/setup" : ""))
-        }
+        try Pipeline.checkExternalInputs(c, teacher: teacher)
         var steps = Pipeline.dataSteps(c, L, teacher: teacher)
         var finetune = c.finetune
         finetune.model = teacher
@@ -48,6 +46,31 @@ public struct Pipeline {
             catch { throw RecipeError.failed(Pipeline.message(error, section: step.job.section)) }
         }
         self.steps = steps
+    }
+
+    /// What a dry run can check before any step runs: the files the config names (the steps'
+    /// own outputs come later) and the task names. Relative paths are the current folder's.
+    static func checkExternalInputs(_ c: PipelineConfig, teacher: String) throws {
+        let fm = FileManager.default
+        func relative(_ p: String) -> String {
+            p.hasPrefix("/") ? "" : " (relative paths in the config are resolved against the current folder, \(fm.currentDirectoryPath))"
+        }
+        guard fm.fileExists(atPath: teacher) else {
+            throw RecipeError.failed("teacher: \(teacher) not found" + (c.teacher == BundledAssets.teacherName ? "; run scripts/setup" : relative(teacher)))
+        }
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: c.runDir, isDirectory: &isDir), !isDir.boolValue {
+            throw RecipeError.failed("run_dir: \(c.runDir) is a file\(relative(c.runDir)); give a folder for the run")
+        }
+        if c.prepare.source != BundledAssets.corpusName, !fm.fileExists(atPath: c.prepare.source) {
+            throw RecipeError.failed("data.source: \(c.prepare.source) not found\(relative(c.prepare.source)); give a .jsonl file, a text file, a folder of them, or \(BundledAssets.corpusName)")
+        }
+        var tasks = c.eval.tasks.map { ("eval.tasks", $0, c.eval.shots) }
+        if let d = c.depth, d.numLayers != nil, let (_, name) = d.parsedMetric, let name { tasks.append(("prune.depth.metric", name, 0)) }
+        for (key, task, shots) in tasks {
+            do { _ = try TaskRequests.folder(root: BundledAssets.tasks, task: task, shots: shots) }
+            catch let e as FormatError { throw RecipeError.failed("\(key): \(e.rawMessage)") }
+        }
     }
 
     /// A training step's data and run folder; it always resumes its own checkpoints.
