@@ -36,6 +36,12 @@ struct Generate: ParsableCommand {
             throw fail("the prompt is \(ids.count) tokens, but \(model) has \(positions) positions (\(loaded.model.config.usablePositionsKey)); shorten the prompt")
         }
         if let path = dumpLogits { return try writeLogits(loaded.model, ids: ids, to: path) }
+        // Generation stops where the positions end; said before, not discovered after.
+        let room = positions - ids.count
+        if maxNewTokens > room {
+            var err = StandardError()
+            print("pare: warning: --max-new-tokens \(maxNewTokens) does not fit: the prompt's \(ids.count) tokens leave \(room) of \(model)'s \(positions) positions (\(loaded.model.config.usablePositionsKey)); generating at most \(room)", to: &err)
+        }
         var sampler = Sampler(temperature: temperature, topP: topP, seed: seed)
         var stop: Set<Int32> = []
         if !ignoreEos {
@@ -58,8 +64,9 @@ struct Generate: ParsableCommand {
         if !pending.isEmpty { print(String(decoding: pending, as: UTF8.self), terminator: "") }
         print()
         var err = StandardError()
-        print(String(format: "[prompt %d tokens, prefill %.1f tokens/s; generated %d tokens, decode %.1f tokens/s]",
-                     stats.promptTokens, stats.prefillTokensPerSecond, stats.generatedTokens, stats.decodeTokensPerSecond), to: &err)
+        print(String(format: "[prompt %d tokens, prefill %.1f tokens/s; generated %d tokens, decode %.1f tokens/s%@]",
+                     stats.promptTokens, stats.prefillTokensPerSecond, stats.generatedTokens, stats.decodeTokensPerSecond,
+                     stats.generatedTokens >= room && maxNewTokens > room ? "; stopped at the last position" : ""), to: &err)
     }
 }
 

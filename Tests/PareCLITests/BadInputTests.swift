@@ -270,6 +270,41 @@ final class BadInputTests: XCTestCase {
         try expect(["eval", "--model", windowed, "--data", data, "--seq-length", "32"], status: 0, ["loss"])
     }
 
+    /// Messages that once named the wrong thing: each says what is wrong with which file.
+    func testModelMismatchesNameTheRealCause() throws {
+        // q/k norm tensors and no model_type: a family Pare does not run, not a layer count.
+        let m = try LlamaModel(config: BadInputTests.tinyConfig)
+        m.initializeRandom(seed: 7)
+        let qkDir = try editedModel("qk-norms") { $0["model_type"] = nil }
+        let norm = [Float](repeating: 1, count: 16)
+        try norm.withUnsafeBufferPointer { n in
+            var entries = m.layout.entries.map { e in
+                SafetensorsWriter.Entry(name: e.name, shape: e.shape, data: UnsafeBufferPointer(start: m.params.pointer + e.offset, count: e.count))
+            }
+            entries.append(.init(name: "model.layers.0.self_attn.q_norm.weight", shape: [16], data: n))
+            try SafetensorsWriter.write(path: qkDir + "/model.safetensors", tensors: entries, dtype: .F32, metadata: ["format": "pt"])
+        }
+        let qk = try expect(["generate", "--model", qkDir, "--prompt", "Hi"], status: 1, ["q_norm", "per-head q/k norms", "model_type"])
+        XCTAssertFalse(qk.output.contains("num_hidden_layers"), qk.output)
+        // A tied model whose config lost tie_word_embeddings.
+        let untied = try editedModel("no-tie") { $0["tie_word_embeddings"] = nil }
+        try expect(["generate", "--model", untied, "--prompt", "Hi"], status: 1, ["no lm_head.weight", "has no \"tie_word_embeddings\"", "set \"tie_word_embeddings\": true"])
+        // A tokenizer larger than the embedding: not a corrupt file.
+        var small = BadInputTests.tinyConfig; small.vocabSize = 1000
+        let sm = try LlamaModel(config: small)
+        sm.initializeRandom(seed: 7)
+        try HFCheckpoint.save(sm, tokenizer: try Tokenizer(path: model), to: root + "/small-vocab")
+        let big = try expect(["generate", "--model", root + "/small-vocab", "--prompt", "Hi"], status: 1, ["49152 tokens", "1000 rows", "use the tokenizer that came with these weights"])
+        XCTAssertFalse(big.output.contains("corrupt"), big.output)
+        // --speed on a model with fewer than 160 positions: refused before the perplexity pass, by name.
+        let short = try editedModel("short-context") { $0["max_position_embeddings"] = 100 }
+        try expect(["eval", "--model", short, "--data", data, "--seq-length", "32", "--speed"], status: 1, ["--speed", "160 positions", "has 100"])
+        // More new tokens than positions left: said before generating, and at the end.
+        let r = try expect(["generate", "--model", model, "--prompt", "Hi", "--max-new-tokens", "600", "--ignore-eos"], status: 0,
+                           ["--max-new-tokens 600 does not fit", "512 positions", "stopped at the last position"])
+        XCTAssertTrue(r.stderr.contains("warning"), r.stderr)
+    }
+
     func testNonFiniteWeightsAreAnErrorNamingTheTensor() throws {
         let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
         let m = try LlamaModel(config: BadInputTests.tinyConfig)

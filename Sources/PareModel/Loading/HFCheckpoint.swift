@@ -64,6 +64,11 @@ public enum HFCheckpoint {
         let files = try weightFiles(dir)
         for e in model.layout.entries {
             guard let f = files[e.name] else {
+                // A tied model whose config.json lacks the flag: transformers' Llama default is untied.
+                if e.name == "lm_head.weight", !config.tieWordEmbeddings, files["model.embed_tokens.weight"] != nil {
+                    let said = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as? [String: Any])?["tie_word_embeddings"] != nil
+                    throw FormatError.inconsistent(path: dir + "/config.json", message: "the weights have no lm_head.weight, so the output head must share the embedding, but config.json \(said ? "says \"tie_word_embeddings\": false" : "has no \"tie_word_embeddings\" (transformers then unties the head)"); set \"tie_word_embeddings\": true")
+                }
                 throw FormatError.missingTensor(path: dir + "/model.safetensors", name: e.name)
             }
             let info = try f.info(e.name)
@@ -188,7 +193,8 @@ public struct PretrainedModel {
 
     static func check(_ t: Tokenizer, _ m: LlamaModel, _ path: String) throws {
         guard t.vocabularySize <= m.config.vocabSize else {
-            throw FormatError.corrupt(path: path, message: "the tokenizer has \(t.vocabularySize) tokens but the model's vocabulary is \(m.config.vocabSize)")
+            // Not damage: usually a tokenizer from another model (or added tokens) beside these weights.
+            throw FormatError.inconsistent(path: path, message: "the tokenizer has \(t.vocabularySize) tokens but the model's embedding has \(m.config.vocabSize) rows (vocab_size), so ids from \(m.config.vocabSize) on have no embedding; use the tokenizer that came with these weights, or resize the embedding to \(t.vocabularySize) rows before loading the model here")
         }
     }
 }

@@ -144,6 +144,10 @@ public struct EvalJob: Equatable, JobSettings {
         let seq = seqLength
         guard let eos = m.tokenizer.eosTokenId else { throw RecipeError.failed("\(path): the tokenizer has no EOS token to separate documents") }
         try checkPositions(seqLength, key: "seq_length", model: m.model.config, path)
+        // Checked before the perplexity pass, which can take minutes.
+        if speed, m.model.config.usablePositions < 160 {
+            throw RecipeError.invalid("speed", "times a 128-token prefill and 32 decoded tokens (160 positions), but \(path) has \(m.model.config.usablePositions) (\(m.model.config.usablePositionsKey)); leave out \(SettingName.ref("speed")) for this model")
+        }
         let (stream, n) = dataStream.map { ($0, -1) } ?? CorpusSlice.tailStream(documents: docs, fraction: tailFraction, tokenizer: m.tokenizer, eos: eos)
         guard stream.count >= seq + 1 else {
             throw RecipeError.invalid("seq_length", "(\(seq)) needs \(seq + 1) tokens for one window, but the evaluation text has \(stream.count); use a smaller \(SettingName.ref("seq_length"))\(data == nil ? " or a larger \(SettingName.ref("tail_fraction"))" : "")")
