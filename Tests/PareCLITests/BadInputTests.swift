@@ -37,6 +37,10 @@ final class BadInputTests: XCTestCase {
         try expect(["data", "tokenize", "--input", root + "/data/val.jsonl", "--tokenizer", model, "--output-prefix", small], status: 0)
     }
 
+    /// Text no message may hold: Foundation's raw error dumps, Int.max standing in for a
+    /// number, and an empty path (a quoted empty name, or a path-less "cannot open").
+    static let neverShown = ["NSCocoaErrorDomain", "Error Domain=", "9223372036854775807", "\"\"", "pare: error: :", " : cannot", "(null)"]
+
     static var tinyConfig: LlamaConfig {
         var c = LlamaConfig(vocabSize: 49152, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 2,
                             numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 512)
@@ -58,6 +62,7 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(r.status, status, shown, file: file, line: line)
         for w in words { XCTAssertTrue(r.output.contains(w), "missing \"\(w)\" in: \(shown)", file: file, line: line) }
         XCTAssertFalse(r.output.contains("Fatal error"), shown, file: file, line: line)
+        for raw in BadInputTests.neverShown where r.output.contains(raw) { XCTFail("pare printed \"\(raw)\": \(shown)", file: file, line: line) }
         XCTAssertLessThan(r.seconds, 10, "took \(r.seconds) s: \(shown)", file: file, line: line)
         return r
     }
@@ -315,6 +320,19 @@ final class BadInputTests: XCTestCase {
         try expect(finetune("nanrun", ["--model": root + "/nan"]), status: 1, ["non-finite"])
     }
 
+    /// Paths given to the wrong option or left empty are named by their option.
+    func testMissingOrMisplacedPathsAreNamedByTheirOption() throws {
+        try expect(["eval", "--model", model, "--data", ""], status: 1, ["--data is empty"])
+        try expect(["eval", "--model", model, "--data", root + "/nodata"], status: 1, ["--data names", "nodata_text_document.idx", "pare data tokenize"])
+        try expect(["prune", "depth", "--model", model, "--output", root + "/nd", "--num-layers", "1", "--calibration-data", root + "/nodata"],
+                   status: 1, ["--calibration-data names", "nodata_text_document.idx"])
+        try expect(["export", "gguf", "--model", model, "--output", root], status: 1, ["--output", "is a folder", "model.gguf"])
+        try expect(["eval", "--model", model, "--data", data, "--seq-length", "16", "--max-windows", "1", "--json", "/proc/pare-x.json"], status: 1,
+                   ["/proc/pare-x.json", "check the folder exists"])
+        let r = try PareCLI.run(["pipeline", root, "--dry-run"])
+        XCTAssertEqual(r.status, 1); XCTAssertTrue(r.output.contains("is a folder; give the pipeline's YAML config"), r.output)
+    }
+
     func testAModelThatIsAFileOrMissingIsNamed() throws {
         try expect(["generate", "--model", root + "/nope", "--prompt", "Hi"], status: 1, [root + "/nope", "no such file"])
     }
@@ -484,6 +502,7 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(r.status, 1, r.output, file: file, line: line)
         for w in words { XCTAssertTrue(r.output.contains(w), "missing \"\(w)\" in: \(r.output)", file: file, line: line) }
         XCTAssertFalse(r.output.contains("Fatal error"), r.output, file: file, line: line)
+        for raw in BadInputTests.neverShown where r.output.contains(raw) { XCTFail("pare printed \"\(raw)\": \(r.output)", file: file, line: line) }
     }
 
     func testPipelineYAMLMistakesNameTheKeyAndLine() throws {

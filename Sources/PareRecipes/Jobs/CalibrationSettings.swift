@@ -30,8 +30,9 @@ public struct CalibrationSettings: Equatable, JobSettings {
     /// The calibration batches for `model`, whose tokenizer the data must have been made with.
     func calibration(_ why: String, for loaded: PretrainedModel, model: String, _ progress: Progress) throws -> Calibration {
         guard let prefix = calibrationData else { throw RecipeError.invalid("calibration_data", "is needed \(why)") }
+        let dataset = try openDataset(prefix, key: "calibration_data")
         try checkDataTokenizer(prefix, key: "calibration_data", tokenizer: loaded.tokenizer, model: model, progress)
-        let stream = try GPTSampleStream(dataset: IndexedDataset(prefix: DataPrefix.resolve(prefix)), seqLength: seqLength, seed: seed)
+        let stream = try GPTSampleStream(dataset: dataset, seqLength: seqLength, seed: seed)
         return Calibration(stream: BlendedSampleStream(streams: [stream], weights: [1]), samples: calibrationSamples, batch: calibrationBatch)
     }
 }

@@ -71,7 +71,7 @@ public struct EvalJob: Equatable, JobSettings {
         var dataStream: [Int32]? = nil
         if perplexity {
             if let d = data {
-                let ds = try IndexedDataset(prefix: DataPrefix.resolve(d))
+                let ds = try openDataset(d, key: "data")
                 dataStream = (0..<ds.sequenceCount).flatMap { ds.sequence($0) }
             } else {
                 docs = try BundledAssets.documents(corpus)

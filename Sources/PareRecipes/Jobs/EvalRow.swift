@@ -34,6 +34,7 @@ public struct EvalRow: Codable, Equatable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         do { try AtomicFileWriter.write(try enc.encode(rows), to: path) }
+        catch let e as FormatError { throw e }
         catch { throw RecipeError.failed("cannot write \(path): \(SystemErrorText.reason(error))") }
     }
 

@@ -21,6 +21,10 @@ public struct ExportJob: Equatable, JobSettings {
         guard !model.isEmpty else { throw RecipeError.invalid("model", "is required") }
         guard !output.isEmpty else { throw RecipeError.invalid("output", "is required: the .gguf file to write") }
         guard GGUFExport.TensorType(rawValue: type.lowercased()) != nil else { throw RecipeError.invalid("type", "must be f32, f16, q8_0 or q4_0, not \(type)") }
+        var isDir: ObjCBool = false
+        if output.hasSuffix("/") || (FileManager.default.fileExists(atPath: output, isDirectory: &isDir) && isDir.boolValue) {
+            throw RecipeError.invalid("output", "(\(output)) is a folder; give the path of the .gguf file to write, e.g. \(output.hasSuffix("/") ? output : output + "/")model.gguf")
+        }
     }
 
     public func run(progress: Progress) throws {

@@ -100,6 +100,7 @@ public struct TrainSettings: Equatable, JobSettings {
     func stream(_ key: String, _ spec: String) throws -> BlendedSampleStream {
         let prefix: DataPrefix
         do { prefix = try DataPrefix(spec) } catch let e as DataPrefixError { throw RecipeError.invalid(key, e.rawMessage) }
+        for part in prefix.parts { _ = try openDataset(part.prefix, key: key) }
         return try prefix.stream(seqLength: trainer.seqLength, seed: trainer.seed)
     }
 

@@ -46,6 +46,10 @@ public struct PipelineConfig {
     }
 
     public static func load(_ path: String) throws -> PipelineConfig {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw RecipeError.failed("\(path) is a folder; give the pipeline's YAML config file (e.g. configs/smollm2-wiki.yaml)")
+        }
         guard let bytes = FileManager.default.contents(atPath: path) else {
             throw RecipeError.failed(FileManager.default.fileExists(atPath: path) ? "cannot read \(path) (permissions?)" : "\(path) not found; see configs/smollm2-wiki.yaml for an example")
         }

@@ -21,3 +21,14 @@ func checkDataTokenizer(_ spec: String, key: String, tokenizer: Tokenizer, model
         }
     }
 }
+
+/// The indexed dataset at `prefix` (as given to `key`), or an error naming the setting when
+/// there is none, instead of a bare "PREFIX_text_document.idx: cannot open".
+func openDataset(_ prefix: String, key: String) throws -> IndexedDataset {
+    guard !prefix.isEmpty else { throw RecipeError.invalid(key, "is empty; give the output prefix of pare data tokenize") }
+    let resolved = DataPrefix.resolve(prefix)
+    guard FileManager.default.fileExists(atPath: resolved + ".idx") else {
+        throw RecipeError.invalid(key, "names \(prefix), but there is no \(resolved).idx; give the output prefix of pare data tokenize (PREFIX for PREFIX_text_document.bin/.idx)")
+    }
+    return try IndexedDataset(prefix: resolved)
+}
