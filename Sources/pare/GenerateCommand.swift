@@ -28,7 +28,9 @@ struct Generate: ParsableCommand {
         let loaded: PretrainedModel
         do { loaded = try PretrainedModel.load(model) } catch let e as FormatError { throw fail("\(e)") }
         let tok = loaded.tokenizer
-        let text = chat ? tok.chatPrompt([ChatMessage(role: "user", content: prompt)]) : prompt
+        let text: String
+        do { text = chat ? try tok.chatPrompt([ChatMessage(role: "user", content: prompt)]) : prompt }
+        catch { throw fail("--chat: \(model) \(error)") }
         let ids = tok.encode(text, parseSpecial: chat)
         guard !ids.isEmpty else { throw fail("the prompt is empty") }
         let positions = loaded.model.config.usablePositions

@@ -310,6 +310,28 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("warning"), r.stderr)
     }
 
+    /// `--chat` renders the model's own template; without one, or with one Pare cannot render,
+    /// it is refused by name instead of falling back to ChatML.
+    func testChatNeedsATemplatePareCanRender() throws {
+        try expect(["generate", "--model", model, "--prompt", "Hi", "--chat", "--max-new-tokens", "2"], status: 0)
+        func withTemplate(_ name: String, _ template: String?) throws -> String {
+            let dir = root + "/" + name
+            try? FileManager.default.removeItem(atPath: dir)
+            try FileManager.default.copyItem(atPath: model, toPath: dir)
+            let path = dir + "/tokenizer_config.json"
+            var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+            config["chat_template"] = template
+            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
+            return dir
+        }
+        try expect(["generate", "--model", try withTemplate("no-template", nil), "--prompt", "Hi", "--chat"], status: 1,
+                   ["--chat", "has no chat template", "without --chat"])
+        try expect(["generate", "--model", try withTemplate("macro-template", "{% macro m() %}x{% endmacro %}{{ m() }}"), "--prompt", "Hi", "--chat"], status: 1,
+                   ["--chat", "cannot render", "macro"])
+        try expect(["generate", "--model", try withTemplate("strict-template", "{{ raise_exception('System role not supported') }}"), "--prompt", "Hi", "--chat"],
+                   status: 1, ["refuses the conversation", "System role not supported"])
+    }
+
     func testNonFiniteWeightsAreAnErrorNamingTheTensor() throws {
         let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
         let m = try LlamaModel(config: BadInputTests.tinyConfig)
