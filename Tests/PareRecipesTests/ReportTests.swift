@@ -40,7 +40,33 @@ final class ReportTests: XCTestCase {
         for plot in ["distill-val-loss", "distill-val-kd", "distill-train-loss", "finetune-val-loss"] {
             let svg = try String(contentsOfFile: "\(R)/plots/\(plot).svg", encoding: .utf8)
             XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("polyline"), "\(plot).svg has no line")
+            try checkTicks(svg, plot)
         }
+        // The students' loss beside what they learn from: the fine-tuned teacher's, dashed.
+        let loss = try String(contentsOfFile: "\(R)/plots/distill-val-loss.svg", encoding: .utf8)
+        XCTAssertTrue(loss.contains("stroke-dasharray=\"6 4\"") && loss.contains(">teacher (fine-tuned)</text>"), loss)
+    }
+
+    /// Matplotlib's bar for axes: step ticks are whole numbers, value ticks are evenly spaced
+    /// on a 1-2-2.5-5 step, labelled with just the digits the step needs.
+    func checkTicks(_ svg: String, _ plot: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        func labels(_ pattern: String) -> [String] {
+            let re = try! NSRegularExpression(pattern: pattern)
+            return re.matches(in: svg, range: NSRange(svg.startIndex..., in: svg)).map { String(svg[Range($0.range(at: 1), in: svg)!]) }
+        }
+        let x = labels(#"y="367\.0" text-anchor="middle">([-0-9.]+)</text>"#), y = labels(#"text-anchor="end">([-0-9.]+)</text>"#)
+        XCTAssertGreaterThanOrEqual(x.count, 2, "\(plot): x ticks \(x)", file: file, line: line)
+        XCTAssertGreaterThanOrEqual(y.count, 3, "\(plot): y ticks \(y)", file: file, line: line)
+        XCTAssertTrue(x.allSatisfy { Int($0) != nil }, "\(plot): step ticks must be whole numbers: \(x)", file: file, line: line)
+        for ticks in [x, y] {
+            let v = ticks.compactMap(Double.init)
+            let steps = zip(v.dropFirst(), v).map { $0 - $1 }
+            let step = steps[0], p = pow(10, log10(step).rounded(.down))
+            XCTAssertTrue(steps.allSatisfy { abs($0 - step) < 1e-9 * max(1, step) }, "\(plot): uneven ticks \(ticks)", file: file, line: line)
+            XCTAssertTrue([1, 2, 2.5, 5, 10].contains { abs(step / p - $0) < 1e-9 }, "\(plot): step \(step) is not 1, 2, 2.5 or 5 × 10^k: \(ticks)", file: file, line: line)
+            XCTAssertTrue(v.allSatisfy { abs(($0 / step).rounded() * step - $0) < 1e-9 * max(1, abs($0)) }, "\(plot): ticks off the step's multiples: \(ticks)", file: file, line: line)
+        }
+        XCTAssertEqual(Set(y.map { $0.split(separator: ".").last.map { $0.count } ?? 0 }).count, 1, "\(plot): mixed decimals \(y)", file: file, line: line)
     }
 
     /// With tasks in the test eval: an accuracy column per task (primary metric, ± stderr),
@@ -62,6 +88,11 @@ final class ReportTests: XCTestCase {
         let svg = try String(contentsOfFile: "\(R)/plots/task-accuracy.svg", encoding: .utf8)
         XCTAssertTrue(svg.contains("dashed: teacher (fine-tuned)") && svg.contains("stroke-dasharray"), svg)
         XCTAssertEqual(svg.components(separatedBy: "<rect x=").count - 1, 3 * 3 + 3, "3 models × (2 tasks + average) bars + 3 legend boxes")
+        // The legend fits: the canvas reaches past the longest entry's text (≈ 0.6 em a character).
+        let width = Double(svg.components(separatedBy: "width=\"")[1].prefix { $0 != "\"" })!
+        let entry = "teacher (fine-tuned) (dashed line)"
+        let start = Double(svg.components(separatedBy: "<text x=\"").last { $0.contains(entry) }!.prefix { $0 != "\"" })!
+        XCTAssertGreaterThanOrEqual(width, start + Double(entry.count) * 12 * 0.6, "the legend is clipped")
     }
 
     func testAMissingEvalIsAClearError() {

@@ -59,8 +59,11 @@ public struct ReportJob: Equatable, RecipeJob {
         }
         let students = RunLayout.students.filter { FileManager.default.fileExists(atPath: L.distillation($0) + "/metrics.jsonl") }
         func curves(_ key: String) -> [(String, [(Double, Double)])] { students.map { ("\($0)-pruned", metrics(L.distillation($0) + "/metrics.jsonl", key)) } }
+        // What the students aim at: the fine-tuned teacher's last validation loss (same split, same measure).
+        let teacherLoss = metrics(L.finetune + "/metrics.jsonl", "val/loss").last.map { [(name: "teacher (fine-tuned)", value: $0.1)] } ?? []
         return [
-            ("distill-val-loss.svg", SVGPlot(title: "Distillation: student validation loss (LM)", xLabel: "step", yLabel: "validation loss", series: curves("val/loss"))),
+            ("distill-val-loss.svg", SVGPlot(title: "Distillation: student validation loss (LM)", xLabel: "step", yLabel: "validation loss", series: curves("val/loss"),
+                                             references: teacherLoss)),
             ("distill-val-kd.svg", SVGPlot(title: "Distillation: validation KL(teacher ‖ student)", xLabel: "step", yLabel: "KD loss", series: curves("val/kd_loss"))),
             ("distill-train-loss.svg", SVGPlot(title: "Distillation: training KD loss", xLabel: "step", yLabel: "KD loss", series: curves("train/kd_loss"))),
             ("finetune-val-loss.svg", SVGPlot(title: "Teacher correction: validation loss", xLabel: "step", yLabel: "validation loss",
