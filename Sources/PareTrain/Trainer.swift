@@ -122,6 +122,8 @@ public final class Trainer {
         }
         guard resume else { return state }
         guard let newest = Checkpoint.list(checkpointRoot).last else {
+            // Killed before its first checkpoint: the steps it logged are redone, so they go.
+            try log.resume(after: 0)
             log.say("resume: no checkpoint in \(checkpointRoot); starting from step 0")
             return state
         }

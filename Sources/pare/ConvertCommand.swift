@@ -22,6 +22,8 @@ struct Convert: ParsableCommand {
         case "bf16", "bfloat16": type = .BF16
         default: throw fail("--dtype must be f32 or bf16, not \(dtype)")
         }
+        guard !input.isEmpty else { throw fail("the input is empty: give a .gguf file or a Hugging Face model directory") }
+        guard !output.isEmpty else { throw fail("the output is empty: give the folder to write the Hugging Face model to") }
         let t0 = ProcessInfoLite.now()
         do {
             // Checked before the (slow) load, so a mistake costs nothing; anything moved

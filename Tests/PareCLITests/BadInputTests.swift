@@ -169,6 +169,7 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(first.output.split(separator: "\n").first { $0.contains("tiny | 2") }?.split(separator: "|").prefix(4),
                        again.output.split(separator: "\n").first { $0.contains("tiny | 2") }?.split(separator: "|").prefix(4), "the cached result is the measured one")
         try expect(base + ["tiny,hellaswagg"], status: 1, ["no task named \"hellaswagg\"", "cut, long, tiny"], environment: env)
+        try expect(base + ["TINY"], status: 1, ["no task named \"TINY\" (did you mean tiny?)"], environment: env)
         try expect(base + ["tiny", "--shots", "5"], status: 1, ["tiny has no 5-shot variant"], environment: env)
         try expect(base + ["cut"], status: 1, ["cut/rc_0shot/requests.jsonl.gz", "ends early"], environment: env)
         try expect(base + ["long"], status: 1, ["task long", "document 0 needs", "512 positions"], environment: env)
@@ -228,6 +229,8 @@ final class BadInputTests: XCTestCase {
                    ["--teacher-cache", "--top-k-logits 49152 keeps the whole 49152-token vocabulary", "choose fewer"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/kd-all/metrics.jsonl"))
         try expect(distill("kd-zero", ["--top-k-logits", "0"]), status: 1, ["--top-k-logits must be at least 1, not 0"])
+        _ = FileManager.default.createFile(atPath: root + "/tc-file", contents: Data())
+        try expect(distill("kd-file", ["--top-k-logits", "8", "--teacher-cache", root + "/tc-file"]), status: 1, ["--teacher-cache", "is a file"])
     }
 
     /// The rerun that once failed with a raw Cocoa error on `.ids.partial`: more steps extend the cache.
@@ -383,8 +386,10 @@ final class BadInputTests: XCTestCase {
         let onFile = try expect(["convert", model, root + "/conv-file"], status: 1, ["conv-file is a file", "give a folder"])
         XCTAssertFalse(onFile.output.contains("Error Domain"), onFile.output)
         try expect(["convert", model, model + "/"], status: 1, ["is the input folder"])
+        try expect(["convert", model, ""], status: 1, ["the output is empty"])
+        try expect(["convert", "", target], status: 1, ["the input is empty"])
         // eval --json onto a folder: the reason, not Foundation's dump.
-        let json = try expect(["eval", "--model", model, "--data", data, "--seq-length", "16", "--max-windows", "1", "--json", root + "/"], status: 1, ["cannot write", root])
+        let json = try expect(["eval", "--model", model, "--data", data, "--seq-length", "16", "--max-windows", "1", "--json", root + "/"], status: 1, ["--json", "is a folder", "eval.json"])
         XCTAssertFalse(json.output.contains("Error Domain") || json.output.contains("NSCocoaErrorDomain"), json.output)
     }
 
@@ -492,6 +497,20 @@ final class BadInputTests: XCTestCase {
         let trainSteps = rows.filter { $0["train/loss"] != nil }.compactMap { $0["step"] as? Int }
         XCTAssertEqual(trainSteps, [1, 2, 3, 4], "each step once in metrics.jsonl")
         XCTAssertEqual(leftovers(out), [])
+    }
+
+    /// Killed before its first checkpoint: the resume starts over, and the steps the killed
+    /// run logged are not left beside the redone ones (check_kill_resume found 1 2 1 2 3 …).
+    func testResumeWithoutACheckpointStartsOverWithOneRowPerStep() throws {
+        let out = root + "/nockpt"
+        try expect(finetune("nockpt", ["--steps": "3", "--checkpoint-interval": "100"]), status: 0)
+        try FileManager.default.removeItem(atPath: out + "/checkpoints")
+        try? FileManager.default.removeItem(atPath: out + "/model")
+        try expect(finetune("nockpt", ["--steps": "3", "--checkpoint-interval": "100"], flags: ["--resume"]), status: 0, ["no checkpoint", "starting from step 0"])
+        let rows = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        XCTAssertEqual(rows.filter { $0["train/loss"] != nil }.compactMap { $0["step"] as? Int }, [1, 2, 3])
     }
 
     /// A second process on a run folder (a forgotten background job, a resume typed while the

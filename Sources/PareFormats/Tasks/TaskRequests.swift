@@ -55,7 +55,8 @@ public struct TaskRequests: Sendable {
             throw FormatError.io(path: root, message: "no zero-shot task files here; run scripts/setup to install them")
         }
         guard known.contains(task) else {
-            throw FormatError.unsupported(path: root, message: "no task named \"\(task)\"; the tasks are \(known.joined(separator: ", "))")
+            let near = known.first { $0.lowercased() == task.lowercased() || $0.replacingOccurrences(of: "_", with: "") == task.lowercased().replacingOccurrences(of: "-", with: "").replacingOccurrences(of: "_", with: "") }
+            throw FormatError.unsupported(path: root, message: "no task named \"\(task)\"\(near.map { " (did you mean \($0)?)" } ?? ""); the tasks are \(known.joined(separator: ", "))")
         }
         let variants = (try? FileManager.default.contentsOfDirectory(atPath: root + "/" + task)) ?? []
         guard let v = variant(shots: shots).first(where: variants.contains) else {

@@ -55,6 +55,10 @@ public struct DistillJob: Equatable, JobSettings {
         }
         if let dir = teacherCache {
             guard !dir.isEmpty else { throw RecipeError.invalid("teacher_cache", "must name a folder") }
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), !isDir.boolValue {
+                throw RecipeError.invalid("teacher_cache", "(\(dir)) is a file; give a folder for the cache")
+            }
             guard topKLogits != nil else { throw RecipeError.invalid("teacher_cache", "stores the teacher's top-k logits; set \(SettingName.ref("top_k_logits")) (64 keeps nearly all of the teacher's probability mass)") }
             guard intermediateLoss == nil else { throw RecipeError.invalid("teacher_cache", "holds logits only; \(SettingName.ref("intermediate_loss")) needs the teacher's hidden states, so run without the cache") }
         }

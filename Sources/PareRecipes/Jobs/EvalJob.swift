@@ -59,6 +59,10 @@ public struct EvalJob: Equatable, JobSettings {
         guard !model.isEmpty else { throw RecipeError.invalid("model", "is required: at least one .gguf file or Hugging Face directory") }
         try checkRanges()
         guard perplexity || !tasks.isEmpty else { throw RecipeError.invalid("tasks", "is empty and perplexity is off: there is nothing to evaluate") }
+        var isDir: ObjCBool = false
+        if let j = json, j.hasSuffix("/") || (FileManager.default.fileExists(atPath: j, isDirectory: &isDir) && isDir.boolValue) {
+            throw RecipeError.invalid("json", "(\(j)) is a folder; give the path of the JSON file to write, e.g. \(j.hasSuffix("/") ? j : j + "/")eval.json")
+        }
     }
 
     /// One row per model (written to `json` as eval JSON, what the report reads).
