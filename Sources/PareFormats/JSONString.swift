@@ -13,6 +13,8 @@ public enum JSONString {
             case "\n": s += "\\n"
             case "\r": s += "\\r"
             case "\t": s += "\\t"
+            case "\u{08}": s += "\\b"   // as Python's json and serde_json write them
+            case "\u{0C}": s += "\\f"
             case _ where u.value < 0x20: s += String(format: "\\u%04x", u.value)
             default: s.unicodeScalars.append(u)
             }

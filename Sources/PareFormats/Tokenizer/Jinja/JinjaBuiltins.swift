@@ -194,23 +194,8 @@ extension JinjaRenderer {
         }
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-            }
-        }
-        return out + "\""
-    }
+    /// transformers' tojson writes strings as json.dumps(ensure_ascii=False) does.
+    static func jsonString(_ s: String) -> String { JSONString.quoted(s) }
 
     static func pythonFloat(_ d: Double) -> String { JinjaValue.pythonFloat(d) }
 
