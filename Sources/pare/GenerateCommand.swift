@@ -42,7 +42,7 @@ struct Generate: ParsableCommand {
         let room = positions - ids.count
         if maxNewTokens > room {
             var err = StandardError()
-            print("pare: warning: --max-new-tokens \(maxNewTokens) does not fit: the prompt's \(ids.count) tokens leave \(room) of \(model)'s \(positions) positions (\(loaded.model.config.usablePositionsKey)); generating at most \(room)", to: &err)
+            print("pare: warning: --max-new-tokens \(maxNewTokens) does not fit: the prompt's \(ids.count) token\(ids.count == 1 ? "" : "s") leave \(room) of \(model)'s \(positions) positions (\(loaded.model.config.usablePositionsKey)); generating at most \(room)", to: &err)
         }
         var sampler = Sampler(temperature: temperature, topP: topP, seed: seed)
         var stop: Set<Int32> = []

@@ -20,7 +20,7 @@ public enum ChatTemplateError: Error, CustomStringConvertible {
         case .unrenderable(let e):
             return "has a chat template Pare cannot render (\(e.message)); write the prompt in the form the model expects, without --chat"
         case .refused(let m):
-            return "its chat template refuses the conversation: \(m)"
+            return "has a chat template that refuses the conversation: \(m)"
         }
     }
 }
