@@ -9,7 +9,7 @@ import PareFormats
 /// one) and perplexity exp(−mean loglikelihood per document).
 public struct TaskResult: Sendable {
     /// Bumped whenever scoring changes what it computes, so cached results are not reused.
-    public static let scoringVersion = "scoring-2"
+    public static let scoringVersion = "scoring-3"
     public let task: String
     public let variant: String
     public let primaryMetric: String
@@ -121,12 +121,21 @@ extension LlamaModel {
                 throw TaskError.tooLong(task: task.name, document: shown[d].id, tokens: r.inputLength + 1, positions: config.usablePositions)
             }
         }
-        let flat = docs.flatMap { $0 }
         // A document's choices share their context (most tasks) or its start (Winogrande's
         // partial scoring): each document is one packed row that computes that prefix once.
-        var groups: [[Int]] = [], next = 0
-        for d in docs { groups.append(Array(next..<(next + d.count))); next += d.count }
-        let scores = try score(flat, groups: groups, batchTokens: batchTokens, skipLayers: skipLayers, progress: progress)
+        // A choice written twice (csqa offers " indestructible" as choices 0 and 3) is scored
+        // once, so the copies tie exactly and the first wins, as when each is scored alone.
+        var flat: [ScoringRequest] = [], groups: [[Int]] = [], slot: [Int] = []
+        for d in docs {
+            var group: [Int] = []
+            for r in d {
+                if let j = group.first(where: { flat[$0].context == r.context && flat[$0].continuation == r.continuation }) { slot.append(j); continue }
+                flat.append(r); group.append(flat.count - 1); slot.append(flat.count - 1)
+            }
+            groups.append(group)
+        }
+        let unique = try score(flat, groups: groups, batchTokens: batchTokens, skipLayers: skipLayers, progress: progress)
+        let scores = slot.map { unique[$0] }
         var result = TaskResult(task: task.name, variant: task.variant, primaryMetric: task.primaryMetric, documents: docs.count)
         result.tokens = flat.reduce(0) { $0 + $1.inputLength }
         result.logLikelihoods = scores.map(\.logLikelihood)

@@ -175,6 +175,12 @@ final class BadInputTests: XCTestCase {
         try expect(base + ["long"], status: 1, ["task long", "document 0 needs", "512 positions"], environment: env)
         try expect(base + ["tiny"], status: 1, ["no zero-shot task files", "scripts/setup"], environment: ["PARE_CACHE": root + "/nocache"])
         try expect(base + ["tiny", "--limit", "0"], status: 1, ["--limit must be at least 1"], environment: env)
+        // A choice written twice (as in csqa) scores exactly the same both times.
+        try task("dup", [(0, 0, "The sky is", " blue"), (0, 1, "The sky is", " green"), (0, 2, "The sky is", " blue")])
+        try expect(base + ["dup", "--json", root + "/dup.json"], status: 0, ["dup | 1 |"], environment: env)
+        let dup = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/dup.json"))) as? [[String: Any]])
+        let ll = try XCTUnwrap((dup.first?["tasks"] as? [[String: Any]])?.first?["loglikelihoods"] as? [Double])
+        XCTAssertEqual(ll.count, 3); XCTAssertEqual(ll[0], ll[2], "identical requests, identical scores")
         // Named twice, a task would weigh twice in the average.
         try expect(base + ["tiny,long,tiny"], status: 1, ["--tasks", "names tiny twice"], environment: env)
         try expect(base + ["tiny", "--tasks", "tiny"], status: 1, ["names tiny twice"], environment: env)

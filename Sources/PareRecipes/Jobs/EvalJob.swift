@@ -17,7 +17,7 @@ public struct EvalJob: Equatable, JobSettings {
     public var speed = false                     // also time prefill (128 tokens) and decode (32 tokens) at batch 1
     public var json: String? = nil               // write the results as JSON to this file
     public var perplexity = true                 // loss and perplexity on the corpus or data
-    public var tasks: [String] = []              // zero-shot tasks: hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada, …
+    public var tasks: [String] = []              // zero-shot tasks: hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada, csqa, openbookqa, sciq, socialiqa, …
     public var limit: Int? = nil                 // score the first N documents of each task
     public var shots = 0                         // 0 or 5 examples in each task's context
     public var precision = "fp32"                // fp32 | bf16: the models' matmuls
@@ -37,7 +37,7 @@ public struct EvalJob: Equatable, JobSettings {
         Setting("speed", \.speed, "Also time prefill (128 tokens) and decode (32 tokens) at batch 1."),
         Setting("json", \.json, "Write the results as JSON to this file."),
         Setting("perplexity", \.perplexity, "Loss and perplexity on the corpus or --data (on by default; --no-perplexity for tasks only)."),
-        Setting("tasks", \.tasks, "Comma-separated zero-shot tasks, e.g. hellaswag,arc_easy,piqa (known: hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada).",
+        Setting("tasks", \.tasks, "Comma-separated zero-shot tasks, e.g. hellaswag,arc_easy,piqa (known: hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada, csqa, openbookqa, sciq, socialiqa).",
                 check: EvalJob.taskListProblem),
         Setting("limit", \.limit, "Score only the first N documents of each task.", check: Check.atLeast(1)),
         Setting("shots", \.shots, "Examples in each task's context: 0 or 5 (lambada has 0 only).",
