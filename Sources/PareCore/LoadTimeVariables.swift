@@ -5,10 +5,12 @@ import Glibc
 /// Settings two libraries read once, while they load, before `main` runs: the only way for
 /// the program to choose them is to set them and exec itself again (once, for both).
 ///
-/// - OMP_WAIT_POLICY=PASSIVE: oneDNN runs its matmuls on an OpenMP team (Debian's build uses
-///   libgomp), whose threads by default spin for a while after each parallel region; between two
-///   matmuls Pare's own kernels need those cores: a bf16 training step measured 287 tokens/s
-///   with spinning OpenMP threads and 373 with PASSIVE (distillation 310–348 vs 357–392).
+/// - OMP_WAIT_POLICY=PASSIVE, only when Pare's kernels run on a pool of their own
+///   (`Parallel.onOpenMPTeam` false): oneDNN runs its matmuls on an OpenMP team (Debian's build
+///   uses libgomp), whose threads by default spin for a while after each parallel region, and
+///   between two matmuls Pare's own threads need those cores (Zen 4, bf16 training step: 287
+///   tokens/s with spinning OpenMP threads, 373 with PASSIVE). On one shared team libgomp's
+///   default, a short spin before sleeping, is what keeps the team warm between kernels.
 /// - OPENBLAS_CORETYPE, when OpenBLAS took the CPU for an older one (`BLASKernelCheck`): its
 ///   kernel for the CPU's vector units instead of SSE3 code.
 ///
@@ -19,7 +21,7 @@ public enum LoadTimeVariables {
     public static func adopt() {
         #if os(Linux)
         var changed = false
-        if GEMM.builtWithOneDNN, getenv("OMP_WAIT_POLICY") == nil {
+        if GEMM.builtWithOneDNN, !Parallel.onOpenMPTeam, getenv("OMP_WAIT_POLICY") == nil {
             setenv("OMP_WAIT_POLICY", "PASSIVE", 1); changed = true
         }
         if case let .misdetected(core, _, suggested) = BLASKernelCheck.current {

@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(COneDNN)
+import COneDNN
+#endif
 
 /// Row-chunked parallel-for. Dispatch costs ~1 µs a call, so work is split into at most
 /// `Parallel.threads` contiguous chunks of rows, never per element.
@@ -17,6 +20,7 @@ public enum Parallel {
         BLAS.setThreads(threads)
         GEMM.setThreads(threads)
         #if canImport(Synchronization) && os(Linux)
+        if onOpenMPTeam { return }
         if pool?.size != threads {
             pool?.shutDown()   // its threads would otherwise outlive it, waking every 10 ms
             pool = threads > 1 ? WorkerPool(threads: threads) : nil
@@ -28,6 +32,29 @@ public enum Parallel {
     nonisolated(unsafe) static var pool: WorkerPool? = nil
     #endif
 
+    /// Whether Pare's kernels run on oneDNN's OpenMP team instead of a pool of their own
+    /// (pare_openmp.h says why).
+    public static let onOpenMPTeam: Bool = {
+        #if canImport(COneDNN)
+        if let v = getenvString("PARE_PARALLEL"), v == "pool" { return false }
+        return pare_openmp_available() != 0
+        #else
+        return false
+        #endif
+    }()
+
+    #if canImport(COneDNN)
+    /// Runs body(k) for k in 0..<width on the OpenMP team, k = 0 on the calling thread.
+    private static func runOnOpenMPTeam(width: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var job = body
+            withUnsafeMutablePointer(to: &job) { p in
+                pare_openmp_run(Int32(width), { ctx, c in ctx!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(c)) }, p)
+            }
+        }
+    }
+    #endif
+
     /// Calls `body(start, end)` on disjoint ranges covering `0..<count`. Runs inline when
     /// the work is too small (`count * costPerItem` below ~32K ops) to pay for a dispatch.
     public static func forRange(_ count: Int, costPerItem: Int = 1, _ body: (Int, Int) -> Void) {
@@ -36,6 +63,9 @@ public enum Parallel {
             if count > 0 { body(0, count) }
             return
         }
+        #if canImport(COneDNN)
+        if onOpenMPTeam { return runOnOpenMPTeam(width: chunks) { c in body(count * c / chunks, count * (c + 1) / chunks) } }
+        #endif
         #if canImport(Synchronization) && os(Linux)
         if let pool, chunks <= pool.size,
            pool.run(width: chunks, { c in body(count * c / chunks, count * (c + 1) / chunks) }) { return }
