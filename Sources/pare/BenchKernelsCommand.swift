@@ -13,9 +13,11 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Sequences per step.") var batch = 4
     @Option(help: "Tokens per sequence.") var seq = 256
     @OptionGroup var threads: ThreadOptions
+    @OptionGroup var attentionEngine: AttentionEngineOption
 
     func run() throws {
         try threads.apply()
+        try attentionEngine.apply()
         guard let c = LlamaConfig.presets[String(model.dropFirst("random:".count))] else { throw fail("unknown model \(model)") }
         let N = batch * seq, C = c.hiddenSize, F = c.intermediateSize, H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim
         let L = Double(c.numHiddenLayers)

@@ -220,6 +220,31 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(out, [Int](repeating: 300, count: 64))
     }
 
+    /// Regions nested in a region (each runs on its caller's thread: on OpenMP's team nesting
+    /// gives a team of one, the pool is busy) and regions started from another thread (a team
+    /// of their own) still cover their ranges exactly once. Runs on whichever of the OpenMP team
+    /// and the pool this build uses (`Parallel.onOpenMPTeam`; PARE_PARALLEL=pool forces the pool).
+    func testNestedAndOtherThreadRegionsCoverTheirRanges() {
+        Parallel.configure(threads: 2)
+        let n = 96, counts = UnsafeMutablePointer<Int>.allocate(capacity: n * n)
+        defer { counts.deallocate() }
+        counts.initialize(repeating: 0, count: n * n)
+        let box = UncheckedBox(counts)
+        Parallel.forRange(n, costPerItem: 1 << 20) { s, e in
+            for i in s..<e {
+                Parallel.forRange(n, costPerItem: 1 << 20) { s2, e2 in for j in s2..<e2 { box.value[i * n + j] += 1 } }
+            }
+        }
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: n * n)), [Int](repeating: 1, count: n * n), "nested regions")
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            for _ in 0..<50 { Parallel.forRange(n * n, costPerItem: 1 << 16) { s, e in for i in s..<e { box.value[i] += 1 } } }
+            done.signal()
+        }.start()
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "a region started from another thread never finished")
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: n * n)), [Int](repeating: 51, count: n * n), "regions from another thread")
+    }
+
     /// A job posted the moment a pool is created (before its worker thread has started) must
     /// still run: a worker that took the already-bumped epoch as "seen" left the caller
     /// waiting forever. New pools come from switching the thread count; a watchdog turns a
