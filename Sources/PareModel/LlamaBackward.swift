@@ -45,21 +45,18 @@ extension LlamaModel {
                 // MLP block (dres flows straight through the residual to resid_mid as well).
                 rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd2), inp: a.p(s.residMid), weight: P + w.postNorm, N: N, C: C, eps: eps, outBF16: lnh)
                 swigluForward(out: a.p(a.h), gate: a.p(s.gate), up: a.p(s.up), count: N * F, outBF16: hh)
-                a.p(g.dh).update(repeating: 0, count: N * F)
                 matmulBackward(dinp: a.p(g.dh), dweight: G + w.down, dbias: w.downBias.map { G + $0 }, dout: dres,
-                               inp: a.p(a.h), inpBF16: hh, weight: linear(w.down), N: N, I: F, O: C)
+                               inp: a.p(a.h), inpBF16: hh, weight: linear(w.down), N: N, I: F, O: C, overwriteDinp: true)
                 swigluBackward(dgate: a.p(g.dgate), dup: a.p(g.dup), dout: a.p(g.dh), gate: a.p(s.gate), up: a.p(s.up), count: N * F)
-                a.p(g.dln).update(repeating: 0, count: N * C)
                 matmulBackward(dinp: a.p(g.dln), dweight: G + w.gate, dbias: w.gateBias.map { G + $0 }, dout: a.p(g.dgate),
-                               inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.gate), N: N, I: C, O: F)
+                               inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.gate), N: N, I: C, O: F, overwriteDinp: true)
                 matmulBackward(dinp: a.p(g.dln), dweight: G + w.up, dbias: w.upBias.map { G + $0 }, dout: a.p(g.dup),
                                inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.up), N: N, I: C, O: F)
                 rmsnormBackward(dinp: dres, dweight: G + w.postNorm, dout: a.p(g.dln), inp: a.p(s.residMid),
                                 weight: P + w.postNorm, rstd: a.p(s.rstd2), N: N, C: C)
                 // Attention block.
-                a.p(g.datt).update(repeating: 0, count: N * HD)
                 matmulBackward(dinp: a.p(g.datt), dweight: G + w.o, dbias: w.oBias.map { G + $0 }, dout: dres,
-                               inp: a.p(s.att), inpBF16: a.savedAttention(l), weight: linear(w.o), N: N, I: HD, O: C)
+                               inp: a.p(s.att), inpBF16: a.savedAttention(l), weight: linear(w.o), N: N, I: HD, O: C, overwriteDinp: true)
                 a.p(g.dq).update(repeating: 0, count: N * HD)
                 a.p(g.dk).update(repeating: 0, count: N * KVD)
                 a.p(g.dv).update(repeating: 0, count: N * KVD)
@@ -68,9 +65,8 @@ extension LlamaModel {
                 ropeBackward(dx: a.p(g.dq), table: rope, N: N, T: a.T, pos0: 0, nHeads: H, D: D)
                 ropeBackward(dx: a.p(g.dk), table: rope, N: N, T: a.T, pos0: 0, nHeads: KV, D: D)
                 rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd1), inp: a.p(s.residIn), weight: P + w.inputNorm, N: N, C: C, eps: eps, outBF16: lnh)
-                a.p(g.dln).update(repeating: 0, count: N * C)
                 matmulBackward(dinp: a.p(g.dln), dweight: G + w.q, dbias: w.qBias.map { G + $0 }, dout: a.p(g.dq),
-                               inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.q), N: N, I: C, O: HD)
+                               inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.q), N: N, I: C, O: HD, overwriteDinp: true)
                 matmulBackward(dinp: a.p(g.dln), dweight: G + w.k, dbias: w.kBias.map { G + $0 }, dout: a.p(g.dk),
                                inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.k), N: N, I: C, O: KVD)
                 matmulBackward(dinp: a.p(g.dln), dweight: G + w.v, dbias: w.vBias.map { G + $0 }, dout: a.p(g.dv),

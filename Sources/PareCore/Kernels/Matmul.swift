@@ -46,21 +46,24 @@ private func withBF16(_ x: UnsafePointer<Float>, rounded: UnsafePointer<UInt16>?
 
 /// The backward of `matmulForward` in the weight's precision: in bf16, dout, inp and the
 /// weight enter the products rounded to bf16; dinp and dweight accumulate in f32.
-/// `inpBF16`, when given, is inp already rounded to bf16 (see `matmulForward`).
+/// `inpBF16`, when given, is inp already rounded to bf16 (see `matmulForward`). With
+/// `overwriteDinp`, dinp receives the product instead of adding it (no zeroing pass before the
+/// first of the matmuls that write it; x + 0 = x, so the result is the same bit for bit).
 public func matmulBackward(
     dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
     dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
-    inpBF16: UnsafePointer<UInt16>? = nil, weight: LinearWeight, N: Int, I: Int, O: Int
+    inpBF16: UnsafePointer<UInt16>? = nil, weight: LinearWeight, N: Int, I: Int, O: Int, overwriteDinp: Bool = false
 ) {
     let profiled = KernelProfile.begin(.matmul); defer { KernelProfile.end(profiled) }
     guard let wh = weight.bf16 else {
-        return matmulBackward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight.f32!, N: N, I: I, O: O)
+        return matmulBackward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight.f32!, N: N, I: I, O: O,
+                              overwriteDinp: overwriteDinp)
     }
     BF16Scratch.with(count: N * O) { gh in
         bf16Round(out: gh, inp: dout, count: N * O)
         if let dinp {
             GEMM.gemm(transA: false, transB: false, M: N, N: I, K: O, A: gh, lda: O, B: wh, ldb: I,
-                      beta: 1, C: dinp, ldc: I)
+                      beta: overwriteDinp ? 0 : 1, C: dinp, ldc: I)
         }
         withBF16(inp, rounded: inpBF16, count: N * I) { xh in
             GEMM.gemm(transA: true, transB: false, M: O, N: I, K: N, A: gh, lda: O, B: xh, ldb: I,
@@ -102,12 +105,12 @@ public func matmulForward(
 public func matmulBackward(
     dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
     dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
-    weight: UnsafePointer<Float>, N: Int, I: Int, O: Int
+    weight: UnsafePointer<Float>, N: Int, I: Int, O: Int, overwriteDinp: Bool = false
 ) {
     let profiled = KernelProfile.begin(.matmul); defer { KernelProfile.end(profiled) }
     if let dinp {
         GEMM.gemm(transA: false, transB: false, M: N, N: I, K: O, A: dout, lda: O, B: weight, ldb: I,
-                  beta: 1, C: dinp, ldc: I)
+                  beta: overwriteDinp ? 0 : 1, C: dinp, ldc: I)
     }
     GEMM.gemm(transA: true, transB: false, M: O, N: I, K: N, A: dout, lda: O, B: inp, ldb: I,
               beta: 1, C: dweight, ldc: I)
