@@ -63,20 +63,17 @@ public enum Parallel {
             if count > 0 { body(0, count) }
             return
         }
+        /// Chunk c of `chunks` contiguous ones.
+        func chunk(_ c: Int) { body(count * c / chunks, count * (c + 1) / chunks) }
         #if canImport(COneDNN)
-        if onOpenMPTeam { return runOnOpenMPTeam(width: chunks) { c in body(count * c / chunks, count * (c + 1) / chunks) } }
+        if onOpenMPTeam { return runOnOpenMPTeam(width: chunks, chunk) }
         #endif
         #if canImport(Synchronization) && os(Linux)
-        if let pool, chunks <= pool.size,
-           pool.run(width: chunks, { c in body(count * c / chunks, count * (c + 1) / chunks) }) { return }
+        if let pool, chunks <= pool.size, pool.run(width: chunks, chunk) { return }
         #endif
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let start = count * c / chunks
-                let end = count * (c + 1) / chunks
-                box.value(start, end)
-            }
+        withoutActuallyEscaping(chunk) { chunk in
+            let box = UncheckedBox(chunk)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in box.value(c) }
         }
     }
 }
