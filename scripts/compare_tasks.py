@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Compares `pare eval --tasks --json` with scripts/task_reference.py --json, task by task:
+"""Compares `pare eval --tasks --json` with scripts/task_reference.py --json (or, for MMLU,
+scripts/mmlu_reference.py --json), task by task:
 acc and acc_norm, the largest per-request |Δ loglikelihood| over all requests and over 200
 sampled ones (fixed seed), and tokens/s from both. Exits 1 if an accuracy differs by more
 than 0.1 points or a sampled loglikelihood by more than 1e-3 (the issue's tolerances).
@@ -30,6 +31,23 @@ for row in pare_rows:
         a, b = p["loglikelihoods"], r["loglikelihoods"]
         assert len(a) == len(b), f"{p['task']}: {len(a)} requests from pare, {len(b)} from the reference"
         diffs = [abs(x - y) for x, y in zip(a, b)]
+        if "subtasks" in p:
+            # MMLU (scripts/mmlu_reference.py): four requests a question; 200 sampled questions.
+            questions = len(a) // 4
+            sample = random.Random(0).sample(range(questions), min(200, questions))
+            worst_sampled = max(max(diffs[4 * q:4 * q + 4]) for q in sample)
+            by_name = {t["name"]: t for t in r["subtasks"]}
+            d_sub = max(abs(t["acc"] - by_name[t["name"]]["acc"]) for t in p["subtasks"]) * 100
+            d_acc = abs(p["acc"] - r["acc"]) * 100
+            pare_qps = p["documents"] / p["seconds"]
+            ref_qps = r.get("questions_per_second") or float("nan")
+            print(f"{p['task']} ({p.get('variant')}): {len(p['subtasks'])} subjects, {p['documents']} questions | "
+                  f"acc {p['acc']:.4f} ± {p['acc_stderr']:.4f} vs {r['acc']:.4f} ± {r['acc_stderr']:.4f} | "
+                  f"unweighted {p['acc_macro']:.4f} vs {r['acc_macro']:.4f} | largest subject |dacc| {d_sub:.2f} points | "
+                  f"max |dll| {max(diffs):.1e} (200 sampled questions: {worst_sampled:.1e}) | questions/s pare {pare_qps:.2f} vs "
+                  f"reference {ref_qps:.2f} ({pare_qps / ref_qps:.2f}x) | {p['seconds']:.0f} s vs {r['seconds']:.0f} s")
+            ok = ok and d_acc <= 0.1 and worst_sampled <= 1e-3
+            continue
         sample = random.Random(0).sample(range(len(diffs)), min(200, len(diffs)))
         worst_sampled = max(diffs[i] for i in sample)
         d_acc = abs(p["acc"] - r["acc"]) * 100

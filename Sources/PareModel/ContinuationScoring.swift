@@ -104,9 +104,10 @@ extension LlamaModel {
             if acts?.B != B || acts?.T != T { acts = Activations(config: config, B: B, T: T, lmChunk: 1, forTraining: false) }
             let a = acts!
             // tokens (B, T): each row's prefix and remainders, then padding; placed by `packed`
-            // only when some row shares a prefix (otherwise plain causal rows).
+            // only when some row branches after its prefix (otherwise plain causal rows: also
+            // when every member's input is the prefix, as MMLU's one-letter choices are).
             var tokens = [Int32](repeating: 0, count: B * T)
-            let packed = batch.contains { packs[$0].members.count > 1 } ? PackedRows(count: B * T) : nil
+            let packed = batch.contains { packs[$0].length > packs[$0].prefix } ? PackedRows(count: B * T) : nil
             // Rows of the final hidden state that predict a continuation token, and that token.
             var heads: [(request: Int, row: Int, target: Int32)] = []
             for (b, g) in batch.enumerated() {

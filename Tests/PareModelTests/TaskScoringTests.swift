@@ -123,6 +123,40 @@ final class TaskScoringTests: XCTestCase {
         for i in 0..<6 { XCTAssertEqual(skipped[i].logLikelihood, try naive(m, requests[i], skip: [0]).logLikelihood, accuracy: 1e-4) }
     }
 
+    /// MMLU's shape: four one-token choices after one context. Each question is one row of its
+    /// context alone (the choices read off its last position), in batches of only such rows
+    /// (plain causal rows) and mixed with a row that branches (packed rows), and every score
+    /// equals the request scored alone.
+    func testOneTokenChoicesShareOneForwardOfTheirContext() throws {
+        let m = try model()
+        var rng = RNG(seed: 21)
+        func tokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % 97) } }
+        var requests: [ScoringRequest] = [], groups: [[Int]] = []
+        var contexts = 0
+        for q in 0..<6 {
+            let ctx = tokens(7 + 3 * q)
+            contexts += ctx.count
+            groups.append(Array(requests.count..<(requests.count + 4)))
+            for letter in [10, 11, 12, 13] as [Int32] { requests.append(ScoringRequest(context: ctx, continuation: [letter])) }
+        }
+        for mixed in [false, true] {
+            var rq = requests, gr = groups, rowTokens = contexts
+            if mixed {
+                let ctx = tokens(9)
+                gr.append([rq.count, rq.count + 1])
+                rq.append(ScoringRequest(context: ctx, continuation: [1, 2]))
+                rq.append(ScoringRequest(context: ctx, continuation: [3, 4, 5]))
+                rowTokens += 9 + 1 + 2
+            }
+            var last: ScoringProgress? = nil
+            let got = try m.score(rq, groups: gr, batchTokens: 64) { last = $0 }
+            XCTAssertEqual(last?.rowTokens, rowTokens, "one forward of each question's context")
+            for (i, r) in rq.enumerated() {
+                XCTAssertEqual(got[i].logLikelihood, try naive(m, r).logLikelihood, accuracy: 1e-4, "request \(i), mixed \(mixed)")
+            }
+        }
+    }
+
     /// The content hash follows the weights and config, not the object or the thread count.
     func testContentHashFollowsTheWeights() throws {
         let a = try model(), b = try model()

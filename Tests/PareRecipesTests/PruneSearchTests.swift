@@ -68,6 +68,26 @@ final class PruneSearchTests: XCTestCase {
         let again = try job.run(progress: .silent)
         XCTAssertEqual(again.candidates, r.candidates)
         XCTAssertEqual(again.winner, r.winner)
+        XCTAssertEqual(again.lossRanked, r.shortKDRanked)
+
+        // Ranked by a task's accuracy instead (--score): the finalists' short distillations are
+        // kept, each is scored once, and search.json keeps both rankings.
+        _ = try Assets.mmlu
+        var scored = job
+        scored.score = "mmlu_anatomy"; scored.scoreLimit = 3; scored.scoreShots = 0
+        let s = try scored.run(progress: .silent)
+        let finalists = s.candidates.filter { $0.shortKDLoss != nil }
+        XCTAssertEqual(finalists.map(\.shortKDLoss), distilled.map(\.shortKDLoss), "the short distillations are not run again")
+        XCTAssertTrue(finalists.allSatisfy { $0.shortKDScoredOn == "mmlu_anatomy 0-shot, limit 3" && $0.shortKDScore != nil }, "\(finalists)")
+        XCTAssertEqual(s.score, "mmlu_anatomy")
+        XCTAssertEqual(s.lossRanked, r.shortKDRanked)
+        let accuracy = Dictionary(uniqueKeysWithValues: finalists.map { ($0.slug, $0.shortKDScore!) })
+        let byScore = try XCTUnwrap(s.scoreRanked)
+        XCTAssertEqual(byScore.map { accuracy[$0]! }, byScore.map { accuracy[$0]! }.sorted(by: >), "most accurate first")
+        XCTAssertEqual(s.winner, byScore.first)
+        XCTAssertEqual(s.shortKDRanked, byScore)
+        let json = try String(contentsOfFile: dir + "/search/search.json", encoding: .utf8)
+        XCTAssertTrue(json.contains("\"scoreRanked\"") && json.contains("\"lossRanked\""), json)
     }
 
     func testTargetsAreCheckedByKey() {

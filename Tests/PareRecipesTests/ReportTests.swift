@@ -95,6 +95,21 @@ final class ReportTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(width, start + Double(entry.count) * 12 * 0.6, "the legend is clipped")
     }
 
+    /// MMLU is one column (its aggregate), and the section says it was scored 5-shot.
+    func testMMLUIsOneColumnWithItsShots() throws {
+        let R = dir
+        let mmlu = #", "task_average": 0.3, "tasks": [{"task": "mmlu", "variant": "5-shot", "documents": 570, "primary_metric": "acc", "acc": 0.3, "acc_stderr": 0.019, "acc_macro": 0.31,"#
+            + #" "subtasks": [{"name": "anatomy", "documents": 10, "acc": 0.3, "acc_stderr": 0.15}]}]"#
+        try write("eval-val.json", "[" + row("/c/SmolLM2.gguf", 1, 1, 1, 3) + "]")
+        try write("eval-test.json", "[" + String(row("/c/SmolLM2.gguf", 1, 1, 1, 3).dropLast()) + mmlu + "}]")
+        let md = try ReportJob(runDir: R).run(progress: .silent, generated: "today")
+        XCTAssertTrue(md.contains("## Task accuracy"), md)
+        XCTAssertTrue(md.contains("| model | mmlu | average |"), md)
+        XCTAssertTrue(md.contains("30.0 ± 1.9 | 30.0 |"), md)
+        XCTAssertTrue(md.contains("mmlu 570 (5-shot)") && md.contains("of each MMLU subject"), md)
+        XCTAssertEqual(ReportJob.shots("rc_5shot"), 5); XCTAssertEqual(ReportJob.shots("bpb_0shot"), 0); XCTAssertNil(ReportJob.shots(nil))
+    }
+
     func testAMissingEvalIsAClearError() {
         XCTAssertThrowsError(try ReportJob(runDir: dir + "/none").run(progress: .silent)) {
             XCTAssert("\($0)".contains("eval-val.json is missing"), "\($0)")

@@ -18,6 +18,12 @@ public struct TaskRequests: Sendable {
         public let id: Int
         public var requests: [Request]
         public let gold: Int
+        /// Its subtask's index in `subtasks` (MMLU's subject); 0 for a task without subtasks.
+        public var subtask = 0
+
+        public init(id: Int, requests: [Request], gold: Int, subtask: Int = 0) {
+            self.id = id; self.requests = requests; self.gold = gold; self.subtask = subtask
+        }
     }
 
     public let name: String
@@ -27,6 +33,13 @@ public struct TaskRequests: Sendable {
     public let primaryMetric: String
     public let shots: Int
     public let documents: [Document]
+    /// The subtasks whose documents this task holds, in order (MMLU's 57 subjects), each
+    /// reported on its own and in the aggregate; empty for a task of one set. `limit` then
+    /// counts documents per subtask, as lm-eval-harness's does.
+    public let subtasks: [String]
+    /// Whether accuracy per character of the choice (acc_norm) means anything: not when every
+    /// choice is one letter, as in MMLU.
+    public let reportsNormalized: Bool
     /// An FNV-1a hash of the task's config.json and requests file as read: results cached
     /// under it are scored again when the files are edited or replaced.
     public let contentHash: String
@@ -49,14 +62,15 @@ public struct TaskRequests: Sendable {
 
     /// The folder of `task`'s variant with `shots` examples, or an error naming what exists;
     /// reads no requests (a dry run checks task names with it).
-    public static func folder(root: String, task: String, shots: Int) throws -> String {
+    /// `others` are named beside the installed tasks when `task` is none of them.
+    public static func folder(root: String, task: String, shots: Int, others: [String] = []) throws -> String {
         let known = available(root: root)
         guard !known.isEmpty else {
             throw FormatError.io(path: root, message: "no zero-shot task files here; run scripts/setup to install them")
         }
         guard known.contains(task) else {
             let near = known.first { $0.lowercased() == task.lowercased() || $0.replacingOccurrences(of: "_", with: "") == task.lowercased().replacingOccurrences(of: "-", with: "").replacingOccurrences(of: "_", with: "") }
-            throw FormatError.unsupported(path: root, message: "no task named \"\(task)\"\(near.map { " (did you mean \($0)?)" } ?? ""); the tasks are \(known.joined(separator: ", "))")
+            throw FormatError.unsupported(path: root, message: "no task named \"\(task)\"\(near.map { " (did you mean \($0)?)" } ?? ""); the tasks are \((known + others).joined(separator: ", "))")
         }
         let variants = (try? FileManager.default.contentsOfDirectory(atPath: root + "/" + task)) ?? []
         guard let v = variant(shots: shots).first(where: variants.contains) else {
@@ -69,8 +83,27 @@ public struct TaskRequests: Sendable {
         return root + "/" + task + "/" + v
     }
 
+    /// A task built from other files (MMLU's Arrow tables).
+    public init(name: String, variant: String, kind: Kind, primaryMetric: String, shots: Int, documents: [Document],
+                subtasks: [String], reportsNormalized: Bool, contentHash: String) {
+        self.name = name; self.variant = variant; self.kind = kind; self.primaryMetric = primaryMetric; self.shots = shots
+        self.documents = documents; self.subtasks = subtasks; self.reportsNormalized = reportsNormalized; self.contentHash = contentHash
+    }
+
+    /// The documents `limit` selects: the first `limit` of each subtask, or of the task.
+    public func documents(limit: Int?) -> [Document] {
+        guard let limit else { return documents }
+        guard !subtasks.isEmpty else { return Array(documents.prefix(limit)) }
+        var taken = [Int](repeating: 0, count: subtasks.count)
+        return documents.filter { d in
+            taken[d.subtask] += 1
+            return taken[d.subtask] <= limit
+        }
+    }
+
     public init(folder: String, name: String, variant: String) throws {
         self.name = name; self.variant = variant
+        subtasks = []; reportsNormalized = true
         let configPath = folder + "/config.json"
         guard let cdata = FileManager.default.contents(atPath: configPath) else {
             throw FormatError.io(path: configPath, message: "is missing; run scripts/setup to reinstall the task files")
@@ -129,7 +162,9 @@ public struct TaskRequests: Sendable {
     }
 
     /// FNV-1a over the files' bytes, a word at a time (a task file is a few MB).
-    static func hash(_ files: Data...) -> String {
+    public static func hash(_ files: Data...) -> String { hash(files) }
+
+    public static func hash(_ files: [Data]) -> String {
         var h = FNV1a()
         for f in files {
             h.mix(word: UInt64(f.count))

@@ -17,9 +17,9 @@ public struct EvalJob: Equatable, JobSettings {
     public var speed = false                     // also time prefill (128 tokens) and decode (32 tokens) at batch 1
     public var json: String? = nil               // write the results as JSON to this file
     public var perplexity = true                 // loss and perplexity on the corpus or data
-    public var tasks: [String] = []              // zero-shot tasks: hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada, csqa, openbookqa, sciq, socialiqa, …
-    public var limit: Int? = nil                 // score the first N documents of each task
-    public var shots = 0                         // 0 or 5 examples in each task's context
+    public var tasks: [String] = []              // hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada, csqa, openbookqa, sciq, socialiqa, mmlu, mmlu_SUBJECT
+    public var limit: Int? = nil                 // score the first N documents of each task (of each MMLU subject)
+    public var shots: Int? = nil                 // 0 or 5 examples in each task's context; unset: 5 for MMLU, 0 for the others
     public var precision = "fp32"                // fp32 | bf16: the models' matmuls
     public var rescore = false                   // score tasks again even when cached results exist (command line only: timing)
 
@@ -37,10 +37,10 @@ public struct EvalJob: Equatable, JobSettings {
         Setting("speed", \.speed, "Also time prefill (128 tokens) and decode (32 tokens) at batch 1."),
         Setting("json", \.json, "Write the results as JSON to this file."),
         Setting("perplexity", \.perplexity, "Loss and perplexity on the corpus or --data (on by default; --no-perplexity for tasks only)."),
-        Setting("tasks", \.tasks, "Comma-separated zero-shot tasks, e.g. hellaswag,arc_easy,piqa (known: hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada, csqa, openbookqa, sciq, socialiqa).",
+        Setting("tasks", \.tasks, "Comma-separated tasks, e.g. hellaswag,arc_easy,piqa (known: hellaswag, arc_easy, arc_challenge, piqa, winogrande, boolq, lambada, csqa, openbookqa, sciq, socialiqa; mmlu for its 57 subjects, mmlu_SUBJECT for one).",
                 check: EvalJob.taskListProblem),
-        Setting("limit", \.limit, "Score only the first N documents of each task.", check: Check.atLeast(1)),
-        Setting("shots", \.shots, "Examples in each task's context: 0 or 5 (lambada has 0 only).",
+        Setting("limit", \.limit, "Score only the first N documents of each task (of each subject for MMLU).", check: Check.atLeast(1)),
+        Setting("shots", \.shots, "Examples in each task's context: 0 or 5 (lambada has 0 only). Default: 5 for MMLU, as papers report it; 0 for the others.",
                 check: { $0 == 0 || $0 == 5 ? nil : "must be 0 or 5 (the variants the task files hold), not \($0)" }),
         Setting("precision", \.precision, "Matmul precision: \(precisionHelp).", check: PrecisionSetting.problem),
         Setting("rescore", \.rescore, "Score the tasks again even when results for this model are cached (to time them).",
@@ -70,7 +70,7 @@ public struct EvalJob: Equatable, JobSettings {
     public func run(progress: Progress) throws -> [EvalRow] {
         try validate()
         // Task files are read first, so a mistyped task name fails before any model loads.
-        let taskSets = try tasks.map { try TaskRequests.load(root: BundledAssets.tasks, task: $0, shots: shots) }
+        let taskSets = try tasks.map { try BundledAssets.taskLibrary.load($0, shots: shots) }
         var docs: [String] = []
         var dataStream: [Int32]? = nil
         if perplexity {
@@ -121,8 +121,13 @@ public struct EvalJob: Equatable, JobSettings {
         }
         let norm = e.accNorm.map { String(format: "%.4f ± %.4f", $0, e.accNormStderr ?? .nan) } ?? e.perplexity.map { String(format: "ppl %.3f", $0) } ?? "-"
         let timing = cached != nil ? "cached" : String(format: "%.1f | %.0f", e.seconds ?? .nan, Double(e.tokens ?? 0) / max(e.seconds ?? 0, 1e-9))
-        progress.say(String(format: "  %@ | %d | %.4f ± %.4f | %@ | %@", t.name + (shots > 0 ? " (\(shots)-shot)" : ""), e.documents, e.acc, e.accStderr ?? .nan,
+        progress.say(String(format: "  %@ | %d | %.4f ± %.4f | %@ | %@", t.name + (t.shots > 0 ? " (\(t.shots)-shot)" : ""), e.documents, e.acc, e.accStderr ?? .nan,
                             norm, timing))
+        if let subtasks = e.subtasks, subtasks.count > 1 {
+            for s in subtasks { progress.say(String(format: "    %@ | %d | %.4f ± %.4f", s.name, s.documents, s.acc, s.accStderr)) }
+            progress.say(String(format: "  %@: acc %.4f ± %.4f over %d questions (each subject weighted by its size, as lm-eval-harness's group aggregate); unweighted mean over %d subjects %.4f",
+                                t.name, e.acc, e.accStderr ?? .nan, e.documents, subtasks.count, e.accMacro ?? .nan))
+        }
         return e
     }
 

@@ -11,7 +11,8 @@ import PareTrain
 /// that meets the target (parameters, or decode/prefill tokens/s measured here) is cut from the
 /// teacher by importance; the candidates are ranked by a cheap proxy (validation LM loss right
 /// after pruning), the top K are distilled for M tokens each, and the one with the lowest
-/// validation loss after that wins. Output: candidates/ (each pruned student and its short
+/// validation loss after that wins, or, with `score` naming a task (e.g. mmlu), the one most
+/// accurate on a sample of it, as Model Optimizer ranks by MMLU. Output: candidates/ (each pruned student and its short
 /// distillation), winner/ (the pruned winner, to distill at full budget), search.json.
 public struct PruneSearchJob: Equatable, JobSettings {
     public var model = ""
@@ -27,6 +28,9 @@ public struct PruneSearchJob: Equatable, JobSettings {
     public var depthMetric = "cosine"             // how the dropped block is chosen (cosine | loss)
     public var exportType = "q8_0"                // shapes must load as this GGUF type (or none)
     public var sizeMultiple = 8
+    public var score = "loss"                     // loss, or a task (mmlu, arc_easy, …) whose accuracy ranks the short distillations
+    public var scoreLimit = 10                    // with a task: its first N documents (of each MMLU subject) scored per finalist
+    public var scoreShots: Int? = nil             // with a task: examples in context (default: the task's, 5 for MMLU)
     public var calibration = CalibrationSettings()
     /// The short distillations' settings (teacher, student, steps and output are set per candidate;
     /// the pipeline takes them from its `distill:` section).
@@ -54,6 +58,12 @@ public struct PruneSearchJob: Equatable, JobSettings {
         Setting("depth_metric", \.depthMetric, "How each depth's dropped block is chosen: cosine or loss.", check: Check.oneOf(["cosine", "loss"])),
         Setting("export_type", \.exportType, "Shapes must export as this GGUF type: f32, f16, q8_0, q4_0, or none.", check: exportTypeProblem),
         Setting("size_multiple", \.sizeMultiple, "Hidden and MLP sizes are multiples of this."),
+        Setting("score", \.score, "What ranks the short distillations: loss (validation loss), or a task's accuracy, e.g. mmlu (as Model Optimizer does) or arc_easy; both are recorded.",
+                check: { $0.isEmpty || $0.contains("/") || $0.contains(",") ? "must be loss or one task name, not \"\($0)\"" : nil }),
+        Setting("score_limit", \.scoreLimit, "With a task as --score: documents scored per finalist (per subject for MMLU: 10 × 57 subjects = 570 questions, 4% of its test set).",
+                check: Check.atLeast(1)),
+        Setting("score_shots", \.scoreShots, "With a task as --score: examples in each context, 0 or 5 (default: the task's; 5 for MMLU).",
+                check: { $0 == 0 || $0 == 5 ? nil : "must be 0 or 5, not \($0)" }),
     ]
     public static let settings = ownSettings + CalibrationSettings.settings.map { $0.lifted(\.calibration) } + commandLineShorthands
 
@@ -107,6 +117,10 @@ public struct PruneSearchJob: Equatable, JobSettings {
             throw RecipeError.invalid("short_tokens", "(\(shortTokens)) must cover at least one step of \(distill.train.trainer.globalBatchSize) × \(distill.train.trainer.seqLength) tokens")
         }
         guard distill.train.dataVal != nil else { throw RecipeError.invalid("data_val", "is required: the proxy and the short distillations are ranked on the validation split") }
+        if let task = scoreTask {
+            do { try BundledAssets.taskLibrary.check(task, shots: scoreShots) }
+            catch let e as FormatError { throw RecipeError.invalid("score", e.rawMessage) }
+        }
         var d = distill; d.teacher = model; d.student = model; d.train.output = output
         try d.validate()
     }
@@ -119,6 +133,10 @@ public struct PruneSearchJob: Equatable, JobSettings {
         public var proxyLoss: Double?
         public var decodeTps: Double?, decodeMin: Double?, decodeMax: Double?, prefillTps: Double?
         public var shortKDLoss: Double?, shortKDKD: Double?
+        /// With a task as `score`: the short-distilled student, its accuracy and standard error.
+        public var shortKDStudent: String?, shortKDScore: Double?, shortKDScoreStderr: Double?
+        /// What the score was measured on ("mmlu 5-shot, limit 10"): another task or sample scores again.
+        public var shortKDScoredOn: String?
         public var slug: String { "\(shape.layers)L-h\(shape.hidden)-f\(shape.ffn)-\(shape.heads)q\(shape.groups)g" }
     }
     /// What search.json holds; also the resume state (candidates with their measured numbers).
@@ -127,8 +145,13 @@ public struct PruneSearchJob: Equatable, JobSettings {
         public var target: String, gridSize: Int, feasible: Int
         public var candidates: [Candidate]
         public var shortKDRanked: [String] = [], winner: String? = nil, proxyWinner: String? = nil
+        /// What ranked the finalists (loss or a task), and the rankings by each measure taken.
+        public var score: String? = nil, lossRanked: [String]? = nil, scoreRanked: [String]? = nil
         public var seconds: Double = 0
     }
+
+    /// The task whose accuracy ranks the finalists; nil when validation loss does.
+    var scoreTask: String? { score == "loss" ? nil : score }
 
     public var targetDescription: String {
         if let p = targetParams { return "≤ \(p) parameters" }
@@ -168,7 +191,18 @@ public struct PruneSearchJob: Equatable, JobSettings {
         try rankByProxy(&result, teacher: loaded, validation: valStream, journal, progress)
         let finalists = try measureSpeed(&result, prompt: prompt, journal)
         try distillBriefly(&result, finalists, journal, progress)
-        let ranked = finalists.sorted { result.candidates[$0].shortKDLoss! < result.candidates[$1].shortKDLoss! }
+        let byLoss = finalists.sorted { result.candidates[$0].shortKDLoss! < result.candidates[$1].shortKDLoss! }
+        var ranked = byLoss
+        result.score = score; result.lossRanked = byLoss.map { result.candidates[$0].slug }; result.scoreRanked = nil
+        if let task = scoreTask {
+            try scoreBriefly(&result, finalists, task: task, journal, progress)
+            // Most accurate first; equal accuracies (likely on a small sample) by loss.
+            ranked = byLoss.enumerated().sorted { a, b in
+                let x = result.candidates[a.element].shortKDScore!, y = result.candidates[b.element].shortKDScore!
+                return x != y ? x > y : a.offset < b.offset
+            }.map(\.element)
+            result.scoreRanked = ranked.map { result.candidates[$0].slug }
+        }
         result.shortKDRanked = ranked.map { result.candidates[$0].slug }
         let winner = result.candidates[ranked[0]]
         result.winner = winner.slug
@@ -267,11 +301,42 @@ public struct PruneSearchJob: Equatable, JobSettings {
             d.train.lrDecaySteps = nil; d.train.trainer.checkpointInterval = 0
             if d.teacherCache == nil, d.topKLogits != nil, d.intermediateLoss == nil { d.teacherCache = output + "/teacher-cache" }
             progress.say("search: short distillation of \(result.candidates[i].shape.label) (\(steps) steps, \(steps * d.train.trainer.globalBatchSize * d.train.trainer.seqLength) tokens)")
-            try d.run(progress: progress)
+            result.candidates[i].shortKDStudent = try d.run(progress: progress)
             guard let info = Checkpoint.list(d.train.output + "/checkpoints").last?.info, let v = info.valLoss else {
                 throw RecipeError.failed("the short distillation in \(d.train.output) left no validated checkpoint")
             }
             result.candidates[i].shortKDLoss = v
+            try journal.save(&result)
+        }
+    }
+
+    /// 5. With a task as `score`: each finalist's accuracy on its first `scoreLimit` documents
+    /// (of each subject), after the short distillation.
+    func scoreBriefly(_ result: inout Result, _ finalists: [Int], task: String, _ journal: Journal, _ progress: Progress) throws {
+        let requests = try BundledAssets.taskLibrary.load(task, shots: scoreShots)
+        let documents = requests.documents(limit: scoreLimit).count
+        let on = "\(task) \(requests.shots)-shot, limit \(scoreLimit)"
+        for i in finalists where result.candidates[i].shortKDScoredOn != on || result.candidates[i].shortKDScore == nil {
+            guard let dir = result.candidates[i].shortKDStudent, FileManager.default.fileExists(atPath: dir + "/config.json") else {
+                throw RecipeError.failed("the short distillation of \(result.candidates[i].shape.label) left no student to score\(result.candidates[i].shortKDStudent.map { " at \($0)" } ?? ""); delete \(output)/search.json to run the search again")
+            }
+            let student = try PretrainedModel.load(dir)
+            try PrecisionSetting.apply(calibration.precision, to: student.model)
+            let t0 = ProcessInfoLite.now()
+            let r: TaskResult
+            do {
+                r = try student.model.evaluate(task: requests, tokenizer: student.tokenizer, limit: scoreLimit) { p in
+                    let el = ProcessInfoLite.now() - t0
+                    progress.status(String(format: "search: %@ on %@: %d/%d requests, ETA %.0f s", task, result.candidates[i].shape.label, p.requests, p.totalRequests,
+                                           p.secondsLeft(elapsed: el)))
+                }
+            } catch let e as TaskError { progress.endStatus(); throw RecipeError.failed("\(dir): \(e.description)") }
+            progress.endStatus()
+            result.candidates[i].shortKDScore = r.primary
+            result.candidates[i].shortKDScoreStderr = r.primaryName == "acc_norm" ? r.accNormStderr : r.accStderr
+            result.candidates[i].shortKDScoredOn = on
+            progress.say(String(format: "search: %@ after the short distillation: %@ %@ %.4f ± %.4f on %d documents (%.0f s)", result.candidates[i].shape.label, task,
+                                r.primaryName, r.primary, result.candidates[i].shortKDScoreStderr ?? .nan, documents, ProcessInfoLite.now() - t0))
             try journal.save(&result)
         }
     }
@@ -380,13 +445,20 @@ public struct PruneSearchJob: Equatable, JobSettings {
     }
 
     func report(_ r: Result, _ progress: Progress) {
-        progress.say("shape (layers, hidden, MLP, heads/groups) | parameters | decode tokens/s (median of 5, range) | prefill tokens/s | proxy loss | short-KD val loss")
+        let task = r.score.flatMap { $0 == "loss" ? nil : $0 }
+        progress.say("shape (layers, hidden, MLP, heads/groups) | parameters | decode tokens/s (median of 5, range) | prefill tokens/s | proxy loss | short-KD val loss"
+                     + (task.map { " | short-KD \($0) accuracy" } ?? ""))
         for x in r.candidates {
             let speed = x.decodeTps.map { String(format: "%.1f (%.1f–%.1f)", $0, x.decodeMin!, x.decodeMax!) } ?? "–"
             let mark = x.slug == r.winner ? " ← winner" : x.slug == r.proxyWinner ? " ← proxy's pick" : ""
-            progress.say(String(format: "%@ | %.1fM | %@ | %@ | %.4f | %@%@", x.shape.label, Double(x.parameters) / 1e6, speed,
+            let acc = task == nil ? "" : " | " + (x.shortKDScore.map { String(format: "%.4f ± %.4f", $0, x.shortKDScoreStderr ?? .nan) } ?? "–")
+            progress.say(String(format: "%@ | %.1fM | %@ | %@ | %.4f | %@%@%@", x.shape.label, Double(x.parameters) / 1e6, speed,
                                 x.prefillTps.map { String(format: "%.0f", $0) } ?? "–", x.proxyLoss ?? .nan,
-                                x.shortKDLoss.map { String(format: "%.4f", $0) } ?? "–", mark))
+                                x.shortKDLoss.map { String(format: "%.4f", $0) } ?? "–", acc, mark))
+        }
+        if let task, let byLoss = r.lossRanked, let byScore = r.scoreRanked {
+            progress.say("search: ranked by \(task) accuracy: \(byScore.joined(separator: ", ")); by validation loss: \(byLoss.joined(separator: ", "))"
+                         + (byScore.first == byLoss.first ? " (the same winner)" : " (the winners differ)"))
         }
         progress.say(String(format: "search: %d candidates, top %d distilled for %d tokens each; winner %@ (%@) in %@; pruned winner in %@/winner",
                             r.candidates.count, topK, shortTokens, r.winner ?? "?", r.candidates.first { $0.slug == r.winner }?.shape.label ?? "",

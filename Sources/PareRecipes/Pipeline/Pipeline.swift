@@ -66,9 +66,10 @@ public struct Pipeline {
             throw RecipeError.failed("data.source: \(c.prepare.source) not found\(relative(c.prepare.source)); give a .jsonl file, a text file, a folder of them, or \(BundledAssets.corpusName)")
         }
         var tasks = c.eval.tasks.map { ("eval.tasks", $0, c.eval.shots) }
-        if let d = c.depth, d.numLayers != nil, let (_, name) = d.parsedMetric, let name { tasks.append(("prune.depth.metric", name, 0)) }
+        if let d = c.depth, d.numLayers != nil, let (_, name) = d.parsedMetric, let name { tasks.append(("prune.depth.metric", name, DepthPruneJob.taskShots)) }
+        if let s = c.search, let name = s.scoreTask { tasks.append(("prune.search.score", name, s.scoreShots)) }
         for (key, task, shots) in tasks {
-            do { _ = try TaskRequests.folder(root: BundledAssets.tasks, task: task, shots: shots) }
+            do { try BundledAssets.taskLibrary.check(task, shots: shots) }
             catch let e as FormatError { throw RecipeError.failed("\(key): \(e.rawMessage)") }
         }
     }

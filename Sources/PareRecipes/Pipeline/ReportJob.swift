@@ -85,16 +85,18 @@ public struct ReportJob: Equatable, RecipeJob {
         return md
     }
 
-    /// The zero-shot accuracy table (primary metric per task, ± stderr, and the average) and
-    /// its bar chart, from the test eval's task scores; empty when no task was run.
+    /// The task accuracy table (primary metric per task, ± stderr, and the average) and its bar
+    /// chart, from the test eval's task scores; empty when no task was run. MMLU is one column,
+    /// its aggregate over the subjects scored.
     func accuracySection(_ rows: [EvalRow], layout L: RunLayout) -> String {
         let withTasks = rows.filter { $0.tasks?.isEmpty == false }
         guard let firstTasks = withTasks.first?.tasks else { return "" }
         let taskNames = firstTasks.map(\.task)
         func entry(_ row: EvalRow, _ task: String) -> TaskScore? { row.tasks?.first { $0.task == task } }
-        let docs = firstTasks.map { "\($0.task) \($0.documents)" }.joined(separator: ", ")
-        var md = "\n## Zero-shot accuracy\n\nPrimary metric of each task (acc_norm where olmo-eval's config names acc_per_char, else acc) ± standard error, "
-        md += "on the first documents of each task (\(docs)); `pare eval --tasks` scores the full sets.\n\n"
+        let docs = firstTasks.map { "\($0.task) \($0.documents)" + (ReportJob.shots($0.variant).flatMap { $0 > 0 ? " (\($0)-shot)" : nil } ?? "") }.joined(separator: ", ")
+        let anyShots = firstTasks.contains { (ReportJob.shots($0.variant) ?? 0) > 0 }
+        var md = "\n## \(anyShots ? "Task" : "Zero-shot") accuracy\n\nPrimary metric of each task (acc_norm where olmo-eval's config names acc_per_char, else acc) ± standard error, "
+        md += "on the first documents of each task\(firstTasks.contains { $0.subtasks != nil } ? " (of each MMLU subject: its column is the mean over all questions scored)" : "") (\(docs)); `pare eval --tasks` scores the full sets.\n\n"
         md += "| model | " + taskNames.joined(separator: " | ") + " | average |\n| --- |" + String(repeating: " ---: |", count: taskNames.count + 1) + "\n"
         for row in withTasks {
             md += "| \(L.label(of: row.model)) | "
@@ -104,12 +106,18 @@ public struct ReportJob: Equatable, RecipeJob {
         // The reference bars: the fine-tuned teacher (what the students learn from), else the first model.
         var ordered = withTasks
         if let i = ordered.firstIndex(where: { L.label(of: $0.model) == "teacher (fine-tuned)" }) { ordered.insert(ordered.remove(at: i), at: 0) }
-        let chart = SVGBarChart(title: "Zero-shot accuracy per task (dashed: \(L.label(of: ordered[0].model)))", yLabel: "accuracy (primary metric)",
+        let chart = SVGBarChart(title: "\(anyShots ? "Accuracy" : "Zero-shot accuracy") per task (dashed: \(L.label(of: ordered[0].model)))", yLabel: "accuracy (primary metric)",
                                 categories: taskNames + ["average"],
                                 series: ordered.map { row in (L.label(of: row.model), taskNames.map { entry(row, $0)?.primary.value } + [row.taskAverage]) })
         try? AtomicFileWriter.write(Data(chart.render().utf8), to: L.plots + "/task-accuracy.svg")
-        md += "\n![zero-shot accuracy](plots/task-accuracy.svg)\n"
+        md += "\n![task accuracy](plots/task-accuracy.svg)\n"
         return md
+    }
+
+    /// The examples in context a task variant names: "rc_5shot" and "5-shot" → 5; nil if unknown.
+    public static func shots(_ variant: String?) -> Int? {
+        guard let v = variant, let r = v.range(of: #"[0-9]+(?=-?shot$)"#, options: .regularExpression) else { return nil }
+        return Int(v[r])
     }
 
     /// The shape search's table, when the run searched.
