@@ -16,8 +16,11 @@ ref = {t["task"]: t for t in json.load(open(sys.argv[2]))["tasks"]}
 ok = True
 for row in pare_rows:
     for p in row["tasks"]:
-        r = ref.get(p["task"])
+        # mmlu_reference.py names its task mmlu whatever subjects it scored.
+        r = ref.get(p["task"]) or (ref.get("mmlu") if p["task"].startswith("mmlu") else None)
         if r is None:
+            print(f"{p['task']}: not in the reference's file {sys.argv[2]}")
+            ok = False
             continue
         if isinstance(r["loglikelihoods"], dict):
             # task_reference.py --sample: only the sampled requests (e.g. in fp64, the exact values).
@@ -37,6 +40,10 @@ for row in pare_rows:
             sample = random.Random(0).sample(range(questions), min(200, questions))
             worst_sampled = max(max(diffs[4 * q:4 * q + 4]) for q in sample)
             by_name = {t["name"]: t for t in r["subtasks"]}
+            if sorted(by_name) != sorted(t["name"] for t in p["subtasks"]) or len(a) != len(b):
+                print(f"{p['task']}: pare scored subjects {[t['name'] for t in p['subtasks']][:5]}…, the reference {sorted(by_name)[:5]}…: not the same questions")
+                ok = False
+                continue
             d_sub = max(abs(t["acc"] - by_name[t["name"]]["acc"]) for t in p["subtasks"]) * 100
             d_acc = abs(p["acc"] - r["acc"]) * 100
             pare_qps = p["documents"] / p["seconds"]

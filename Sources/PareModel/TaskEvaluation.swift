@@ -82,15 +82,16 @@ public struct TaskScore: Codable, Equatable, Sendable {
 
 /// Why a task cannot be scored on a model.
 public enum TaskError: Error, CustomStringConvertible {
-    case tooLong(task: String, document: Int, tokens: Int, positions: Int)
+    /// `document` names it: "document 12", or "high_school_european_history question 3" (MMLU).
+    case tooLong(task: String, document: String, tokens: Int, positions: Int)
     case noEOS(task: String)
-    case emptyContinuation(task: String, document: Int)
+    case emptyContinuation(task: String, document: String)
     public var description: String {
         switch self {
         case let .tooLong(t, d, n, p):
-            return "task \(t): document \(d) needs \(n) tokens, but the model has \(p) positions; use a model with a longer context or fewer shots"
+            return "task \(t): \(d) needs \(n) tokens, but the model has \(p) positions; use a model with a longer context or fewer shots"
         case let .emptyContinuation(t, d):
-            return "task \(t): document \(d) has a choice that adds no tokens to its context; the task file is damaged: run scripts/setup"
+            return "task \(t): \(d) has a choice that adds no tokens to its context; the task file is damaged: run scripts/setup"
         case let .noEOS(t):
             return "task \(t): a request has an empty context and the tokenizer has no EOS token to stand in for it"
         }
@@ -98,9 +99,18 @@ public enum TaskError: Error, CustomStringConvertible {
 }
 
 extension TaskRequests {
-    /// Tokenizes the requests of the documents `limit` selects (see `documents(limit:)`) as lm-eval does: trailing spaces of the
-    /// context move to the continuation, the context is encoded alone, and the continuation is
-    /// what encoding context + continuation adds after it. An empty context becomes EOS.
+    /// How messages name a document: "document 12", or for a subtask (MMLU) its subject and
+    /// its 0-based place among the subject's questions.
+    public func label(_ doc: Document) -> String {
+        guard !subtasks.isEmpty else { return "document \(doc.id)" }
+        let first = documents.firstIndex { $0.subtask == doc.subtask } ?? 0
+        return "\(subtasks[doc.subtask]) question \(doc.id - documents[first].id)"
+    }
+
+    /// Tokenizes the requests of the documents `limit` selects (see `documents(limit:)`) as
+    /// lm-eval does: trailing spaces of the context move to the continuation, the context is
+    /// encoded alone, and the continuation is what encoding context + continuation adds after
+    /// it. An empty context becomes EOS.
     public func tokenized(_ tokenizer: Tokenizer, limit: Int? = nil) throws -> [[ScoringRequest]] {
         var enc = TokenEncoder(tokenizer)
         var contextCache: [String: [Int32]] = [:]
@@ -118,7 +128,7 @@ extension TaskRequests {
                 if let c = contextCache[context] { ctx = c } else { ctx = enc.encode(context); contextCache[context] = ctx }
                 let whole = enc.encode(context + continuation)
                 let cont = Array(whole.dropFirst(ctx.count))
-                guard !cont.isEmpty else { throw TaskError.emptyContinuation(task: name, document: doc.id) }
+                guard !cont.isEmpty else { throw TaskError.emptyContinuation(task: name, document: label(doc)) }
                 if !ctx.isEmpty { return ScoringRequest(context: ctx, continuation: cont) }
                 guard let eos = tokenizer.eosTokenId else { throw TaskError.noEOS(task: name) }
                 return ScoringRequest(context: [eos], continuation: cont)
@@ -136,7 +146,7 @@ extension LlamaModel {
         let shown = task.documents(limit: limit)
         for (d, reqs) in docs.enumerated() {
             for r in reqs where r.inputLength > config.usablePositions {
-                throw TaskError.tooLong(task: task.name, document: shown[d].id, tokens: r.inputLength + 1, positions: config.usablePositions)
+                throw TaskError.tooLong(task: task.name, document: task.label(shown[d]), tokens: r.inputLength + 1, positions: config.usablePositions)
             }
         }
         // A document's choices share their context (most tasks) or its start (Winogrande's

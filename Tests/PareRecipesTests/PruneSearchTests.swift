@@ -78,7 +78,7 @@ final class PruneSearchTests: XCTestCase {
         let s = try scored.run(progress: .silent)
         let finalists = s.candidates.filter { $0.shortKDLoss != nil }
         XCTAssertEqual(finalists.map(\.shortKDLoss), distilled.map(\.shortKDLoss), "the short distillations are not run again")
-        XCTAssertTrue(finalists.allSatisfy { $0.shortKDScoredOn == "mmlu_anatomy 0-shot, limit 3" && $0.shortKDScore != nil }, "\(finalists)")
+        XCTAssertTrue(finalists.allSatisfy { ($0.shortKDScoredOn ?? "").hasPrefix("mmlu_anatomy 0-shot, limit 3, fp32, files ") && $0.shortKDScore != nil }, "\(finalists)")
         XCTAssertEqual(s.score, "mmlu_anatomy")
         XCTAssertEqual(s.lossRanked, r.shortKDRanked)
         let accuracy = Dictionary(uniqueKeysWithValues: finalists.map { ($0.slug, $0.shortKDScore!) })
@@ -88,6 +88,17 @@ final class PruneSearchTests: XCTestCase {
         XCTAssertEqual(s.shortKDRanked, byScore)
         let json = try String(contentsOfFile: dir + "/search/search.json", encoding: .utf8)
         XCTAssertTrue(json.contains("\"scoreRanked\"") && json.contains("\"lossRanked\""), json)
+    }
+
+    /// Ranked by loss, the score's settings change nothing and stay out of the fingerprint, so
+    /// a pipeline written before --score keeps its finished search and distillation.
+    func testTheScoreEntersTheFingerprintOnlyWhenItRanks() {
+        var job = PruneSearchJob()
+        XCTAssertFalse(job.fingerprintJSON.contains("\"score"), job.fingerprintJSON)
+        job.scoreLimit = 50
+        XCTAssertFalse(job.fingerprintJSON.contains("\"score"), job.fingerprintJSON)
+        job.score = "mmlu"
+        XCTAssertTrue(job.fingerprintJSON.contains("\"score\":\"mmlu\"") && job.fingerprintJSON.contains("\"score_limit\":50"), job.fingerprintJSON)
     }
 
     func testTargetsAreCheckedByKey() {

@@ -110,6 +110,25 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(ReportJob.shots("rc_5shot"), 5); XCTAssertEqual(ReportJob.shots("bpb_0shot"), 0); XCTAssertNil(ReportJob.shots(nil))
     }
 
+    /// A search ranked by a task: its accuracy column, and which candidate loss would have picked.
+    func testASearchRankedByATaskShowsItsAccuracy() throws {
+        let R = dir
+        try write("eval-val.json", "[" + row("/c/SmolLM2.gguf", 1, 1, 1, 3) + "]")
+        try write("eval-test.json", "[" + row("/c/SmolLM2.gguf", 1, 1, 1, 3) + "]")
+        func shape(_ l: Int) -> String { #"{"layers": \#(l), "hidden": 64, "ffn": 128, "heads": 4, "groups": 2}"# }
+        func candidate(_ l: Int, loss: Double, acc: Double) -> String {
+            #"{"shape": \#(shape(l)), "parameters": 1000000, "dropped": [], "proxyLoss": 5.0, "shortKDLoss": \#(loss), "shortKDScore": \#(acc), "shortKDScoreStderr": 0.02}"#
+        }
+        try write("search/search.json", #"{"teacher": "t", "teacherParameters": 2000000, "teacherShape": \#(shape(4)), "target": "≤ 1M parameters", "gridSize": 9, "feasible": 4,"#
+                  + #" "candidates": [\#(candidate(3, loss: 4.0, acc: 0.25)), \#(candidate(2, loss: 4.5, acc: 0.30))], "shortKDRanked": ["2L-h64-f128-4q2g", "3L-h64-f128-4q2g"],"#
+                  + #" "winner": "2L-h64-f128-4q2g", "proxyWinner": "3L-h64-f128-4q2g", "score": "mmlu", "lossRanked": ["3L-h64-f128-4q2g", "2L-h64-f128-4q2g"],"#
+                  + #" "scoreRanked": ["2L-h64-f128-4q2g", "3L-h64-f128-4q2g"], "seconds": 60}"#)
+        let md = try ReportJob(runDir: R).run(progress: .silent, generated: "today")
+        XCTAssertTrue(md.contains("ranked by mmlu accuracy after it (by validation loss, 3L-h64-f128-4q2g would have won)"), md)
+        XCTAssertTrue(md.contains("| short-KD val loss | short-KD mmlu accuracy | |"), md)
+        XCTAssertTrue(md.contains("| 4.5000 | 30.0 ± 2.0 | winner |"), md)
+    }
+
     func testAMissingEvalIsAClearError() {
         XCTAssertThrowsError(try ReportJob(runDir: dir + "/none").run(progress: .silent)) {
             XCTAssert("\($0)".contains("eval-val.json is missing"), "\($0)")

@@ -12,7 +12,7 @@ public struct DepthPruneJob: Equatable, JobSettings {
     public var dropLayers: String? = nil        // 0-based as in model.layers.N: "15-29" or "3,5,7-9"
     public var numLayers: Int? = nil            // layers to keep; the others are chosen by `metric`
     public var metric = "cosine"                // cosine | loss | task:NAME (e.g. task:winogrande)
-    public var taskLimit = 200                  // with task:NAME, documents of the task (of each MMLU subject) scored per candidate
+    public var taskLimit = 200                  // with task:NAME, documents of the task scored per candidate (MMLU: spread over its subjects)
     public var contiguous = false               // drop one contiguous block (the best) instead of single layers
     public var calibration = CalibrationSettings()
 
@@ -25,7 +25,7 @@ public struct DepthPruneJob: Equatable, JobSettings {
         Setting("drop_layers", \.dropLayers, "Layers to drop, 0-based as in model.layers.N: e.g. 15-29 or 3,5,7-9."),
         Setting("num_layers", \.numLayers, "Layers to keep; the others are chosen by --metric."),
         Setting("metric", \.metric, "cosine (1 − cos between a layer's input and output), loss (LM loss with it removed) or task:NAME (accuracy lost on a zero-shot task with it removed, e.g. task:winogrande, the paper's choice, or task:mmlu)."),
-        Setting("task_limit", \.taskLimit, "With --metric task:NAME, documents of the task scored per candidate (per subject for MMLU: 57 of them).", check: Check.atLeast(1)),
+        Setting("task_limit", \.taskLimit, "With --metric task:NAME, documents of the task scored per candidate (for MMLU spread over its 57 subjects: 200 scores the first 4 of each).", check: Check.atLeast(1)),
         Setting("contiguous", \.contiguous, "Drop one contiguous block of layers (the best block) instead of the individually least important."),
     ]
     public static let settings = ownSettings + CalibrationSettings.settings.map { $0.lifted(\.calibration) }
@@ -77,9 +77,12 @@ public struct DepthPruneJob: Equatable, JobSettings {
             var task: DepthTask? = nil
             if let taskName {
                 let requests = try BundledAssets.taskLibrary.load(taskName, shots: DepthPruneJob.taskShots)
-                let docs = requests.documents(limit: taskLimit).count
+                // MMLU's limit counts per subject: the documents are spread over them.
+                let subjects = requests.subtasks.count
+                let limit = subjects == 0 ? taskLimit : max(1, (taskLimit + subjects - 1) / subjects)
+                let docs = requests.documents(limit: limit).count
                 task = DepthTask(name: taskName, documents: docs) { skip in
-                    do { return try m.evaluate(task: requests, tokenizer: loaded.tokenizer, limit: taskLimit, skipLayers: skip).primary }
+                    do { return try m.evaluate(task: requests, tokenizer: loaded.tokenizer, limit: limit, skipLayers: skip).primary }
                     catch let e as TaskError { throw RecipeError.failed("\(model): \(e.description)") }
                 }
             }

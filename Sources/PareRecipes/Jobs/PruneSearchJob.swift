@@ -83,7 +83,9 @@ public struct PruneSearchJob: Equatable, JobSettings {
 
     /// The JSON of the settings that change the search's result, with its short distillations'.
     public var fingerprintJSON: String {
-        let own = tableFingerprintJSON
+        // Ranked by loss, the score's sample settings change nothing: left out, a config written
+        // before --score existed keeps its fingerprint (and its finished steps).
+        let own = tableFingerprintJSON(leavingOut: scoreTask == nil ? ["score", "score_limit", "score_shots"] : [])
         return String(own.dropLast()) + (own.count > 2 ? "," : "") + "\"distill\":\(distill.fingerprintJSON)}"
     }
 
@@ -315,10 +317,12 @@ public struct PruneSearchJob: Equatable, JobSettings {
     func scoreBriefly(_ result: inout Result, _ finalists: [Int], task: String, _ journal: Journal, _ progress: Progress) throws {
         let requests = try BundledAssets.taskLibrary.load(task, shots: scoreShots)
         let documents = requests.documents(limit: scoreLimit).count
-        let on = "\(task) \(requests.shots)-shot, limit \(scoreLimit)"
+        let on = "\(task) \(requests.shots)-shot, limit \(scoreLimit), \(calibration.precision), files \(requests.contentHash)"
         for i in finalists where result.candidates[i].shortKDScoredOn != on || result.candidates[i].shortKDScore == nil {
-            guard let dir = result.candidates[i].shortKDStudent, FileManager.default.fileExists(atPath: dir + "/config.json") else {
-                throw RecipeError.failed("the short distillation of \(result.candidates[i].shape.label) left no student to score\(result.candidates[i].shortKDStudent.map { " at \($0)" } ?? ""); delete \(output)/search.json to run the search again")
+            // A search.json from before --score has no student path: the trainer's final model.
+            let dir = result.candidates[i].shortKDStudent ?? output + "/candidates/" + result.candidates[i].slug + "/short-kd/model"
+            guard FileManager.default.fileExists(atPath: dir + "/config.json") else {
+                throw RecipeError.failed("the short distillation of \(result.candidates[i].shape.label) left no student to score at \(dir); delete \(output)/search.json to run the search again")
             }
             let student = try PretrainedModel.load(dir)
             try PrecisionSetting.apply(calibration.precision, to: student.model)

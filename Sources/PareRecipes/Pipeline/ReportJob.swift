@@ -123,12 +123,17 @@ public struct ReportJob: Equatable, RecipeJob {
     /// The shape search's table, when the run searched.
     func searchSection(_ path: String) -> String {
         guard let d = FileManager.default.contents(atPath: path), let r = try? JSONDecoder().decode(PruneSearchJob.Result.self, from: d) else { return "" }
-        var md = "\n## Shape search\n\nTarget \(r.target): \(r.feasible) of \(r.gridSize) loadable shapes qualify; \(r.candidates.count) ranked by the proxy (validation loss right after pruning), the best distilled briefly. \(formatDuration(r.seconds)).\n\n"
-        md += "| shape | parameters | decode tokens/s (median of 5) | proxy loss | short-KD val loss | |\n| --- | ---: | ---: | ---: | ---: | --- |\n"
+        let task = r.score.flatMap { $0 == "loss" ? nil : $0 }
+        var md = "\n## Shape search\n\nTarget \(r.target): \(r.feasible) of \(r.gridSize) loadable shapes qualify; \(r.candidates.count) ranked by the proxy (validation loss right after pruning), the best distilled briefly"
+        md += task.map { " and ranked by \($0) accuracy after it (\(r.scoreRanked?.first == r.lossRanked?.first ? "the same winner as by validation loss" : "by validation loss, \(r.lossRanked?.first ?? "?") would have won"))" } ?? ""
+        md += ". \(formatDuration(r.seconds)).\n\n"
+        md += "| shape | parameters | decode tokens/s (median of 5) | proxy loss | short-KD val loss |" + (task.map { " short-KD \($0) accuracy |" } ?? "") + " |\n"
+        md += "| --- | ---: | ---: | ---: | ---: |" + (task == nil ? "" : " ---: |") + " --- |\n"
         for c in r.candidates {
             let mark = c.slug == r.winner ? "winner" : c.slug == r.proxyWinner ? "proxy's pick" : ""
-            md += String(format: "| %@ | %.1fM | %@ | %.4f | %@ | %@ |\n", c.shape.label, Double(c.parameters) / 1e6, c.decodeTps.map { String(format: "%.1f", $0) } ?? "–",
-                         c.proxyLoss ?? .nan, c.shortKDLoss.map { String(format: "%.4f", $0) } ?? "–", mark)
+            let acc = task == nil ? "" : (c.shortKDScore.map { String(format: " %.1f ± %.1f |", 100 * $0, 100 * (c.shortKDScoreStderr ?? 0)) } ?? " – |")
+            md += String(format: "| %@ | %.1fM | %@ | %.4f | %@ |%@ %@ |\n", c.shape.label, Double(c.parameters) / 1e6, c.decodeTps.map { String(format: "%.1f", $0) } ?? "–",
+                         c.proxyLoss ?? .nan, c.shortKDLoss.map { String(format: "%.4f", $0) } ?? "–", acc, mark)
         }
         return md
     }

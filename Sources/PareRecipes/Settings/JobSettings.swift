@@ -75,8 +75,11 @@ extension JobSettings {
 
     /// The settings that change the job's output, as canonical JSON (sorted keys; unset
     /// optional settings left out).
-    public var tableFingerprintJSON: String {
-        let pairs = Self.settings.filter { $0.inFile && $0.changesOutput }.compactMap { s in s.json(self).map { (s.key, $0) } }
+    public var tableFingerprintJSON: String { tableFingerprintJSON(leavingOut: []) }
+
+    /// The same without `keys` (settings that change nothing in this job's current mode).
+    public func tableFingerprintJSON(leavingOut keys: Set<String>) -> String {
+        let pairs = Self.settings.filter { $0.inFile && $0.changesOutput && !keys.contains($0.key) }.compactMap { s in s.json(self).map { (s.key, $0) } }
         return "{" + pairs.sorted { $0.0 < $1.0 }.map { "\(JSONString.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}"
     }
 
