@@ -75,6 +75,10 @@ int pare_onednn_native_bf16(void) {
     return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
 }
 
+int pare_onednn_has_amx(void) {
+    return (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx;
+}
+
 const char *pare_onednn_description(void) { pare_onednn_init(); return description; }
 const char *pare_onednn_last_impl(int dtype) { return last_impl[dtype ? 1 : 0]; }
 int pare_onednn_cached_primitives(void) { return n_entries; }

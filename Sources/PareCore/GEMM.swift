@@ -75,7 +75,8 @@ public enum GEMM {
         let dnnl = "no oneDNN in this build"
         #endif
         let f32 = f32Backend == .onednn ? dnnl : BLAS.description
-        return "f32 GEMM: \(f32); bf16 GEMM: \(bf16Unavailability == nil ? "native, \(dnnl)" : "unavailable")"
+        return "f32 GEMM: \(f32); bf16 GEMM: \(bf16Unavailability == nil ? "native, \(dnnl)" : "unavailable"); "
+            + "Pare's kernels on \(Parallel.onOpenMPTeam ? "oneDNN's OpenMP team" : "a pool of their own")"
     }
 
     /// The implementation oneDNN picked for the latest new f32 or bf16 shape (e.g. "brg:avx512_core_bf16").

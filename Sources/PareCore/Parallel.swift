@@ -33,11 +33,18 @@ public enum Parallel {
     #endif
 
     /// Whether Pare's kernels run on oneDNN's OpenMP team instead of a pool of their own
-    /// (pare_openmp.h says why).
+    /// (pare_openmp.h says why). Chosen by measurement: on a CPU with AMX, where a matmul takes
+    /// a fraction of a millisecond and waking a sleeping team was a large share of it, the
+    /// shared team made the bf16 train step 1.35× faster (Emerald Rapids); without AMX it was
+    /// slower (Zen 4: fp32 train step −4%, bf16 −1%, alternating runs), so the pool stays there.
+    /// PARE_PARALLEL=team or =pool overrides.
     public static let onOpenMPTeam: Bool = {
         #if canImport(COneDNN)
-        if let v = getenvString("PARE_PARALLEL"), v == "pool" { return false }
-        return pare_openmp_available() != 0
+        switch getenvString("PARE_PARALLEL") {
+        case "pool": return false
+        case "team": return pare_openmp_available() != 0
+        default: return pare_openmp_available() != 0 && pare_onednn_has_amx() != 0
+        }
         #else
         return false
         #endif

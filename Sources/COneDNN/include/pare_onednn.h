@@ -12,6 +12,9 @@ enum { PARE_ONEDNN_F32 = 0, PARE_ONEDNN_BF16 = 1 };
 int pare_onednn_init(void);
 /// 1 when the CPU runs bf16 matmuls natively (AVX512_BF16 or AMX), as oneDNN detects it.
 int pare_onednn_native_bf16(void);
+/// 1 when the CPU has AMX matrix units (as oneDNN detects it, honouring DNNL_MAX_CPU_ISA);
+/// reads CPUID only, so it may run before the engine (and its OpenMP team) exists.
+int pare_onednn_has_amx(void);
 /// oneDNN's version and the CPU ISA it dispatches to, e.g. "oneDNN 2.6.3 (avx512_core_bf16)".
 const char *pare_onednn_description(void);
 /// The implementation oneDNN chose for the last primitive created with this dtype, e.g.
