@@ -76,6 +76,8 @@ def main():
     ap.add_argument("--checkpoint", help="a folder for resumable scores")
     ap.add_argument("--json")
     ap.add_argument("--write-prompts", metavar="PATH")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "bf16-autocast"], default="fp32",
+                    help="bf16: weights in bfloat16; bf16-autocast: fp32 weights, matmuls under torch.autocast (for timing)")
     a = ap.parse_args()
     if a.write_prompts:
         import json
@@ -84,15 +86,15 @@ def main():
         json.dump({"pyarrow": pa.__version__, "prompts": golden}, open(a.write_prompts, "w"), indent=1, ensure_ascii=False)
         return
     torch.set_num_threads(a.threads)
-    tok, model = ref.load(a.model)
+    tok, model = ref.load(a.model, torch.bfloat16 if a.precision == "bf16" else torch.float32)
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, pyarrow {pa.__version__}, "
-          f"{a.threads} threads, batch {a.batch_size}", file=sys.stderr)
+          f"{a.threads} threads, batch {a.batch_size}, {a.precision}", file=sys.stderr)
     subjects = a.subjects.split(",") if a.subjects else sorted(
         s for s in os.listdir(a.root) if os.path.exists(os.path.join(a.root, s, "test", "data-00000-of-00001.arrow")))
     questions = [(s, p, gold) for s in subjects for p, gold in prompts(a.root, s, a.shots, a.limit)]
     pairs = [ref.encode_pair(tok, p, " " + l) for _, p, _ in questions for l in LETTERS]
-    checkpoint = ref.Checkpoint(a.checkpoint, f"mmlu-{a.shots}shot", a.model, pairs)
-    scores, restored, seconds = ref.score(model, pairs, a.batch_size, checkpoint)
+    checkpoint = ref.Checkpoint(a.checkpoint, f"mmlu-{a.shots}shot-{a.precision}", a.model, pairs)
+    scores, restored, seconds = ref.score(model, pairs, a.batch_size, checkpoint, autocast=a.precision == "bf16-autocast")
     lls = [x[0] for x in scores]
     per = {}
     for q, (s, _, gold) in enumerate(questions):

@@ -18,20 +18,22 @@ public struct TaskLibrary: Sendable {
     /// The requests of `task` with `shots` examples in each context (nil: its default).
     public func load(_ task: String, shots: Int?) throws -> TaskRequests {
         let k = shots ?? TaskLibrary.defaultShots(task)
-        if MMLU.isMMLU(task) { return try MMLU.load(root: mmluRoot, task: task, shots: k) }
-        let dir = try folder(task, shots: k)
-        return try TaskRequests(folder: dir, name: task, variant: URL(fileURLWithPath: dir).lastPathComponent)
+        return MMLU.isMMLU(task) ? try MMLU.load(root: mmluRoot, task: task, shots: k)
+                                 : try TaskRequests.load(root: requestsRoot, task: task, shots: k, others: TaskLibrary.others)
     }
 
     /// Checks that `task` exists with `shots` examples, reading no requests (for dry runs).
     public func check(_ task: String, shots: Int?) throws {
         let k = shots ?? TaskLibrary.defaultShots(task)
         if MMLU.isMMLU(task) { _ = try MMLU.subjects(root: mmluRoot, task: task, shots: k) }
-        else { _ = try folder(task, shots: k) }
+        else { _ = try TaskRequests.folder(root: requestsRoot, task: task, shots: k, others: TaskLibrary.others) }
     }
 
-    /// A request-file task's folder; a name that is no task lists MMLU beside them.
-    func folder(_ task: String, shots: Int) throws -> String {
-        try TaskRequests.folder(root: requestsRoot, task: task, shots: shots, others: ["mmlu (or mmlu_SUBJECT for one of its 57 subjects)"])
+    /// Named beside the request-file tasks when a name is none of them.
+    static let others = ["mmlu (or mmlu_SUBJECT for one of its 57 subjects)"]
+
+    /// The `shots` check every command shares: the variants the files hold.
+    public static func shotsProblem(_ k: Int) -> String? {
+        k == 0 || k == 5 ? nil : "must be 0 or 5 (the variants the task files hold), not \(k)"
     }
 }

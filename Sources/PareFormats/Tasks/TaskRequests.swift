@@ -55,8 +55,8 @@ public struct TaskRequests: Sendable {
     }
 
     /// Loads `task` with `shots` examples in its context from `root`.
-    public static func load(root: String, task: String, shots: Int) throws -> TaskRequests {
-        let dir = try folder(root: root, task: task, shots: shots)
+    public static func load(root: String, task: String, shots: Int, others: [String] = []) throws -> TaskRequests {
+        let dir = try folder(root: root, task: task, shots: shots, others: others)
         return try TaskRequests(folder: dir, name: task, variant: URL(fileURLWithPath: dir).lastPathComponent)
     }
 

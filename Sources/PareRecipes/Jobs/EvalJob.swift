@@ -41,7 +41,7 @@ public struct EvalJob: Equatable, JobSettings {
                 check: EvalJob.taskListProblem),
         Setting("limit", \.limit, "Score only the first N documents of each task (of each subject for MMLU).", check: Check.atLeast(1)),
         Setting("shots", \.shots, "Examples in each task's context: 0 or 5 (lambada has 0 only). Default: 5 for MMLU, as papers report it; 0 for the others.",
-                check: { $0 == 0 || $0 == 5 ? nil : "must be 0 or 5 (the variants the task files hold), not \($0)" }),
+                check: TaskLibrary.shotsProblem),
         Setting("precision", \.precision, "Matmul precision: \(precisionHelp).", check: PrecisionSetting.problem),
         Setting("rescore", \.rescore, "Score the tasks again even when results for this model are cached (to time them).",
                 changesOutput: false, place: .commandLineOnly),
@@ -114,7 +114,7 @@ public struct EvalJob: Equatable, JobSettings {
         let cached = rescore ? nil : FileManager.default.contents(atPath: cacheFile).flatMap { try? JSONDecoder().decode(TaskScore.self, from: $0) }
         let e: TaskScore
         if let cached { e = cached } else {
-            e = try evaluate(t, m, progress: progress).score
+            e = try m.score(t, limit: limit, label: "  " + t.name, progress: progress).score
             try? FileManager.default.createDirectory(atPath: BundledAssets.cache + "/task-results", withIntermediateDirectories: true)
             let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
             if let d = try? enc.encode(e) { try? AtomicFileWriter.write(d, to: cacheFile) }
@@ -129,23 +129,6 @@ public struct EvalJob: Equatable, JobSettings {
                                 t.name, e.acc, e.accStderr ?? .nan, e.documents, subtasks.count, e.accMacro ?? .nan))
         }
         return e
-    }
-
-    /// Scores one task on one model, with a progress line (documents, tokens/s, ETA).
-    func evaluate(_ task: TaskRequests, _ m: PretrainedModel, progress: Progress) throws -> TaskResult {
-        let t0 = ProcessInfoLite.now()
-        do {
-            let r = try m.model.evaluate(task: task, tokenizer: m.tokenizer, limit: limit) { p in
-                let el = ProcessInfoLite.now() - t0
-                progress.status(String(format: "  %@: %d/%d requests, %.0f tokens/s, ETA %.0f s", task.name, p.requests, p.totalRequests,
-                                       Double(p.tokens) / el, p.secondsLeft(elapsed: el)))
-            }
-            progress.endStatus()
-            return r
-        } catch let e as TaskError {
-            progress.endStatus()
-            throw RecipeError.failed("\(m.source): \(e.description)")
-        }
     }
 
     /// Loss and perplexity of one model on the corpus or dataset, into `row`.

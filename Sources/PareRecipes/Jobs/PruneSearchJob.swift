@@ -63,7 +63,7 @@ public struct PruneSearchJob: Equatable, JobSettings {
         Setting("score_limit", \.scoreLimit, "With a task as --score: documents scored per finalist (per subject for MMLU: 10 × 57 subjects = 570 questions, 4% of its test set).",
                 check: Check.atLeast(1)),
         Setting("score_shots", \.scoreShots, "With a task as --score: examples in each context, 0 or 5 (default: the task's; 5 for MMLU).",
-                check: { $0 == 0 || $0 == 5 ? nil : "must be 0 or 5, not \($0)" }),
+                check: TaskLibrary.shotsProblem),
     ]
     public static let settings = ownSettings + CalibrationSettings.settings.map { $0.lifted(\.calibration) } + commandLineShorthands
 
@@ -327,15 +327,7 @@ public struct PruneSearchJob: Equatable, JobSettings {
             let student = try PretrainedModel.load(dir)
             try PrecisionSetting.apply(calibration.precision, to: student.model)
             let t0 = ProcessInfoLite.now()
-            let r: TaskResult
-            do {
-                r = try student.model.evaluate(task: requests, tokenizer: student.tokenizer, limit: scoreLimit) { p in
-                    let el = ProcessInfoLite.now() - t0
-                    progress.status(String(format: "search: %@ on %@: %d/%d requests, ETA %.0f s", task, result.candidates[i].shape.label, p.requests, p.totalRequests,
-                                           p.secondsLeft(elapsed: el)))
-                }
-            } catch let e as TaskError { progress.endStatus(); throw RecipeError.failed("\(dir): \(e.description)") }
-            progress.endStatus()
+            let r = try student.score(requests, limit: scoreLimit, label: "search: \(task) on \(result.candidates[i].shape.label)", progress: progress)
             result.candidates[i].shortKDScore = r.primary
             result.candidates[i].shortKDScoreStderr = r.primaryName == "acc_norm" ? r.accNormStderr : r.accStderr
             result.candidates[i].shortKDScoredOn = on
