@@ -58,6 +58,7 @@ extension LlamaModel {
         observer?.observe(.attentionOutput, layer: l, values: b.att, B: B, T: T, width: HD)
         matmulForward(out: b.attnOut, inp: b.att, weight: linear(w.o), bias: w.oBias.map { P + $0 }, N: N, I: HD, O: C)
         residualForward(out: b.residMid, a: b.attnOut, b: b.residIn, count: N * C)
+        observer?.observe(.attentionResidual, layer: l, values: b.residMid, B: B, T: T, width: C)
         rmsnormForward(out: b.ln, rstd: b.rstd2, inp: b.residMid, weight: P + w.postNorm, N: N, C: C, eps: eps, outBF16: lnh)
         observer?.observe(.postNorm, layer: l, values: b.ln, B: B, T: T, width: C)
         matmulForward(out: b.gate, inp: b.ln, inpBF16: lnh, weight: linear(w.gate), bias: w.gateBias.map { P + $0 }, N: N, I: C, O: F)

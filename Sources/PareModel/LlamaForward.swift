@@ -5,6 +5,7 @@ public enum ActivationSite: Sendable {
     case inputNorm          // (N, C) output of input_layernorm
     case postNorm           // (N, C) output of post_attention_layernorm
     case attentionOutput    // (N, H·D) input of o_proj (concatenated head outputs)
+    case attentionResidual  // (N, C) residual stream after the attention block (input of post_attention_layernorm)
     case mlpGate            // (N, F) gate_proj output, before the activation
     case mlpHidden          // (N, F) silu(gate)·up, input of down_proj
     case layerInput         // (N, C) residual stream entering the layer
@@ -37,16 +38,21 @@ extension LlamaModel {
             if skipLayers.contains(l) {
                 if residOut != s.residIn { a.p(residOut).update(from: a.p(s.residIn), count: N * C) }
             } else {
-                decoderLayerForward(l, DecoderLayerBuffers(
-                    residIn: a.p(s.residIn), residMid: a.p(s.residMid), residOut: a.p(residOut), ln: a.p(a.ln),
-                    rstd1: a.p(s.rstd1), rstd2: a.p(s.rstd2), q: a.p(s.q), kNew: a.p(s.k), vNew: a.p(s.v), kAll: a.p(s.k), vAll: a.p(s.v),
-                    att: a.p(s.att), attnOut: a.p(s.residMid), gate: a.p(s.gate), up: a.p(s.up), h: a.p(a.h), mlpOut: a.p(residOut)),
-                    shape: shape, pos0: 0, packed: packed, observer: observer)
+                decoderLayerForward(l, layerBuffers(a, l, residOut: residOut), shape: shape, pos0: 0, packed: packed, observer: observer)
                 a.saveLayer(l)
             }
             observer?.observe(.layerOutput, layer: l, values: a.p(residOut), B: a.B, T: a.T, width: C)
         }
         rmsnormForward(out: a.p(a.xf), rstd: a.p(a.rstdf), inp: a.p(a.residOut), weight: P + layout.finalNorm, N: N, C: C, eps: eps)
+    }
+
+    /// Layer l's buffers in `a`, writing its output at `residOut`.
+    func layerBuffers(_ a: Activations, _ l: Int, residOut: Int) -> DecoderLayerBuffers {
+        let s = a.layers[l]
+        return DecoderLayerBuffers(
+            residIn: a.p(s.residIn), residMid: a.p(s.residMid), residOut: a.p(residOut), ln: a.p(a.ln),
+            rstd1: a.p(s.rstd1), rstd2: a.p(s.rstd2), q: a.p(s.q), kNew: a.p(s.k), vNew: a.p(s.v), kAll: a.p(s.k), vAll: a.p(s.v),
+            att: a.p(s.att), attnOut: a.p(s.residMid), gate: a.p(s.gate), up: a.p(s.up), h: a.p(a.h), mlpOut: a.p(residOut))
     }
 
     /// Mean-free evaluation: Σ loss and count of non-ignored targets, no gradients.

@@ -1,0 +1,25 @@
+import PareCore
+
+/// Running the decoder one layer at a time over a residual stream the caller keeps: what
+/// refits a layer from calibration activations needs (ParePrune's CutRepair), where the
+/// stream entering a layer must be held, compared and replayed. The layer body is the
+/// forward's own (`decoderLayerForward`).
+extension LlamaModel {
+    /// out (N, C) ← the embedding rows of tokens (N): the stream entering layer 0.
+    public func embedStream(tokens: UnsafePointer<Int32>, N: Int, into out: UnsafeMutablePointer<Float>) throws {
+        try embed(tokens: tokens, N: N, into: out)
+    }
+
+    /// Runs layer l on `stream` (B·T, C) in place, B × T tokens as `a` (inference activations
+    /// of that size) is laid out; `observer` sees the layer's sites as in `forward`.
+    public func forwardLayer(_ l: Int, stream: UnsafeMutablePointer<Float>, acts a: Activations, observer: ForwardObserver? = nil) {
+        precondition(!a.forTraining, "one layer at a time runs on inference activations")
+        precondition(l >= 0 && l < config.numHiddenLayers)
+        let c = config, N = a.N, C = c.hiddenSize, io = a.layers[l].residIn
+        a.p(io).update(from: stream, count: N * C)
+        let shape = AttentionShape(B: a.B, Tq: a.T, Tk: a.T, H: c.numAttentionHeads, KV: c.numKeyValueHeads, D: c.headDim)
+        // Inference activations write a layer's output over its input (`residOut == residIn`).
+        decoderLayerForward(l, layerBuffers(a, l, residOut: io), shape: shape, pos0: 0, observer: observer)
+        stream.update(from: a.p(io), count: N * C)
+    }
+}
