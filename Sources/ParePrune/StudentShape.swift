@@ -63,6 +63,11 @@ public enum ShapeSearch {
     /// that depth), then slices the width axes by `importance` (measured on the whole teacher;
     /// the dropped layers' rows are left out).
     public static func prune(_ teacher: LlamaModel, to shape: StudentShape, drop: Set<Int>, importance s: ImportanceScores) throws -> LlamaModel {
+        try cut(teacher, to: shape, drop: drop, importance: s).student
+    }
+
+    /// `prune`, with what the student kept of the teacher (for `CutRepair`).
+    public static func cut(_ teacher: LlamaModel, to shape: StudentShape, drop: Set<Int>, importance s: ImportanceScores) throws -> (student: LlamaModel, map: CutMap) {
         precondition(teacher.config.numHiddenLayers - drop.count == shape.layers)
         let deep = drop.isEmpty ? teacher : try DepthPruning.prune(teacher, drop: drop)
         let c = teacher.config
@@ -71,8 +76,11 @@ public enum ShapeSearch {
         sub.mlp = kept.map { s.mlp[$0] }; sub.heads = kept.map { s.heads[$0] }
         let targets = WidthPlan.Targets(hiddenSize: shape.hidden, ffnHiddenSize: shape.ffn, numAttentionHeads: shape.heads,
                                         numQueryGroups: shape.groups, sizeMultiple: 1, exportType: nil)
-        if StudentShape(deep.config) == shape { return deep }
-        return try WidthPruning.prune(deep, plan: try WidthPlan.select(sub, config: deep.config, targets: targets))
+        if StudentShape(deep.config) == shape { return (deep, .depth(drop: drop, config: c)) }
+        let plan = try WidthPlan.select(sub, config: deep.config, targets: targets)
+        var map = CutMap.width(plan, config: deep.config)
+        map.layers = kept
+        return (try WidthPruning.prune(deep, plan: plan), map)
     }
 
     static func lcm(_ a: Int, _ b: Int) -> Int {
