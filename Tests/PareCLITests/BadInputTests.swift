@@ -258,6 +258,19 @@ final class BadInputTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/wc"))
     }
 
+    /// Repairing the cut needs more calibration tokens than the widest refit input (the
+    /// student's MLP, 64 here): 2 × 32 is refused by name; 4 × 32 refits every linear layer
+    /// and says the calibration loss before and after.
+    func testRepairNeedsMoreCalibrationTokensThanItsWidestInput() throws {
+        func prune(_ samples: String, _ out: String) -> [String] {
+            ["prune", "width", "--hidden-size", "32", "--ffn-hidden-size", "64", "--calibration-data", data, "--calibration-samples", samples,
+             "--seq-length", "32", "--threads", "2", "--model", model, "--output", root + "/" + out, "--repair"]
+        }
+        try expect(prune("2", "ra"), status: 1, ["--calibration-samples 2 × --seq-length 32 gives 64", "at least 66", "turn --repair off"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/ra/config.json"), "no student is written")
+        try expect(prune("4", "rb"), status: 0, ["repair: 2 layers, 14 linear layers refit on 128 calibration tokens in "])
+    }
+
     // MARK: teacher cache
 
     /// A 1-step distillation of the tiny model into itself, with ROOT/tc as its teacher cache.

@@ -64,6 +64,7 @@ public struct DepthPruneJob: Equatable, JobSettings {
         let m = loaded.model, L = m.config.numHiddenLayers
         try PrecisionSetting.apply(calibration.precision, to: m)
         var drop: Set<Int>
+        var cal: Calibration? = nil
         if let spec = dropLayers {
             drop = try DepthPruning.parseLayers(spec)
             guard drop.allSatisfy({ $0 < L }) else { throw RecipeError.invalid("drop_layers", "names layers beyond the model's \(L) (0...\(L - 1))") }
@@ -72,7 +73,8 @@ public struct DepthPruneJob: Equatable, JobSettings {
             let keep = numLayers!
             guard keep >= 1 && keep < L else { throw RecipeError.invalid("num_layers", "must be between 1 and \(L - 1) (the model has \(L))") }
             try checkPositions(calibration.seqLength, key: "seq_length", model: m.config, model)
-            let cal = try calibration.calibration("to measure which layers to drop (or give \(SettingName.ref("drop_layers")))", for: loaded, model: model, progress)
+            let measuring = try calibration.calibration("to measure which layers to drop (or give \(SettingName.ref("drop_layers")))", for: loaded, model: model, progress)
+            cal = measuring
             let (metric, taskName) = parsedMetric!
             var task: DepthTask? = nil
             if let taskName {
@@ -86,7 +88,7 @@ public struct DepthPruneJob: Equatable, JobSettings {
                     catch let e as TaskError { throw RecipeError.failed("\(model): \(e.description)") }
                 }
             }
-            let sel = try DepthSelection.measure(m, keep: keep, metric: metric, contiguous: contiguous, calibration: cal, task: task,
+            let sel = try DepthSelection.measure(m, keep: keep, metric: metric, contiguous: contiguous, calibration: measuring, task: task,
                                                  progress: progress.counter("calibration", unit: "sequences"),
                                                  taskProgress: progress.counter("\(taskName ?? "task") scoring", unit: "candidates"))
             drop = sel.drop
@@ -99,6 +101,11 @@ public struct DepthPruneJob: Equatable, JobSettings {
         }
         progress.say("dropping layers \(drop.sorted())")
         let student = try DepthPruning.prune(m, drop: drop)
+        if calibration.repair {
+            try checkPositions(calibration.seqLength, key: "seq_length", model: m.config, model)
+            let repairing = try cal ?? calibration.calibration("to repair the cut (or turn \(SettingName.ref("repair")) off)", for: loaded, model: model, progress)
+            try repairCut(student, teacher: m, map: .depth(drop: drop, config: m.config), calibration: repairing, settings: calibration, progress)
+        }
         try saveStudent(student, tokenizer: loaded.tokenizer, before: m.parameterCount, to: output, progress)
         return drop
     }

@@ -256,7 +256,8 @@ public struct PruneSearchJob: Equatable, JobSettings {
             let count = progress.counter("proxy", unit: "candidates")
             for i in result.candidates.indices where result.candidates[i].proxyLoss == nil {
                 let shape = result.candidates[i].shape
-                let student = try ShapeSearch.prune(m, to: shape, drop: blocks[shape.layers]!, importance: scores)
+                let (student, map) = try ShapeSearch.cut(m, to: shape, drop: blocks[shape.layers]!, importance: scores)
+                try repairCut(student, teacher: m, map: map, calibration: cal, settings: calibration, progress)
                 result.candidates[i].dropped = blocks[shape.layers]!.sorted()
                 result.candidates[i].proxyLoss = try proxy.run(student)
                 try saveStudentQuietly(student, loaded.tokenizer, output + "/candidates/" + result.candidates[i].slug + "/student")

@@ -62,14 +62,16 @@ public struct WidthPruneJob: Equatable, JobSettings {
         // Sizes first: an impossible request fails before any calibration work.
         let (C, F, H, G) = try targets.resolve(m.config)
         let s: ImportanceScores
+        var cal: Calibration? = nil
         if let path = scores {
             s = try ImportanceScores.read(path)
             try checkScores(s, from: path, for: m, progress)
         } else {
             try checkPositions(calibration.seqLength, key: "seq_length", model: m.config, model)
-            let cal = try calibration.calibration("to measure importance (or give \(SettingName.ref("scores")) importance.json)", for: loaded, model: model, progress)
+            let measuring = try calibration.calibration("to measure importance (or give \(SettingName.ref("scores")) importance.json)", for: loaded, model: model, progress)
+            cal = measuring
             let collector = ImportanceCollector(config: m.config, mlpActivation: MLPActivation(rawValue: mlpActivation)!)
-            try cal.run(m, observer: collector, progress: progress.counter("calibration", unit: "sequences"))
+            try measuring.run(m, observer: collector, progress: progress.counter("calibration", unit: "sequences"))
             var measured = collector.scores(Aggregation(rawValue: aggregation)!)
             measured.model = m.contentHash
             s = measured
@@ -78,7 +80,13 @@ public struct WidthPruneJob: Equatable, JobSettings {
             progress.say("calibration: \(s.calibrationTokens) tokens; scores saved to \(output)/importance.json")
         }
         progress.say("hidden \(m.config.hiddenSize) → \(C), MLP \(m.config.intermediateSize) → \(F), heads \(m.config.numAttentionHeads) → \(H), query groups \(m.config.numKeyValueHeads) → \(G)")
-        let student = try WidthPruning.prune(m, plan: try WidthPlan.select(s, config: m.config, targets: targets))
+        let plan = try WidthPlan.select(s, config: m.config, targets: targets)
+        let student = try WidthPruning.prune(m, plan: plan)
+        if calibration.repair {
+            try checkPositions(calibration.seqLength, key: "seq_length", model: m.config, model)
+            let repairing = try cal ?? calibration.calibration("to repair the cut (or turn \(SettingName.ref("repair")) off)", for: loaded, model: model, progress)
+            try repairCut(student, teacher: m, map: .width(plan, config: m.config), calibration: repairing, settings: calibration, progress)
+        }
         try saveStudent(student, tokenizer: loaded.tokenizer, before: m.parameterCount, to: output, progress)
         return student.config
     }
