@@ -15,7 +15,8 @@ import PareModel
 public final class Trainer {
     public let model: LlamaModel
     public let tokenizer: Tokenizer?
-    public let config: TrainerConfig
+    /// The run's settings; under a time budget `steps` and the decay are fixed during the run.
+    public private(set) var config: TrainerConfig
     public let train: BlendedSampleStream
     public let val: BlendedSampleStream?
     public let output: String
@@ -55,6 +56,7 @@ public final class Trainer {
     struct RunState {
         var step = 0, startStep = 0, tokensSeen = 0
         var elapsedBefore = 0.0, runStart = 0.0
+        var validationSeconds: Double? = nil   // the step-0 validation's time (time budget)
         var lastCheckpoint: String? = nil
         var sentinel: DivergenceGuard
     }
@@ -77,7 +79,10 @@ public final class Trainer {
         var batch = Batch(B: config.globalBatchSize, T: config.seqLength)
         model.zeroGradients()
         state.runStart = ProcessInfoLite.now()
-        if state.step == 0 { try validateAndLog(step: 0) }   // the "before" number
+        if state.step == 0 {   // the "before" number
+            try validateAndLog(step: 0)
+            state.validationSeconds = ProcessInfoLite.now() - state.runStart
+        }
         while state.step < config.steps {
             let t0 = ProcessInfoLite.now()
             // The global batch: samples b·G ..< (b+1)·G, normalised by its target count; b is
@@ -101,7 +106,11 @@ public final class Trainer {
             losses.append(loss)
             state.tokensSeen += config.globalBatchSize * config.seqLength
             let done = state.step + 1
-            logStep(done, loss: loss, lr: lr, norm: norm, sums: sums, seconds: ProcessInfoLite.now() - t0, state: state)
+            let seconds = ProcessInfoLite.now() - t0
+            logStep(done, loss: loss, lr: lr, norm: norm, sums: sums, seconds: seconds, state: state)
+            if config.steps == TimeBudget.undecided && done - state.startStep >= TimeBudget.probeSteps {
+                try fixBudgetedSteps(done: done, stepSeconds: seconds, state: state)
+            }
             let validated = (config.valInterval > 0 && done % config.valInterval == 0) || done == config.steps
             if validated { try validateAndLog(step: done) }
             try checkpointIfDue(&state, done: done, validated: validated, stop: sums.stop)
@@ -110,7 +119,35 @@ public final class Trainer {
             }
             state.step = done
         }
+        if let budget = config.timeBudget {
+            let used = state.elapsedBefore + ProcessInfoLite.now() - state.runStart
+            log.say(String(format: "time budget %@: the run took %@ (%.0f%%)", formatDuration(budget), formatDuration(used), 100 * used / budget))
+        }
         return try finish(saveFinalModel: saveFinalModel)
+    }
+
+    /// Under a time budget, fixes the step count from the time taken so far and the last
+    /// step's, and decays the learning rate over exactly those steps (TimeBudget).
+    func fixBudgetedSteps(done: Int, stepSeconds: Double, state: RunState) throws {
+        let budget = config.timeBudget!
+        // Resumed before the count was fixed, the step-0 validation was not timed here: a
+        // validation batch is a forward pass, about a third of a training micro-step.
+        let validation = state.validationSeconds
+            ?? stepSeconds * Double(config.valBatches) / Double(max(config.accumulationSteps, 1)) / 3
+        let elapsed = state.elapsedBefore + ProcessInfoLite.now() - state.runStart
+        var steps = TimeBudget.steps(budget: budget, elapsed: elapsed, done: done, stepSeconds: stepSeconds,
+                                     validationSeconds: validation, valInterval: config.valInterval)
+        if communicator.size > 1 {   // every rank takes rank 0's count
+            var count = [communicator.isRoot ? Double(steps) : 0]
+            try communicator.allReduceSum(&count)
+            steps = Int(count[0])
+        }
+        config.steps = steps
+        config.schedule.decaySteps = steps
+        config.schedule.warmupSteps = min(config.schedule.warmupSteps, steps)
+        log.record(step: done, [("budget/steps", Double(steps)), ("budget/step_seconds", stepSeconds), ("budget/validation_seconds", validation)])
+        log.say(String(format: "time budget %@: %d steps (%.2f s a step, %.1f s a validation, %@ so far); the learning rate decays over them",
+                       formatDuration(budget), steps, stepSeconds, validation, formatDuration(elapsed)))
     }
 
     /// The run's starting point: the newest checkpoint when resuming (refused when it was made
@@ -131,8 +168,14 @@ public final class Trainer {
         if let was = newest.info.trainer.dataFingerprint, let now = config.dataFingerprint, was != now {
             throw TrainingError.resumeMismatch("\(newest.path) was trained on other data (\(was)); \(SettingName.ref("data_train")) is now \(now). Resume with the original data, or start a new \(SettingName.ref("output"))")
         }
+        if config.timeBudget != nil && newest.info.trainer.timeBudget == config.timeBudget {
+            // The count the run fixed under this budget (or still undecided): kept, not re-measured.
+            config.steps = newest.info.trainer.steps
+            config.schedule.decaySteps = newest.info.trainer.schedule.decaySteps
+            config.schedule.warmupSteps = newest.info.trainer.schedule.warmupSteps
+        }
         guard newest.info.trainer.resumeKey() == config.resumeKey() else {
-            throw TrainingError.resumeMismatch("\(newest.path) was written with different settings (batch, sequence length, learning-rate schedule, optimizer or seed); use the original settings or a new \(SettingName.ref("output"))")
+            throw TrainingError.resumeMismatch("\(newest.path) was written with different settings (batch, sequence length, learning-rate schedule, time budget, optimizer or seed); use the original settings or a new \(SettingName.ref("output"))")
         }
         let info = try Checkpoint.load(newest.path, into: model, optimizer: optimizer, auxiliary: auxiliary)
         state.step = info.step; state.startStep = info.step; state.tokensSeen = info.tokensSeen; state.elapsedBefore = info.elapsedSeconds
@@ -239,11 +282,12 @@ public final class Trainer {
         log.record(step: done, values)
         guard done % max(config.logInterval, 1) == 0 || done == config.steps else { return }
         let elapsed = ProcessInfoLite.now() - state.runStart
-        let eta = elapsed / Double(done - state.startStep) * Double(config.steps - done)
+        let undecided = config.steps == TimeBudget.undecided
+        let eta = undecided ? config.timeBudget! - state.elapsedBefore - elapsed : elapsed / Double(done - state.startStep) * Double(config.steps - done)
         let extras = extra.map { String(format: " | %@ %.4f", $0.key, $0.value) }.joined()
         let comm = communicator.size > 1 ? String(format: " | all-reduce %.0f ms", sums.commSeconds * 1000) : ""
-        log.say(String(format: "step %d/%d | loss %.4f%@ | lr %.3g | grad norm %.3f | %.0f tokens/s%@ | ETA %@",
-                       done, config.steps, loss, extras, lr, norm, tokensPerSecond, comm, formatDuration(eta)))
+        log.say(String(format: "step %d/%@ | loss %.4f%@ | lr %.3g | grad norm %.3f | %.0f tokens/s%@ | ETA %@",
+                       done, undecided ? "?" : String(config.steps), loss, extras, lr, norm, tokensPerSecond, comm, formatDuration(eta)))
     }
 
     /// Saves the full state every `checkpoint_interval` steps, at the end, and when stopping;

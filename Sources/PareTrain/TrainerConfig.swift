@@ -14,6 +14,9 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
     public var eps: Double = 1e-8
     public var gradClip: Double = 1.0
     public var seed: UInt64 = 1234
+    /// Wall seconds the run may take (`time_budget`): its step count is then fixed from the
+    /// first steps' measured time (TimeBudget) and `steps` is `TimeBudget.undecided` until then.
+    public var timeBudget: Double? = nil
     // Bookkeeping only (does not change the numbers):
     public var logInterval: Int = 1
     public var valInterval: Int = 0       // 0: only at the end
@@ -49,6 +52,7 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
             ("warmup_steps", Check.nonNegative(schedule.warmupSteps)), ("grad_clip", Check.nonNegative(gradClip)),
             ("weight_decay", Check.nonNegative(weightDecay)), ("spike_factor", TrainerConfig.spikeFactorProblem(spikeFactor)),
             ("max_rewinds", Check.nonNegative(maxRewinds)), ("save_top_k", Check.atLeast(1)(saveTopK)),
+            ("time_budget", timeBudget.map { $0.isFinite && $0 > 0 ? nil : "must be a positive duration, not \($0) s" } ?? nil),
         ]
         for case let (key, problem?) in ranges { throw bad(key, problem) }
         guard globalBatchSize > 0, globalBatchSize % microBatchSize == 0 else {

@@ -279,6 +279,14 @@ final class BadInputTests: XCTestCase {
          "--global-batch-size", "2", "--micro-batch-size", "2", "--seq-length", "32", "--warmup-steps", "1", "--threads", "2"] + extra
     }
 
+    func testATimeBudgetIsADurationAndFitsTheSteps() throws {
+        try expect(distill("tb-bad", ["--time-budget", "45x"]), status: 1, ["--time-budget", "expected a duration such as 45m, 1h30m or 2700 (seconds), not \"45x\""])
+        try expect(distill("tb-cache", ["--time-budget", "5s", "--top-k-logits", "8", "--teacher-cache", root + "/tc-tb"]), status: 1,
+                   ["--teacher-cache needs a fixed --steps", "remove one of them"])
+        try expect(distill("tb-decay", ["--time-budget", "5s", "--lr-decay-steps", "3"]), status: 1, ["--lr-decay-steps cannot be set with --time-budget"])
+        try expect(distill("tb", ["--time-budget", "4s"]), status: 0, ["steps fitted to a 4s time budget", "time budget 4s: ", "the learning rate decays over them", "time budget 4s: the run took"])
+    }
+
     func testTopKOfTheWholeVocabularyWithACacheIsRefused() throws {
         try expect(distill("kd-all", ["--top-k-logits", "49152", "--teacher-cache", root + "/tc-all"]), status: 1,
                    ["--teacher-cache", "--top-k-logits 49152 keeps the whole 49152-token vocabulary", "choose fewer"])

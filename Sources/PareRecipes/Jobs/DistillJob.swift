@@ -55,6 +55,11 @@ public struct DistillJob: Equatable, JobSettings {
         }
         if let dir = teacherCache {
             guard !dir.isEmpty else { throw RecipeError.invalid("teacher_cache", "must name a folder") }
+            // The cache is built for a known number of steps before the first one; a budget
+            // fixes that number only once steps have run.
+            guard train.timeBudget == nil else {
+                throw RecipeError.invalid("teacher_cache", "needs a fixed \(SettingName.ref("steps")) (it is built for them before training), but \(SettingName.ref("time_budget")) fits the steps to the time during the run; remove one of them")
+            }
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), !isDir.boolValue {
                 throw RecipeError.invalid("teacher_cache", "(\(dir)) is a file; give a folder for the cache")
@@ -112,7 +117,7 @@ public struct DistillJob: Equatable, JobSettings {
         let caches = try teacherCache.map { try openCaches($0, teacher: t.model, student: s.model, train: trainStream, val: val, config: config, comm, log, progress) }
         let distiller = try objective(teacher: t, student: s, config: config, caches: caches ?? (nil, nil))
         if let note = distiller.vocabularyNote { log.say("note: \(note)") }
-        log.say("distill \(teacher) (\(t.model.parameterCount) parameters) → \(student) (\(s.model.parameterCount)); \(loss), τ \(temperature), kd-ratio \(kdRatio); \(config.steps) steps × \(config.globalBatchSize) × \(config.seqLength) tokens; \(Parallel.threads) threads, \(train.precision)")
+        log.say("distill \(teacher) (\(t.model.parameterCount) parameters) → \(student) (\(s.model.parameterCount)); \(loss), τ \(temperature), kd-ratio \(kdRatio); \(TrainSettings.steps(config)) × \(config.globalBatchSize) × \(config.seqLength) tokens; \(Parallel.threads) threads, \(train.precision)")
         if let inter = distiller.intermediate {
             let pairs = inter.layerMap.map { "\($0.student):\($0.teacher)" }.joined(separator: ",")
             log.say("intermediate-state loss: \(inter.kind.rawValue) at student:teacher layers \(pairs)" + (inter.projection.map { p in ", through a learned \(p.shape[0])×\(p.shape[1]) projection" } ?? "")

@@ -34,13 +34,13 @@ public struct FinetuneJob: Equatable, JobSettings {
         let trainStream = try train.stream("data_train", train.dataTrain)
         let val = try train.dataVal.map { try train.stream("data_val", $0) }
         let log = try train.openLog(comm, config, progress)
-        log.say("finetune \(model): \(loaded.model.parameterCount) parameters; \(config.steps) steps × \(config.globalBatchSize) sequences × \(config.seqLength) tokens (\(config.accumulationSteps) micro-batches of \(config.microBatchSize)); \(Parallel.threads) threads, \(train.precision)")
+        log.say("finetune \(model): \(loaded.model.parameterCount) parameters; \(TrainSettings.steps(config)) × \(config.globalBatchSize) sequences × \(config.seqLength) tokens (\(config.accumulationSteps) micro-batches of \(config.microBatchSize)); \(Parallel.threads) threads, \(train.precision)")
         let trainer = try Trainer(model: loaded.model, tokenizer: loaded.tokenizer, config: config, train: trainStream, val: val,
                                   output: train.output, log: log, communicator: comm, shouldStop: progress.shouldStop)
         let t0 = ProcessInfoLite.now()
         let final = try trainer.run(resume: train.resume)
         if let test = train.dataTest, let v = try trainer.validate(on: try train.stream("data_test", test))?.loss {
-            log.record(step: config.steps, [("test/loss", v), ("test/ppl", exp(v))])
+            log.record(step: trainer.config.steps, [("test/loss", v), ("test/ppl", exp(v))])
             log.say(String(format: "test loss %.4f (ppl %.2f)", v, exp(v)))
         }
         log.say(String(format: "done in %@; final model: %@", formatDuration(ProcessInfoLite.now() - t0), final))

@@ -13,6 +13,7 @@ public struct TrainSettings: Equatable, JobSettings {
     public var trainer = TrainerConfig()      // steps, batch, schedule, optimizer, guard
     public var warmupSteps: Int? = nil        // default: 2, or the decay steps when there are fewer (--steps 1 just works)
     public var lrDecaySteps: Int? = nil       // default: steps (keep it fixed when a resumed run extends steps)
+    public var timeBudget: String? = nil      // "45m": the step count is fitted to this wall time (TimeBudget)
     public var precision = "fp32"             // fp32 | bf16 (mixed precision) | auto
     public var resume = false
     // A fresh run into an output holding another moves that one aside. Command line only: the
@@ -26,7 +27,9 @@ public struct TrainSettings: Equatable, JobSettings {
         Setting("data_val", \.dataVal, "Validation data prefix(es)."),
         Setting("data_test", \.dataTest, "Test data prefix(es), evaluated once at the end."),
         Setting("output", \.output, "Output folder: checkpoints/, tensorboard/, metrics.jsonl, model/."),
-        Setting("steps", \.trainer.steps, "Optimizer steps.", check: Check.positive),
+        Setting("steps", \.trainer.steps, "Optimizer steps (with time_budget: not used).", check: Check.positive),
+        Setting("time_budget", \.timeBudget, "Wall time for the training run (its steps, validations and checkpoints), e.g. 45m, 1h30m, 2700 (seconds): the step count is fixed from the first steps' measured time, replacing steps, and the learning rate decays over it.",
+                check: { TimeBudget.parse($0) == nil ? "expected a duration such as 45m, 1h30m or 2700 (seconds), not \"\($0)\"" : nil }),
         Setting("global_batch_size", \.trainer.globalBatchSize, "Sequences per optimizer step; micro-batches are accumulated."),
         Setting("micro_batch_size", \.trainer.microBatchSize, "Sequences per forward/backward pass.", check: Check.positive),
         Setting("seq_length", \.trainer.seqLength, "Tokens per sequence.", check: Check.atLeast(2)),
@@ -56,9 +59,18 @@ public struct TrainSettings: Equatable, JobSettings {
     /// The trainer's configuration: the loop's settings with the schedule's derived steps.
     public func trainerConfig() -> TrainerConfig {
         var c = trainer
+        if let text = timeBudget, let seconds = TimeBudget.parse(text) {
+            c.timeBudget = seconds
+            c.steps = TimeBudget.undecided   // fixed by the trainer once its first steps are timed
+        }
         c.schedule.decaySteps = lrDecaySteps ?? c.steps
         c.schedule.warmupSteps = warmupSteps ?? min(2, max(c.schedule.decaySteps, 0))
         return c
+    }
+
+    /// "30 steps", or "steps fitted to a 45m time budget".
+    static func steps(_ c: TrainerConfig) -> String {
+        c.timeBudget.map { "steps fitted to a \(formatDuration($0)) time budget" } ?? "\(c.steps) steps"
     }
 
     /// Checks the settings without touching any file.
@@ -70,6 +82,9 @@ public struct TrainSettings: Equatable, JobSettings {
             do { _ = try DataPrefix(spec) } catch let e as DataPrefixError { throw RecipeError.invalid(key, e.rawMessage) }
         }
         try checkRanges()
+        if timeBudget != nil && lrDecaySteps != nil {
+            throw RecipeError.invalid("lr_decay_steps", "cannot be set with \(SettingName.ref("time_budget")): the budget sets the steps the learning rate decays over; remove one of them")
+        }
         try trainerConfig().validate()
     }
 
