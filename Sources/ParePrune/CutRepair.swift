@@ -67,10 +67,11 @@ public enum CutRepair {
         max(c.hiddenSize, c.numAttentionHeads * c.headDim, c.intermediateSize) + 2
     }
 
-    /// Refits `student` in place; `teacher` is only read. Both run in fp32 here (the sums are
-    /// over f32 products); their precision is restored afterwards.
+    /// Refits `student` in place; `teacher` is only read. Both run their layers' matmuls in
+    /// `precision` here (the sums are f32 products totalled in f64 either way); their own
+    /// precision is restored afterwards.
     public static func repair(student s: LlamaModel, teacher t: LlamaModel, map: CutMap, calibration cal: Calibration,
-                              damping: Double = defaultDamping, progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
+                              damping: Double = defaultDamping, precision: Precision = .fp32, progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
         s.requireF32Matrices("repair"); t.requireF32Matrices("repair from")
         let sc = s.config, tc = t.config
         precondition(map.layers.count == sc.numHiddenLayers && map.hidden.count == sc.hiddenSize, "the cut map does not describe this student")
@@ -80,7 +81,7 @@ public enum CutRepair {
             throw PruneError.invalid("repairing the cut needs at least \(needed) calibration tokens (more than the widest refit input), but \(SettingName.ref("calibration_samples")) \(samples) × \(SettingName.ref("seq_length")) \(T) gives \(samples * T); raise \(SettingName.ref("calibration_samples")) or turn \(SettingName.ref("repair")) off")
         }
         let (sp, tp) = (s.precision, t.precision)
-        try s.setPrecision(.fp32); try t.setPrecision(.fp32)
+        try s.setPrecision(precision); try t.setPrecision(precision)
         defer { try? s.setPrecision(sp); try? t.setPrecision(tp) }
 
         // The calibration batches and both residual streams over them: (rows_b, C) and (rows_b, C').
@@ -186,7 +187,7 @@ public enum CutRepair {
             try fitToTeacher(m, teacher: tw.q, teacherBias: tw.qBias, rows: map.qRows[j], U: C, student: sw.q, bias: sw.qBias, "q_proj")
             try fitToTeacher(m, teacher: tw.k, teacherBias: tw.kBias, rows: map.kvRows[j], U: C, student: sw.k, bias: sw.kBias, "k_proj")
             try fitToTeacher(m, teacher: tw.v, teacherBias: tw.vBias, rows: map.kvRows[j], U: C, student: sw.v, bias: sw.vBias, "v_proj")
-            s.refreshLowPrecisionWeights()
+            s.refreshLowPrecisionWeights()   // the bf16 copies the next pass reads
 
             // o_proj: the attention output → the teacher's stream after attention, less the student's input.
             var mo = Moments(inputs: HDs, against: Cs)
@@ -197,12 +198,14 @@ public enum CutRepair {
             }
             guard LinearRefit.fitToTargets(mo, start: sP + sw.o, bias: sw.oBias.map { sP + $0 }, damping: damping) else { throw fail("o_proj") }
             report.linears += 1
+            s.refreshLowPrecisionWeights()
 
             // gate, up: the student's post-attention norm against the teacher's.
             var m2 = Moments(inputs: Cs, against: C)
             studentPass { site, i, x, n in if site == .postNorm { m2.add(x: x, u: ln2[i].pointer, rows: n) } }
             try fitToTeacher(m2, teacher: tw.gate, teacherBias: tw.gateBias, rows: map.ffn[j], U: C, student: sw.gate, bias: sw.gateBias, "gate_proj")
             try fitToTeacher(m2, teacher: tw.up, teacherBias: tw.upBias, rows: map.ffn[j], U: C, student: sw.up, bias: sw.upBias, "up_proj")
+            s.refreshLowPrecisionWeights()
 
             // down_proj: the MLP activation → the teacher's stream leaving the layer, less the student's after attention.
             var md = Moments(inputs: Fs, against: Cs)
@@ -217,6 +220,7 @@ public enum CutRepair {
             }
             guard LinearRefit.fitToTargets(md, start: sP + sw.down, bias: sw.downBias.map { sP + $0 }, damping: damping) else { throw fail("down_proj") }
             report.linears += 1
+            s.refreshLowPrecisionWeights()
 
             // The repaired layer carries the student's stream on.
             for (i, b) in batches.enumerated() { s.forwardLayer(j, stream: studentStream[i].pointer, acts: acts(s, b.B, &studentActs)) }

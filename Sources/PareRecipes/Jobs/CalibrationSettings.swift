@@ -23,7 +23,7 @@ public struct CalibrationSettings: Equatable, JobSettings {
         Setting("seq_length", \.seqLength, "Tokens per calibration sequence.", check: Check.atLeast(2)),
         Setting("calibration_batch", \.calibrationBatch, "Sequences per forward pass.", check: Check.positive),
         Setting("seed", \.seed, "Seed for the calibration sample order."),
-        Setting("precision", \.precision, "Matmul precision of the calibration passes: \(precisionHelp).", check: PrecisionSetting.problem),
+        Setting("precision", \.precision, "Matmul precision of the calibration passes (importance, depth selection, the repair): \(precisionHelp).", check: PrecisionSetting.problem),
         Setting("repair", \.repair, "Repair the cut before any gradient step: refit every changed layer's kept weights by least squares so that, on the calibration tokens, it reproduces the teacher's layer (o_proj and down_proj also take over what removed layers and channels added to the residual stream)."),
         Setting("repair_damping", \.repairDamping, "The repair's ridge toward the pruned weights, relative to the mean square of each refit layer's inputs (GPTQ's damping).",
                 check: { $0 > 0 && $0.isFinite ? nil : "must be a positive number, not \($0)" }),
@@ -56,8 +56,9 @@ func repairCut(_ student: PareModel.LlamaModel, teacher: PareModel.LlamaModel, m
                settings: CalibrationSettings, _ progress: Progress) throws {
     guard settings.repair else { return }
     let t0 = ProcessInfoLite.now()
+    // The repair's passes are calibration passes: they run in the calibration's precision.
     let r = try CutRepair.repair(student: student, teacher: teacher, map: map, calibration: cal, damping: settings.repairDamping,
-                                 progress: progress.counter("repair", unit: "layers"))
+                                 precision: try PrecisionSetting.parse(settings.precision), progress: progress.counter("repair", unit: "layers"))
     progress.say(String(format: "repair: %d layers, %d linear layers refit on %d calibration tokens in %.1f s",
                         r.refitLayers.count, r.linears, r.tokens, ProcessInfoLite.now() - t0))
 }
