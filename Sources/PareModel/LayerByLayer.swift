@@ -10,6 +10,14 @@ extension LlamaModel {
         try embed(tokens: tokens, N: N, into: out)
     }
 
+    /// out (N, C) ← layer l's input_layernorm of `stream` (N, C): what its q, k and v read,
+    /// without running the layer (the same norm call as the layer body's first).
+    public func inputNorm(_ l: Int, stream: UnsafePointer<Float>, N: Int, into out: UnsafeMutablePointer<Float>) {
+        let c = config, rstd = FloatBuffer(count: N)
+        rmsnormForward(out: out, rstd: rstd.pointer, inp: stream, weight: params.pointer + layout.layers[l].inputNorm,
+                       N: N, C: c.hiddenSize, eps: Float(c.rmsNormEps), outBF16: nil)
+    }
+
     /// Runs layer l on `stream` (B·T, C) in place, B × T tokens as `a` (inference activations
     /// of that size) is laid out; `observer` sees the layer's sites as in `forward`.
     public func forwardLayer(_ l: Int, stream: UnsafeMutablePointer<Float>, acts a: Activations, observer: ForwardObserver? = nil) {

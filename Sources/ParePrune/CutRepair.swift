@@ -115,7 +115,7 @@ public enum CutRepair {
         let ln2 = batches.map { FloatBuffer(count: $0.B * T * C) }
         let scratchStream = FloatBuffer(count: (batches.map(\.B).max() ?? 0) * T * Cs)
         let rows = (batches.map(\.B).max() ?? 0) * T
-        let target = FloatBuffer(count: rows * Cs), studentMid = FloatBuffer(count: rows * Cs)
+        let target = FloatBuffer(count: rows * Cs), studentMid = FloatBuffer(count: rows * Cs), studentNorm = FloatBuffer(count: rows * Cs)
 
         var report = Report(tokens: samples * T)
         var next = 0                // the teacher layer the teacher stream enters
@@ -181,9 +181,13 @@ public enum CutRepair {
                 report.linears += 1
             }
 
-            // q, k, v: the student's input norm against the teacher's.
+            // q, k, v: the student's input norm against the teacher's (the norm alone: the
+            // rest of the layer would be computed for nothing).
             var m = Moments(inputs: Cs, against: C)
-            studentPass { site, i, x, n in if site == .inputNorm { m.add(x: x, u: ln1[i].pointer, rows: n) } }
+            for (i, b) in batches.enumerated() {
+                s.inputNorm(j, stream: studentStream[i].pointer, N: b.B * T, into: studentNorm.pointer)
+                m.add(x: studentNorm.pointer, u: ln1[i].pointer, rows: b.B * T)
+            }
             try fitToTeacher(m, teacher: tw.q, teacherBias: tw.qBias, rows: map.qRows[j], U: C, student: sw.q, bias: sw.qBias, "q_proj")
             try fitToTeacher(m, teacher: tw.k, teacherBias: tw.kBias, rows: map.kvRows[j], U: C, student: sw.k, bias: sw.kBias, "k_proj")
             try fitToTeacher(m, teacher: tw.v, teacherBias: tw.vBias, rows: map.kvRows[j], U: C, student: sw.v, bias: sw.vBias, "v_proj")
