@@ -109,6 +109,22 @@ final class PipelineConfigTests: XCTestCase {
         assertError("prune: {depth: {enabled: false}, width: {enabled: false}, search: {target_params: 80M, top_k: 0}}", ["prune.search.top_k"])
     }
 
+    /// prune.repair reaches both prune jobs; a distill time budget reaches the students, but not
+    /// the search's short distillations, and keeps the pipeline from sharing a teacher cache.
+    func testRepairAndTimeBudgetReachTheirJobs() throws {
+        let c = try config("prune: {repair: true, depth: {num_layers: 1}, width: {hidden_size: 64, scores: s.json}}\ndistill: {top_k_logits: 8, time_budget: 45m}")
+        let p = try Pipeline(c)
+        let prunes = p.steps.compactMap { ($0.job as? DepthPruneJob)?.calibration.repair ?? ($0.job as? WidthPruneJob)?.calibration.repair }
+        XCTAssertEqual(prunes, [true, true])
+        let distills = p.steps.compactMap { $0.job as? DistillJob }
+        XCTAssertEqual(distills.count, 2)
+        for d in distills {
+            XCTAssertEqual(d.train.timeBudget, "45m"); XCTAssertNil(d.teacherCache, "a cache needs the steps before the first one")
+            XCTAssertEqual(d.train.trainerConfig().timeBudget, 2700)
+        }
+        assertError("distill: {time_budget: soon}", ["distill.time_budget", "expected a duration such as 45m"])
+    }
+
     func assertError(_ yaml: String, _ words: [String], file: StaticString = #filePath, line: UInt = #line) {
         do { _ = try Pipeline(try config(yaml)); XCTFail("accepted: \(yaml)", file: file, line: line) }
         catch {

@@ -302,6 +302,7 @@ public struct PruneSearchJob: Equatable, JobSettings {
             d.teacher = model; d.student = output + "/candidates/" + slug + "/student"
             d.train.trainer.steps = steps; d.train.output = output + "/candidates/" + slug + "/short-kd"; d.train.resume = true
             d.train.lrDecaySteps = nil; d.train.trainer.checkpointInterval = 0
+            d.train.timeBudget = nil   // M tokens each; a budget is the winner's distillation's
             if d.teacherCache == nil, d.topKLogits != nil, d.intermediateLoss == nil { d.teacherCache = output + "/teacher-cache" }
             progress.say("search: short distillation of \(result.candidates[i].shape.label) (\(steps) steps, \(steps * d.train.trainer.globalBatchSize * d.train.trainer.seqLength) tokens)")
             result.candidates[i].shortKDStudent = try d.run(progress: progress)

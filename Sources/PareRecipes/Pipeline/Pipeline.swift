@@ -135,7 +135,10 @@ public struct Pipeline {
             d.layerMap = c.layerMap[s] ?? d.layerMap
             // Students distilled from one teacher on one data order share its top-k logits: the
             // first distillation writes them, the others read them instead of running the teacher.
-            if d.teacherCache == nil, d.topKLogits != nil, d.intermediateLoss == nil, students.count > 1 { d.teacherCache = L.teacherCache }
+            // Not under a time budget: the cache is built for a step count known beforehand.
+            if d.teacherCache == nil, d.topKLogits != nil, d.intermediateLoss == nil, d.train.timeBudget == nil, students.count > 1 {
+                d.teacherCache = L.teacherCache
+            }
             wire(&d.train, L, output: L.distillation(s))
             return PipelineStep(name: "distill-\(s)", job: d, inputs: [d.teacher, d.student], output: L.distilled(s) + "/config.json")
         }
