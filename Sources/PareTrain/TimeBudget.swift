@@ -5,14 +5,21 @@ import Foundation
 /// and decays the learning rate over exactly those steps. Every CPU then spends the time it
 /// was given, whatever its speed, and the schedule still ends at `min_lr`.
 ///
-/// The count is fixed once, after `probeSteps` steps, and saved with every checkpoint; a
+/// The count is fixed once, after the probe (`probeDone`), and saved with every checkpoint; a
 /// resumed run keeps it (on another machine too) rather than measuring again.
 public enum TimeBudget {
-    /// Steps timed before the count is fixed. The first step carries one-off costs
-    /// (allocation, page faults), so the second one's time is used. With the default
-    /// warm-up of 2 steps both run before the cosine decay starts, so the fixed count changes
-    /// no rate already used.
+    /// Steps taken before the count is fixed, at the least. The first step carries one-off
+    /// costs (allocation, page faults) and is not timed; the mean of the next ones is used.
+    /// With the default warm-up of 2 steps, two probe steps run before the cosine decay starts;
+    /// later probe steps run at its start, within 1e-4 of the peak rate for any count over 100.
     public static let probeSteps = 2
+
+    /// Whether the probe is long enough: `timed` steps after the first, taking `seconds` in
+    /// all. One step's time is noisy when steps are short, so the probe runs on until it has
+    /// taken 1% of the budget (or 50 steps).
+    public static func probeDone(timed: Int, seconds: Double, budget: Double) -> Bool {
+        timed >= probeSteps - 1 && (seconds >= 0.01 * budget || timed >= 50)
+    }
 
     /// `steps` of a run whose count is not fixed yet (large enough never to be reached).
     public static let undecided = 1 << 40

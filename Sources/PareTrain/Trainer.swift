@@ -57,6 +57,7 @@ public final class Trainer {
         var step = 0, startStep = 0, tokensSeen = 0
         var elapsedBefore = 0.0, runStart = 0.0
         var validationSeconds: Double? = nil   // the step-0 validation's time (time budget)
+        var probeSteps = 0, probeSeconds = 0.0   // steps timed for the budget (after the first) and their time
         var lastCheckpoint: String? = nil
         var sentinel: DivergenceGuard
     }
@@ -108,8 +109,11 @@ public final class Trainer {
             let done = state.step + 1
             let seconds = ProcessInfoLite.now() - t0
             logStep(done, loss: loss, lr: lr, norm: norm, sums: sums, seconds: seconds, state: state)
-            if config.steps == TimeBudget.undecided && done - state.startStep >= TimeBudget.probeSteps {
-                try fixBudgetedSteps(done: done, stepSeconds: seconds, state: state)
+            if config.steps == TimeBudget.undecided {
+                if done - state.startStep > 1 { state.probeSteps += 1; state.probeSeconds += seconds }
+                if TimeBudget.probeDone(timed: state.probeSteps, seconds: state.probeSeconds, budget: config.timeBudget!) {
+                    try fixBudgetedSteps(done: done, stepSeconds: state.probeSeconds / Double(state.probeSteps), state: state)
+                }
             }
             let validated = (config.valInterval > 0 && done % config.valInterval == 0) || done == config.steps
             if validated { try validateAndLog(step: done) }

@@ -27,6 +27,12 @@ final class TimeBudgetTests: XCTestCase {
         XCTAssertEqual(TimeBudget.steps(budget: 100, elapsed: 10, done: 2, stepSeconds: 2, validationSeconds: 4, valInterval: 5), 2 + 30)
         XCTAssertEqual(TimeBudget.steps(budget: 100, elapsed: 10, done: 2, stepSeconds: 2, validationSeconds: 4, valInterval: 0), 2 + 43)
         XCTAssertEqual(TimeBudget.steps(budget: 5, elapsed: 10, done: 2, stepSeconds: 2, validationSeconds: 4, valInterval: 5), 2, "a spent budget ends the run")
+        // Slow steps: the second step decides; fast ones are timed for 1% of the budget or 50 steps.
+        XCTAssertTrue(TimeBudget.probeDone(timed: 1, seconds: 30, budget: 2700))
+        XCTAssertFalse(TimeBudget.probeDone(timed: 10, seconds: 0.01, budget: 1.5))
+        XCTAssertTrue(TimeBudget.probeDone(timed: 10, seconds: 0.02, budget: 1.5))
+        XCTAssertTrue(TimeBudget.probeDone(timed: 50, seconds: 0.001, budget: 1.5))
+        XCTAssertFalse(TimeBudget.probeDone(timed: 0, seconds: 100, budget: 1.5), "the first step is never timed")
     }
 
     func trainer(budget: Double, output: String, stopAfter: Int? = nil) throws -> Trainer {
@@ -60,17 +66,17 @@ final class TimeBudgetTests: XCTestCase {
 
     /// An interrupted budgeted run resumes with the count it fixed, not a new measurement.
     func testResumeKeepsTheFixedCount() throws {
-        let a = try trainer(budget: 1.0, output: dir + "/b", stopAfter: 6)
+        let a = try trainer(budget: 1.0, output: dir + "/b", stopAfter: 60)   // past the probe (at most 51 steps)
         XCTAssertThrowsError(try a.run(resume: false, saveFinalModel: false)) { e in
             guard case TrainingError.interrupted(let step, _) = e else { return XCTFail("\(e)") }
-            XCTAssertEqual(step, 6)
+            XCTAssertEqual(step, 60)
         }
         let fixed = a.config.steps
         XCTAssertNotEqual(fixed, TimeBudget.undecided)
         let b = try trainer(budget: 1.0, output: dir + "/b")
         try b.run(resume: true, saveFinalModel: false)
         XCTAssertEqual(b.config.steps, fixed)
-        XCTAssertEqual(b.losses.count, fixed - 6)
+        XCTAssertEqual(b.losses.count, fixed - 60)
         // Another budget is another run: refused by name, like any other changed setting.
         let c = try trainer(budget: 2.0, output: dir + "/b")
         XCTAssertThrowsError(try c.run(resume: true, saveFinalModel: false)) { e in
