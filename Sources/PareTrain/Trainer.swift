@@ -109,12 +109,7 @@ public final class Trainer {
             let done = state.step + 1
             let seconds = ProcessInfoLite.now() - t0
             logStep(done, loss: loss, lr: lr, norm: norm, sums: sums, seconds: seconds, state: state)
-            if config.steps == TimeBudget.undecided {
-                if done - state.startStep > 1 { state.probeSteps += 1; state.probeSeconds += seconds }
-                if TimeBudget.probeDone(timed: state.probeSteps, seconds: state.probeSeconds, budget: config.timeBudget!) {
-                    try fixBudgetedSteps(done: done, stepSeconds: state.probeSeconds / Double(state.probeSteps), state: state)
-                }
-            }
+            if config.steps == TimeBudget.undecided { try probeBudget(&state, done: done, seconds: seconds) }
             let validated = (config.valInterval > 0 && done % config.valInterval == 0) || done == config.steps
             if validated { try validateAndLog(step: done) }
             try checkpointIfDue(&state, done: done, validated: validated, stop: sums.stop)
@@ -130,8 +125,22 @@ public final class Trainer {
         return try finish(saveFinalModel: saveFinalModel)
     }
 
-    /// Under a time budget, fixes the step count from the time taken so far and the last
-    /// step's, and decays the learning rate over exactly those steps (TimeBudget).
+    /// Under a time budget whose count is not fixed yet: times this step (not the run's first)
+    /// and fixes the count once the probe is long enough. Ranks time their own steps, so rank
+    /// 0 decides when, and how many, for all of them.
+    func probeBudget(_ state: inout RunState, done: Int, seconds: Double) throws {
+        if done - state.startStep > 1 { state.probeSteps += 1; state.probeSeconds += seconds }
+        var ready = TimeBudget.probeDone(timed: state.probeSteps, seconds: state.probeSeconds, budget: config.timeBudget!)
+        if communicator.size > 1 {
+            var flag = [communicator.isRoot && ready ? 1.0 : 0]
+            try communicator.allReduceSum(&flag)
+            ready = flag[0] > 0
+        }
+        if ready { try fixBudgetedSteps(done: done, stepSeconds: state.probeSeconds / Double(max(state.probeSteps, 1)), state: state) }
+    }
+
+    /// Fixes the step count from the time taken so far and the mean step time, and decays the
+    /// learning rate over exactly those steps (TimeBudget).
     func fixBudgetedSteps(done: Int, stepSeconds: Double, state: RunState) throws {
         let budget = config.timeBudget!
         // Resumed before the count was fixed, the step-0 validation was not timed here: a
