@@ -42,8 +42,15 @@ extension LlamaModel {
     /// rounded to bf16 by the kernels that write them, once for every matmul that reads them.
     private func decoderLayerForward(_ l: Int, _ b: DecoderLayerBuffers, lnh: UnsafeMutablePointer<UInt16>?, hh: UnsafeMutablePointer<UInt16>?,
                                      shape: AttentionShape, pos0: Int, packed: PackedRows?, observer: ForwardObserver?) {
+        attentionHalfForward(l, b, lnh: lnh, shape: shape, pos0: pos0, packed: packed, observer: observer)
+        mlpHalfForward(l, b, lnh: lnh, hh: hh, shape: shape, observer: observer)
+    }
+
+    /// The layer's first residual block: resid_mid = resid_in + o_proj(attn(...)).
+    func attentionHalfForward(_ l: Int, _ b: DecoderLayerBuffers, lnh: UnsafeMutablePointer<UInt16>?,
+                              shape: AttentionShape, pos0: Int, packed: PackedRows?, observer: ForwardObserver?) {
         let c = config, w = layout.layers[l], P = params.pointer
-        let N = shape.B * shape.Tq, C = c.hiddenSize, F = c.intermediateSize
+        let N = shape.B * shape.Tq, C = c.hiddenSize
         let H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim
         let HD = H * D, KVD = KV * D, eps = Float(c.rmsNormEps)
         let (B, T) = (shape.B, shape.Tq)
@@ -59,6 +66,14 @@ extension LlamaModel {
         matmulForward(out: b.attnOut, inp: b.att, weight: linear(w.o), bias: w.oBias.map { P + $0 }, N: N, I: HD, O: C)
         residualForward(out: b.residMid, a: b.attnOut, b: b.residIn, count: N * C)
         observer?.observe(.attentionResidual, layer: l, values: b.residMid, B: B, T: T, width: C)
+    }
+
+    /// The layer's second residual block: resid_out = resid_mid + down(silu(gate(x)) · up(x)).
+    func mlpHalfForward(_ l: Int, _ b: DecoderLayerBuffers, lnh: UnsafeMutablePointer<UInt16>?, hh: UnsafeMutablePointer<UInt16>?,
+                        shape: AttentionShape, observer: ForwardObserver?) {
+        let c = config, w = layout.layers[l], P = params.pointer
+        let N = shape.B * shape.Tq, C = c.hiddenSize, F = c.intermediateSize, eps = Float(c.rmsNormEps)
+        let (B, T) = (shape.B, shape.Tq)
         rmsnormForward(out: b.ln, rstd: b.rstd2, inp: b.residMid, weight: P + w.postNorm, N: N, C: C, eps: eps, outBF16: lnh)
         observer?.observe(.postNorm, layer: l, values: b.ln, B: B, T: T, width: C)
         matmulForward(out: b.gate, inp: b.ln, inpBF16: lnh, weight: linear(w.gate), bias: w.gateBias.map { P + $0 }, N: N, I: C, O: F)

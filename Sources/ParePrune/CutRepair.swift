@@ -95,13 +95,13 @@ public enum CutRepair {
             if changed {
                 passes.captureTeacher(l)
                 _ = passes.advanceTeacher(to: end)   // down_proj's target: the stream after the removed layers too
-                try passes.refitAttention(j, teacherLayer: l)
+                try passes.refitAttention(j, teacherLayer: l)   // each carries the student's stream through its half
                 try passes.refitMLP(j, teacherLayer: l)
                 report.refitLayers.append(j)
             } else {
                 passes.runTeacher(l)
+                passes.carryStudent(j)
             }
-            passes.carryStudent(j)
             progress(j + 1, L)
         }
         report.linears = passes.linears

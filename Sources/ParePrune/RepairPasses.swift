@@ -14,8 +14,8 @@ final class RepairPasses {
     // The teacher's sites at the layer being fit, per batch (rows_b, C): input norm, stream
     // after attention, post-attention norm.
     let ln1: [FloatBuffer], mid: [FloatBuffer], ln2: [FloatBuffer]
-    // Scratch for one batch (rows, C'): a copy of the stream, a target, the stream after attention, a norm.
-    let scratchStream: FloatBuffer, target: FloatBuffer, studentMid: FloatBuffer, studentNorm: FloatBuffer
+    // Scratch for one batch (rows, C'): a copy of the stream, a target, a norm.
+    let scratchStream: FloatBuffer, target: FloatBuffer, studentNorm: FloatBuffer
     private var teacherActs: [Int: Activations] = [:], studentActs: [Int: Activations] = [:]
     private(set) var next = 0            // the teacher layer the teacher stream enters
     private(set) var linears = 0         // linear layers refit so far
@@ -38,7 +38,7 @@ final class RepairPasses {
         ln2 = batches.map { FloatBuffer(count: $0.B * T * C) }
         let rows = (batches.map(\.B).max() ?? 0) * T
         scratchStream = FloatBuffer(count: rows * Cs); target = FloatBuffer(count: rows * Cs)
-        studentMid = FloatBuffer(count: rows * Cs); studentNorm = FloatBuffer(count: rows * Cs)
+        studentNorm = FloatBuffer(count: rows * Cs)
         for (i, b) in batches.enumerated() {
             try b.withPointers { tokens, _ in
                 try t.embedStream(tokens: tokens, N: b.B * T, into: teacherStream[i].pointer)
@@ -86,22 +86,27 @@ final class RepairPasses {
         }
     }
 
-    /// Student layer j over every batch, on a copy of its stream, with `observe(site, batch, values, rows)`.
-    func studentPass(_ j: Int, _ observe: @escaping (ActivationSite, Int, UnsafePointer<Float>, Int) -> Void) {
+    /// One half of student layer j over every batch, on a copy of its stream, with
+    /// `observe(site, batch, values, rows)`.
+    func studentPass(_ j: Int, _ half: LayerHalf, _ observe: @escaping (ActivationSite, Int, UnsafePointer<Float>, Int) -> Void) {
         for (i, b) in batches.enumerated() {
             scratchStream.pointer.update(from: studentStream[i].pointer, count: b.B * T * Cs)
             let tap = SiteTap { site, values, n in observe(site, i, values, n) }
-            s.forwardLayer(j, stream: scratchStream.pointer, acts: acts(s, b.B), observer: tap)
+            s.forwardLayerHalf(j, half, stream: scratchStream.pointer, acts: acts(s, b.B), observer: tap)
         }
     }
 
-    /// Student layer j carries its stream on to layer j + 1.
-    func carryStudent(_ j: Int) {
-        for (i, b) in batches.enumerated() { s.forwardLayer(j, stream: studentStream[i].pointer, acts: acts(s, b.B)) }
+    /// Student layer j (or one half of it) carries its stream on.
+    func carryStudent(_ j: Int, _ half: LayerHalf? = nil) {
+        for (i, b) in batches.enumerated() {
+            if let half { s.forwardLayerHalf(j, half, stream: studentStream[i].pointer, acts: acts(s, b.B)) }
+            else { s.forwardLayer(j, stream: studentStream[i].pointer, acts: acts(s, b.B)) }
+        }
     }
 
     /// q, k, v from the student's input norm to the teacher's rows on its own; then o_proj from
     /// the attention output to the teacher's stream after attention, less the student's input.
+    /// Leaves the student's stream after the refit attention.
     func refitAttention(_ j: Int, teacherLayer l: Int) throws {
         let tw = t.layout.layers[l], sw = s.layout.layers[j], C = C
         // The norm alone: the rest of the layer would be computed for nothing.
@@ -116,36 +121,38 @@ final class RepairPasses {
         s.refreshLowPrecisionWeights()   // the bf16 copies the next pass reads
 
         var mo = Moments(inputs: s.config.numAttentionHeads * s.config.headDim, against: Cs)
-        studentPass(j) { [self] site, i, x, n in
+        studentPass(j, .attention) { [self] site, i, x, n in
             guard site == .attentionOutput else { return }
             CutRepair.keptDifference(mid[i].pointer, C: C, minus: studentStream[i].pointer, map.hidden, rows: n, into: target.pointer)
             mo.add(x: x, u: target.pointer, rows: n)
         }
         try fitToTargets(mo, j, student: sw.o, bias: sw.oBias, "o_proj")
+        carryStudent(j, .attention)
     }
 
     /// gate, up from the student's post-attention norm to the teacher's rows on its own; then
     /// down_proj from the MLP activation to the teacher's stream leaving the layer (and the
-    /// removed ones after it), less the student's stream after attention.
+    /// removed ones after it), less the student's stream after attention (where
+    /// `refitAttention` left it). Leaves the student's stream after the layer.
     func refitMLP(_ j: Int, teacherLayer l: Int) throws {
-        let tw = t.layout.layers[l], sw = s.layout.layers[j], C = C, Cs = Cs
+        let tw = t.layout.layers[l], sw = s.layout.layers[j], C = C
         var m = Moments(inputs: Cs, against: C)
-        studentPass(j) { [self] site, i, x, n in if site == .postNorm { m.add(x: x, u: ln2[i].pointer, rows: n) } }
+        for (i, b) in batches.enumerated() {
+            s.postNorm(j, stream: studentStream[i].pointer, N: b.B * T, into: studentNorm.pointer)
+            m.add(x: studentNorm.pointer, u: ln2[i].pointer, rows: b.B * T)
+        }
         try fitToTeacher(m, j, teacher: tw.gate, teacherBias: tw.gateBias, rows: map.ffn[j], student: sw.gate, bias: sw.gateBias, "gate_proj")
         try fitToTeacher(m, j, teacher: tw.up, teacherBias: tw.upBias, rows: map.ffn[j], student: sw.up, bias: sw.upBias, "up_proj")
         s.refreshLowPrecisionWeights()
 
         var md = Moments(inputs: s.config.intermediateSize, against: Cs)
-        studentPass(j) { [self] site, i, x, n in
-            switch site {
-            case .attentionResidual: studentMid.pointer.update(from: x, count: n * Cs)
-            case .mlpHidden:
-                CutRepair.keptDifference(teacherStream[i].pointer, C: C, minus: studentMid.pointer, map.hidden, rows: n, into: target.pointer)
-                md.add(x: x, u: target.pointer, rows: n)
-            default: break
-            }
+        studentPass(j, .mlp) { [self] site, i, x, n in
+            guard site == .mlpHidden else { return }
+            CutRepair.keptDifference(teacherStream[i].pointer, C: C, minus: studentStream[i].pointer, map.hidden, rows: n, into: target.pointer)
+            md.add(x: x, u: target.pointer, rows: n)
         }
         try fitToTargets(md, j, student: sw.down, bias: sw.downBias, "down_proj")
+        carryStudent(j, .mlp)
     }
 
     /// Refits the student linear at `student` (rows.count, I) toward the teacher's kept rows
