@@ -31,14 +31,10 @@ extension LlamaModel {
     /// Runs layer l on `stream` (B·T, C) in place, B × T tokens as `a` (inference activations
     /// of that size) is laid out; `observer` sees the layer's sites as in `forward`.
     public func forwardLayer(_ l: Int, stream: UnsafeMutablePointer<Float>, acts a: Activations, observer: ForwardObserver? = nil) {
-        precondition(!a.forTraining, "one layer at a time runs on inference activations")
-        precondition(l >= 0 && l < config.numHiddenLayers)
-        let c = config, N = a.N, C = c.hiddenSize, io = a.layers[l].residIn
-        a.p(io).update(from: stream, count: N * C)
-        let shape = AttentionShape(B: a.B, Tq: a.T, Tk: a.T, H: c.numAttentionHeads, KV: c.numKeyValueHeads, D: c.headDim)
-        // Inference activations write a layer's output over its input (`residOut == residIn`).
-        decoderLayerForward(l, layerBuffers(a, l, residOut: io), shape: shape, pos0: 0, observer: observer)
-        stream.update(from: a.p(io), count: N * C)
+        let (b, shape, count) = layerCall(l, a)
+        b.residIn.update(from: stream, count: count)
+        decoderLayerForward(l, b, shape: shape, pos0: 0, observer: observer)
+        stream.update(from: b.residOut, count: count)
     }
 
     /// One of layer l's two residual blocks on `stream` (B·T, C) in place: `.attention` takes
@@ -47,23 +43,29 @@ extension LlamaModel {
     /// the MLP needs the stream after attention without paying for the attention twice.
     public func forwardLayerHalf(_ l: Int, _ half: LayerHalf, stream: UnsafeMutablePointer<Float>, acts a: Activations,
                                  observer: ForwardObserver? = nil) {
-        precondition(!a.forTraining, "one layer at a time runs on inference activations")
-        precondition(l >= 0 && l < config.numHiddenLayers)
-        let c = config, N = a.N, C = c.hiddenSize, io = a.layers[l].residIn
-        let b = layerBuffers(a, l, residOut: io)
-        let shape = AttentionShape(B: a.B, Tq: a.T, Tk: a.T, H: c.numAttentionHeads, KV: c.numKeyValueHeads, D: c.headDim)
-        withRoundedInputs(rows: N) { lnh, hh in
+        let (b, shape, count) = layerCall(l, a)
+        withRoundedInputs(rows: a.N) { lnh, hh in
             switch half {
             case .attention:
-                b.residIn.update(from: stream, count: N * C)
+                b.residIn.update(from: stream, count: count)
                 attentionHalfForward(l, b, lnh: lnh, shape: shape, pos0: 0, packed: nil, observer: observer)
-                stream.update(from: b.residMid, count: N * C)
+                stream.update(from: b.residMid, count: count)
             case .mlp:
-                b.residMid.update(from: stream, count: N * C)
+                b.residMid.update(from: stream, count: count)
                 mlpHalfForward(l, b, lnh: lnh, hh: hh, shape: shape, observer: observer)
-                stream.update(from: b.residOut, count: N * C)
+                stream.update(from: b.residOut, count: count)
             }
         }
+    }
+
+    /// Layer l's buffers in inference activations `a` (which write a layer's output over its
+    /// input: `residOut == residIn`), its attention shape and the stream's element count.
+    private func layerCall(_ l: Int, _ a: Activations) -> (DecoderLayerBuffers, AttentionShape, Int) {
+        precondition(!a.forTraining, "one layer at a time runs on inference activations")
+        precondition(l >= 0 && l < config.numHiddenLayers)
+        let c = config
+        let shape = AttentionShape(B: a.B, Tq: a.T, Tk: a.T, H: c.numAttentionHeads, KV: c.numKeyValueHeads, D: c.headDim)
+        return (layerBuffers(a, l, residOut: a.layers[l].residIn), shape, a.N * c.hiddenSize)
     }
 }
 
