@@ -8,7 +8,8 @@ For each variant of a tiny LlamaForCausalLM (deterministic weights), one safeten
   adamw_losses (5,) the losses of 5 AdamW steps (loss measured before each update)
 and in __metadata__: "config" (config.json text) and "adamw" (hyper-parameters).
 
-Variants: tiny Llama (untied, tied, Llama 3.1 rope scaling with biases), Qwen2 and Mistral.
+Variants: tiny Llama (untied, tied, Llama 3.1 rope scaling with biases), Qwen2, Mistral and Qwen3
+(tied and untied).
 Run with the current releases pinned in scripts/reference-requirements.txt (a venv under /tmp):
   scripts/setup --reference   (the venv /tmp/pare-ref; PARE_REF_VENV overrides)
   /tmp/pare-ref/bin/python scripts/make_reference.py [VARIANT ...]
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from safetensors.numpy import save_file
 from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
-                          Qwen2ForCausalLM)
+                          Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "PareTestSupport", "Fixtures")
 B, T = 2, 16
@@ -41,11 +42,15 @@ VARIANTS = {
     # (no biases; a sliding window longer than the sequence, which equals full attention).
     "tiny-qwen2": dict(family="qwen2", tie_word_embeddings=True, rope_theta=1000000.0, rms_norm_eps=1e-6),
     "tiny-mistral": dict(family="mistral", sliding_window=32),
+    # Qwen3: per-head q/k norms, no biases. Tied with head_dim 32, so heads x head_dim (128) is
+    # not the hidden size (64), as in every Qwen3; untied with the default head_dim.
+    "tiny-qwen3": dict(family="qwen3", tie_word_embeddings=True, head_dim=32, rope_theta=1000000.0, rms_norm_eps=1e-6),
+    "tiny-qwen3-untied": dict(family="qwen3", rope_theta=1000000.0, rms_norm_eps=1e-6),
 }
 FAMILIES = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM),
-            "mistral": (MistralConfig, MistralForCausalLM)}
+            "mistral": (MistralConfig, MistralForCausalLM), "qwen3": (Qwen3Config, Qwen3ForCausalLM)}
 # Keys each family's config does not take (their biases are fixed by the architecture).
-NOT_IN = {"qwen2": ("attention_bias", "mlp_bias"), "mistral": ("attention_bias", "mlp_bias")}
+NOT_IN = {"qwen2": ("attention_bias", "mlp_bias"), "mistral": ("attention_bias", "mlp_bias"), "qwen3": ("mlp_bias",)}
 
 
 def build(overrides, seed):

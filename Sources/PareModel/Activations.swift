@@ -50,6 +50,14 @@ public final class Activations {
         let residMid: Int  // (N, C) after the attention residual
         let rstd2: Int     // (N)
         let gate: Int, up: Int  // (N, F)
+        var headNorm: HeadNormOffsets? = nil   // Qwen3's q/k norms
+    }
+
+    /// Qwen3's q/k norms: their inputs (training only; inference normalises in place) and
+    /// statistics, per layer in training, shared in inference.
+    struct HeadNormOffsets {
+        let qIn: Int?, kIn: Int?   // (N, H·D), (N, KV·D) before the norms
+        let rstdQ: Int, rstdK: Int // (N·H), (N·KV)
     }
 
     /// Gradients backward writes, reused by every layer.
@@ -58,6 +66,7 @@ public final class Activations {
         let dres: Int, dln: Int             // (N, C) residual-stream gradient, norm-output gradient
         let datt: Int, dq: Int              // (N, H·D)
         let dk: Int, dv: Int                // (N, KV·D)
+        let dkIn: Int?                      // (N, KV·D) k's gradient before k_norm (Qwen3; q's uses datt)
     }
 
     public init(config c: LlamaConfig, B: Int, T: Int, lmChunk: Int = 256, forTraining: Bool = true, saveIn: Precision = .fp32) {
@@ -74,6 +83,7 @@ public final class Activations {
             LayerActivations(residIn: take(N * C), rstd1: take(N), q: take(N * HD), k: take(N * KVD), v: take(N * KVD),
                              att: take(N * HD), residMid: take(N * C), rstd2: take(N), gate: take(N * F), up: take(N * F))
         }
+        var layers: [LayerActivations]
         if forTraining && savedPrecision == .bf16 {
             // f32 residual stream and norm statistics per layer; one shared f32 set of the rest.
             let shared = layer()
@@ -92,6 +102,14 @@ public final class Activations {
             layers = Array(repeating: shared, count: c.numHiddenLayers)
             residOut = shared.residIn
         }
+        if c.headNorms {
+            let H = c.numAttentionHeads, KV = c.numKeyValueHeads
+            let shared = forTraining ? nil : HeadNormOffsets(qIn: nil, kIn: nil, rstdQ: take(N * H), rstdK: take(N * KV))
+            for l in layers.indices {
+                layers[l].headNorm = shared ?? HeadNormOffsets(qIn: take(N * HD), kIn: take(N * KVD), rstdQ: take(N * H), rstdK: take(N * KV))
+            }
+        }
+        self.layers = layers
         if forTraining && savedPrecision == .bf16 {
             let l0 = layers[0]
             precondition(l0.k == l0.q + N * HD && l0.v == l0.k + N * KVD && l0.att == l0.v + N * KVD && l0.up == l0.gate + N * F)
@@ -109,7 +127,7 @@ public final class Activations {
             // backward, so their gradients overwrite them in place.
             let (dgate, dup) = savedPrecision == .bf16 ? (layers[0].gate, layers[0].up) : (take(N * F), take(N * F))
             grad = GradientScratch(dh: dh, dgate: dgate, dup: dup, dres: take(N * C), dln: take(N * C), datt: take(N * HD), dq: take(N * HD),
-                                   dk: take(N * KVD), dv: take(N * KVD))
+                                   dk: take(N * KVD), dv: take(N * KVD), dkIn: c.headNorms ? take(N * KVD) : nil)
         } else {
             grad = nil
         }

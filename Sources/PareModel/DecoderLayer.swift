@@ -24,11 +24,22 @@ struct DecoderLayerBuffers {
     var up: UnsafeMutablePointer<Float>         // (N, F)
     var h: UnsafeMutablePointer<Float>          // (N, F) silu(gate)·up, input of down_proj
     var mlpOut: UnsafeMutablePointer<Float>     // (N, C) down_proj output
+    var headNorm: HeadNormBuffers? = nil        // a model with q/k norms (Qwen3) only
+}
+
+/// Where Qwen3's per-head q/k norms keep what backward needs. Without `qIn` / `kIn` (inference)
+/// q and k are normalised in place.
+struct HeadNormBuffers {
+    var qIn: UnsafeMutablePointer<Float>?       // (N, H·D) q_proj's output, before q_norm
+    var kIn: UnsafeMutablePointer<Float>?       // (N, KV·D) k_proj's output, before k_norm
+    var rstdQ: UnsafeMutablePointer<Float>      // (N·H) one per head and row
+    var rstdK: UnsafeMutablePointer<Float>      // (N·KV)
 }
 
 extension LlamaModel {
     /// The decoder layer body, the one implementation for training, evaluation and decoding:
     ///   resid_mid = resid_in + o_proj(attn(rope(q), rope(k), v))      over input_layernorm(resid_in)
+    ///   (Qwen3: rope(q_norm(q)), rope(k_norm(k)))
     ///   resid_out = resid_mid + down(silu(gate(x)) · up(x))            over post_attention_layernorm(resid_mid)
     /// `shape` gives B, Tq (this call's positions, starting at `pos0`) and Tk (all positions);
     /// `packed` places the tokens of rows that share a prefix (positions and branches instead).
@@ -56,9 +67,11 @@ extension LlamaModel {
         let (B, T) = (shape.B, shape.Tq)
         rmsnormForward(out: b.ln, rstd: b.rstd1, inp: b.residIn, weight: P + w.inputNorm, N: N, C: C, eps: eps, outBF16: lnh)
         observer?.observe(.inputNorm, layer: l, values: b.ln, B: B, T: T, width: C)
-        matmulForward(out: b.q, inp: b.ln, inpBF16: lnh, weight: linear(w.q), bias: w.qBias.map { P + $0 }, N: N, I: C, O: HD)
-        matmulForward(out: b.kNew, inp: b.ln, inpBF16: lnh, weight: linear(w.k), bias: w.kBias.map { P + $0 }, N: N, I: C, O: KVD)
+        let qOut = b.headNorm?.qIn ?? b.q, kOut = b.headNorm?.kIn ?? b.kNew
+        matmulForward(out: qOut, inp: b.ln, inpBF16: lnh, weight: linear(w.q), bias: w.qBias.map { P + $0 }, N: N, I: C, O: HD)
+        matmulForward(out: kOut, inp: b.ln, inpBF16: lnh, weight: linear(w.k), bias: w.kBias.map { P + $0 }, N: N, I: C, O: KVD)
         matmulForward(out: b.vNew, inp: b.ln, inpBF16: lnh, weight: linear(w.v), bias: w.vBias.map { P + $0 }, N: N, I: C, O: KVD)
+        headNormsForward(w, b, N: N)
         ropeForward(x: b.q, table: rope, N: N, T: T, pos0: pos0, nHeads: H, D: D, positions: packed?.positions)
         ropeForward(x: b.kNew, table: rope, N: N, T: T, pos0: pos0, nHeads: KV, D: D, positions: packed?.positions)
         attentionForward(out: b.att, q: b.q, k: b.kAll, v: b.vAll, shape: shape, branches: packed?.branches)
@@ -66,6 +79,16 @@ extension LlamaModel {
         matmulForward(out: b.attnOut, inp: b.att, weight: linear(w.o), bias: w.oBias.map { P + $0 }, N: N, I: HD, O: C)
         residualForward(out: b.residMid, a: b.attnOut, b: b.residIn, count: N * C)
         observer?.observe(.attentionResidual, layer: l, values: b.residMid, B: B, T: T, width: C)
+    }
+
+    /// Qwen3: q ← q_norm(q), k ← k_norm(k), each head's D values normalised on their own (rows
+    /// N·H and N·KV of D), before RoPE as transformers does. Nothing for the other families.
+    private func headNormsForward(_ w: LayerOffsets, _ b: DecoderLayerBuffers, N: Int) {
+        guard let qn = w.qNorm, let kn = w.kNorm else { return }
+        guard let hn = b.headNorm else { preconditionFailure("a model with q/k norms needs their buffers") }
+        let c = config, D = c.headDim, eps = Float(c.rmsNormEps), P = params.pointer
+        rmsnormForward(out: b.q, rstd: hn.rstdQ, inp: hn.qIn ?? b.q, weight: P + qn, N: N * c.numAttentionHeads, C: D, eps: eps)
+        rmsnormForward(out: b.kNew, rstd: hn.rstdK, inp: hn.kIn ?? b.kNew, weight: P + kn, N: N * c.numKeyValueHeads, C: D, eps: eps)
     }
 
     /// The layer's second residual block: resid_out = resid_mid + down(silu(gate(x)) · up(x)).

@@ -30,10 +30,12 @@ extension LlamaModel {
         let HD = H * D, KVD = KV * D, eps = Float(c.rmsNormEps)
         let P = params.pointer
         let shape = AttentionShape(B: 1, Tq: Tq, Tk: Tk, H: H, KV: KV, D: D)
-        // Scratch: x (Tq, C), ln (Tq, C), q (Tq, HD), att (Tq, HD), gate/up (Tq, F), rstd (Tq)
-        let scratch = FloatBuffer(count: Tq * (2 * C + 2 * HD + 2 * F + 1))
+        // Scratch: x (Tq, C), ln (Tq, C), q (Tq, HD), att (Tq, HD), gate/up (Tq, F), rstd (Tq),
+        // and the q/k norms' statistics (Tq·H, Tq·KV)
+        let scratch = FloatBuffer(count: Tq * (2 * C + 2 * HD + 2 * F + 1 + H + KV))
         let x = scratch.pointer, ln = x + Tq * C, q = ln + Tq * C, att = q + Tq * HD
-        let gate = att + Tq * HD, up = gate + Tq * F, rstd = up + Tq * F
+        let gate = att + Tq * HD, up = gate + Tq * F, rstd = up + Tq * F, rstdQ = rstd + Tq, rstdK = rstdQ + Tq * H
+        let headNorm = c.headNorms ? HeadNormBuffers(qIn: nil, kIn: nil, rstdQ: rstdQ, rstdK: rstdK) : nil
         try tokens.withUnsafeBufferPointer {
             try embed(tokens: $0.baseAddress!, N: Tq, into: x)
         }
@@ -42,7 +44,7 @@ extension LlamaModel {
             decoderLayerForward(l, DecoderLayerBuffers(
                 residIn: x, residMid: x, residOut: x, ln: ln, rstd1: rstd, rstd2: rstd, q: q,
                 kNew: k + past * KVD, vNew: v + past * KVD, kAll: k, vAll: v,
-                att: att, attnOut: ln, gate: gate, up: up, h: gate, mlpOut: ln),
+                att: att, attnOut: ln, gate: gate, up: up, h: gate, mlpOut: ln, headNorm: headNorm),
                 shape: shape, pos0: past, observer: nil)
         }
         cache.advance(Tq)

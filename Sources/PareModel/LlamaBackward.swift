@@ -64,10 +64,11 @@ extension LlamaModel {
                                   v: a.p(s.v), shape: shape)
                 ropeBackward(dx: a.p(g.dq), table: rope, N: N, T: a.T, pos0: 0, nHeads: H, D: D)
                 ropeBackward(dx: a.p(g.dk), table: rope, N: N, T: a.T, pos0: 0, nHeads: KV, D: D)
+                let (dqIn, dkIn) = headNormsBackward(w, s, acts: a, grads: G)
                 rmsnormForward(out: a.p(a.ln), rstd: a.p(s.rstd1), inp: a.p(s.residIn), weight: P + w.inputNorm, N: N, C: C, eps: eps, outBF16: lnh)
-                matmulBackward(dinp: a.p(g.dln), dweight: G + w.q, dbias: w.qBias.map { G + $0 }, dout: a.p(g.dq),
+                matmulBackward(dinp: a.p(g.dln), dweight: G + w.q, dbias: w.qBias.map { G + $0 }, dout: dqIn,
                                inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.q), N: N, I: C, O: HD, overwriteDinp: true)
-                matmulBackward(dinp: a.p(g.dln), dweight: G + w.k, dbias: w.kBias.map { G + $0 }, dout: a.p(g.dk),
+                matmulBackward(dinp: a.p(g.dln), dweight: G + w.k, dbias: w.kBias.map { G + $0 }, dout: dkIn,
                                inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.k), N: N, I: C, O: KVD)
                 matmulBackward(dinp: a.p(g.dln), dweight: G + w.v, dbias: w.vBias.map { G + $0 }, dout: a.p(g.dv),
                                inp: a.p(a.ln), inpBF16: lnh, weight: linear(w.v), N: N, I: C, O: KVD)
@@ -77,6 +78,28 @@ extension LlamaModel {
             }
         }
         embeddingBackward(dtable: G + layout.embed, dout: dres, tokens: tokens, N: N, C: C)
+    }
+}
+
+extension LlamaModel {
+    /// Qwen3's q/k norms backward: from the gradients of the normalised q and k (dq, dk, after
+    /// RoPE's backward) to those of q_proj's and k_proj's outputs, adding the norm weights'
+    /// gradients. Returns where those are: q's in datt (dead once attention's backward has
+    /// run), k's in dkIn. Without the norms, dq and dk themselves.
+    func headNormsBackward(_ w: LayerOffsets, _ s: Activations.LayerActivations, acts a: Activations,
+                           grads G: UnsafeMutablePointer<Float>) -> (dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>) {
+        let g = a.gradients
+        guard let qn = w.qNorm, let kn = w.kNorm else { return (a.p(g.dq), a.p(g.dk)) }
+        guard let hn = s.headNorm, let qIn = hn.qIn, let kIn = hn.kIn, let dkInOffset = g.dkIn else {
+            preconditionFailure("training activations of a model with q/k norms keep their inputs")
+        }
+        let c = config, N = a.N, H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim, P = params.pointer
+        let dqIn = a.p(g.datt), dkIn = a.p(dkInOffset)
+        dqIn.update(repeating: 0, count: N * H * D)
+        dkIn.update(repeating: 0, count: N * KV * D)
+        rmsnormBackward(dinp: dqIn, dweight: G + qn, dout: a.p(g.dq), inp: a.p(qIn), weight: P + qn, rstd: a.p(hn.rstdQ), N: N * H, C: D)
+        rmsnormBackward(dinp: dkIn, dweight: G + kn, dout: a.p(g.dk), inp: a.p(kIn), weight: P + kn, rstd: a.p(hn.rstdK), N: N * KV, C: D)
+        return (dqIn, dkIn)
     }
 }
 

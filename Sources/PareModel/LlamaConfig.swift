@@ -1,6 +1,6 @@
 import PareCore
 
-/// A Llama-shaped model's hyper-parameters (Llama, Mistral, Qwen2: see ModelFamily), with
+/// A Llama-shaped model's hyper-parameters (Llama, Mistral, Qwen2, Qwen3: see ModelFamily), with
 /// Hugging Face `config.json` key names so a config read from a checkpoint writes back
 /// unchanged (plus an explicit `head_dim`, which HF derives when absent and which width
 /// pruning makes independent of hidden / heads).
@@ -146,6 +146,14 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
             try c.encodeIfPresent(slidingWindow, forKey: .slidingWindow)
             try c.encodeIfPresent(useSlidingWindow, forKey: .useSlidingWindow)
             try c.encodeIfPresent(maxWindowLayers, forKey: .maxWindowLayers)
+        case .qwen3:
+            // Qwen3 takes attention_bias (q, k, v and o together) but has no mlp_bias. Its
+            // layer_types is not written: transformers derives it from max_window_layers and
+            // the layer count, which stays right after depth pruning.
+            try c.encode(attentionBias, forKey: .attentionBias)
+            try c.encodeIfPresent(slidingWindow, forKey: .slidingWindow)
+            try c.encodeIfPresent(useSlidingWindow, forKey: .useSlidingWindow)
+            try c.encodeIfPresent(maxWindowLayers, forKey: .maxWindowLayers)
         default:
             try c.encode(attentionBias, forKey: .attentionBias)
             try c.encode(mlpBias, forKey: .mlpBias)
@@ -155,10 +163,12 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     /// The family (validate() has checked that model_type names one).
     public var family: ModelFamily { ModelFamily(rawValue: modelType) ?? .llama }
 
-    /// Biases on q/k/v: Qwen2 always, Llama with attention_bias, Mistral never.
-    public var qkvBias: Bool { family == .qwen2 || (family == .llama && attentionBias) }
-    /// Bias on o_proj: Llama with attention_bias only.
-    public var oBias: Bool { family == .llama && attentionBias }
+    /// Biases on q/k/v: Qwen2 always, Llama and Qwen3 with attention_bias, Mistral never.
+    public var qkvBias: Bool { family == .qwen2 || ([.llama, .qwen3].contains(family) && attentionBias) }
+    /// Bias on o_proj: Llama and Qwen3 with attention_bias only.
+    public var oBias: Bool { [.llama, .qwen3].contains(family) && attentionBias }
+    /// Per-head RMSNorms on q and k before RoPE (Qwen3).
+    public var headNorms: Bool { family.headNorms }
     /// Biases on the MLP projections: Llama with mlp_bias only.
     public var mlpBiases: Bool { family == .llama && mlpBias }
 
@@ -166,7 +176,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public var activeSlidingWindow: Int? {
         switch family {
         case .mistral: slidingWindow
-        case .qwen2: useSlidingWindow == true && (maxWindowLayers ?? 28) < numHiddenLayers ? slidingWindow : nil
+        case .qwen2, .qwen3: useSlidingWindow == true && (maxWindowLayers ?? 28) < numHiddenLayers ? slidingWindow : nil
         case .llama: nil
         }
     }

@@ -52,7 +52,8 @@ extension LlamaModel {
         return DecoderLayerBuffers(
             residIn: a.p(s.residIn), residMid: a.p(s.residMid), residOut: a.p(residOut), ln: a.p(a.ln),
             rstd1: a.p(s.rstd1), rstd2: a.p(s.rstd2), q: a.p(s.q), kNew: a.p(s.k), vNew: a.p(s.v), kAll: a.p(s.k), vAll: a.p(s.v),
-            att: a.p(s.att), attnOut: a.p(s.residMid), gate: a.p(s.gate), up: a.p(s.up), h: a.p(a.h), mlpOut: a.p(residOut))
+            att: a.p(s.att), attnOut: a.p(s.residMid), gate: a.p(s.gate), up: a.p(s.up), h: a.p(a.h), mlpOut: a.p(residOut),
+            headNorm: s.headNorm.map { HeadNormBuffers(qIn: $0.qIn.map(a.p), kIn: $0.kIn.map(a.p), rstdQ: a.p($0.rstdQ), rstdK: a.p($0.rstdK)) })
     }
 
     /// Mean-free evaluation: Σ loss and count of non-ignored targets, no gradients.

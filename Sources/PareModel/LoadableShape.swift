@@ -31,8 +31,12 @@ public struct LoadableShape: Equatable, Sendable {
             out.append("transformers' LlamaConfig requires hidden_size % num_attention_heads == 0 even with an explicit head_dim, and \(hidden) % \(heads) = \(hidden % heads)")
         }
         if let block = consumers.ggufBlock {
+            // llama.cpp's qwen3 reads no attention biases (Qwen3's attention_bias is false in every release).
+            if consumers.family == .qwen3, consumers.qkvBias {
+                out.append("llama.cpp's qwen3 architecture has no attention biases, and this model's attention_bias is true")
+            }
             // llama.cpp sizes a biased q projection (qwen2, llama with attention_bias) by the hidden size.
-            if consumers.qkvBias, heads * headDim != hidden {
+            if consumers.qkvBias, consumers.family != .qwen3, heads * headDim != hidden {
                 out.append("llama.cpp's \(consumers.family.ggufArchitecture) architecture sizes the biased q projection by the hidden size, and heads × head_dim = \(heads) × \(headDim) = \(heads * headDim) ≠ hidden_size \(hidden)")
             }
             if block > 1 {

@@ -17,6 +17,7 @@ public struct LayerOffsets: Sendable {
     public var qBias: Int?, kBias: Int?, vBias: Int?
     public var o: Int                   // (C, H·D)
     public var oBias: Int?
+    public var qNorm: Int?, kNorm: Int? // (D) each: Qwen3's per-head norms, shared by every head
     public var postNorm: Int            // (C)
     public var gate: Int, up: Int       // (F, C)
     public var gateBias: Int?, upBias: Int?
@@ -51,6 +52,8 @@ public struct ParameterLayout: Sendable {
             let vb = c.qkvBias ? add(p + "self_attn.v_proj.bias", [KVD]) : nil
             let o = add(p + "self_attn.o_proj.weight", [C, HD])
             let ob = c.oBias ? add(p + "self_attn.o_proj.bias", [C]) : nil
+            let qn = c.headNorms ? add(p + "self_attn.q_norm.weight", [D]) : nil
+            let kn = c.headNorms ? add(p + "self_attn.k_norm.weight", [D]) : nil
             let postNorm = add(p + "post_attention_layernorm.weight", [C])
             let gate = add(p + "mlp.gate_proj.weight", [F, C])
             let gb = c.mlpBiases ? add(p + "mlp.gate_proj.bias", [F]) : nil
@@ -59,7 +62,7 @@ public struct ParameterLayout: Sendable {
             let down = add(p + "mlp.down_proj.weight", [C, F])
             let db = c.mlpBiases ? add(p + "mlp.down_proj.bias", [C]) : nil
             layers.append(LayerOffsets(inputNorm: inputNorm, q: q, k: k, v: v, qBias: qb, kBias: kb, vBias: vb,
-                                       o: o, oBias: ob, postNorm: postNorm, gate: gate, up: up,
+                                       o: o, oBias: ob, qNorm: qn, kNorm: kn, postNorm: postNorm, gate: gate, up: up,
                                        gateBias: gb, upBias: ub, down: down, downBias: db))
         }
         finalNorm = add("model.norm.weight", [C])

@@ -57,11 +57,12 @@ final class GGUFExportTests: XCTestCase {
         }
     }
 
-    /// Qwen2 (llama.cpp's "qwen2": q/k not permuted, q/k/v biases) and Mistral (written as
-    /// "llama", permuted) survive an f32 export exactly, and the logits with them.
+    /// Qwen2 (llama.cpp's "qwen2": q/k not permuted, q/k/v biases), Mistral (written as
+    /// "llama", permuted) and Qwen3 ("qwen3": q/k norms, heads × head_dim ≠ hidden) survive an
+    /// f32 export exactly, and the logits with them.
     func testOtherFamiliesRoundTripThroughGGUF() throws {
         let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))
-        for (name, arch, hidden) in [("tiny-qwen2", "qwen2", 64), ("tiny-mistral", "llama", 64)] {
+        for (name, arch, hidden) in [("tiny-qwen2", "qwen2", 64), ("tiny-mistral", "llama", 64), ("tiny-qwen3", "qwen3", 64)] {
             let f = try Fixture(name)
             var config = f.config
             config.hiddenSize = hidden
@@ -73,7 +74,7 @@ final class GGUFExportTests: XCTestCase {
             let g = try GGUFFile(path: path)
             XCTAssertEqual(try g.string("general.architecture"), arch)
             let back = try LlamaModel.load(gguf: g)
-            XCTAssertEqual(back.config.family, arch == "qwen2" ? .qwen2 : .llama, "\(name) (a GGUF does not say Mistral)")
+            XCTAssertEqual(back.config.family, ModelFamily.fromGGUF(arch), "\(name) (a GGUF does not say Mistral)")
             XCTAssertEqual(back.layout.entries.map(\.name), m.layout.entries.map(\.name), "\(name): the same tensors (biases included)")
             XCTAssertEqual(back.params.toArray(), m.params.toArray(), "\(name): f32 export is exact")
             let ids: [Int32] = [1, 504, 3575, 282, 4649, 314]

@@ -2,7 +2,7 @@ import PareCore
 import PareFormats
 
 /// Writes a model and its tokenizer as a GGUF that llama.cpp runs (its "llama" architecture
-/// for Llama and Mistral, "qwen2" for Qwen2).
+/// for Llama and Mistral, "qwen2" and "qwen3" for the Qwens).
 public enum GGUFExport {
     public enum TensorType: String, CaseIterable, Sendable {
         case f32, f16, q8_0, q4_0
@@ -23,7 +23,7 @@ public enum GGUFExport {
     /// Refuses what llama.cpp would not load (or this exporter cannot write), saying what to do.
     static func checkLoadable(_ c: LlamaConfig, as type: TensorType, _ path: String) throws {
         guard c.hiddenAct == "silu" else {
-            throw FormatError.unsupported(path: path, message: "hidden_act is \(c.hiddenAct); llama.cpp's llama and qwen2 architectures use SiLU")
+            throw FormatError.unsupported(path: path, message: "hidden_act is \(c.hiddenAct); llama.cpp's llama, qwen2 and qwen3 architectures use SiLU")
         }
         let arch = c.family.ggufArchitecture
         let problems = LoadableShape(c).problems(for: .init(family: c.family, qkvBias: c.qkvBias, ggufBlock: type.blockElements))
@@ -112,7 +112,7 @@ public enum GGUFExport {
         for e in model.layout.entries {
             guard let gname = WeightNames.gguf(fromHF: e.name) else { preconditionFailure("no GGUF name for \(e.name)") }
             var values = Array(UnsafeBufferPointer(start: model.params.pointer + e.offset, count: e.count))
-            if arch == "llama",   // llama.cpp's "llama" rotates adjacent pairs; "qwen2" rotates halves, as HF does
+            if arch == "llama",   // llama.cpp's "llama" rotates adjacent pairs; "qwen2"/"qwen3" rotate halves, as HF does
                let heads = WeightNames.permutedHeads(hfName: e.name, queryHeads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads) {
                 values.withUnsafeMutableBufferPointer {
                     WeightNames.permuteRows($0.baseAddress!, heads: heads, rows: e.shape[0], cols: e.shape.count > 1 ? e.shape[1] : 1)

@@ -26,11 +26,12 @@ extension LlamaConfig {
                   rmsNormEps: Double("\(Float(try g.double(key("attention.layer_norm_rms_epsilon"))))") ?? 1e-5,
                   ropeTheta: g.metadata[key("rope.freq_base")]?.double ?? 10_000,
                   tieWordEmbeddings: g.tensors["output.weight"] == nil,
-                  attentionBias: family == .llama && g.tensors["blk.0.attn_q.bias"] != nil)
+                  attentionBias: [.llama, .qwen3].contains(family) && g.tensors["blk.0.attn_q.bias"] != nil)
         modelType = family.rawValue
         architectures = [family.hfArchitecture]
-        if family == .qwen2 {
-            // llama.cpp's qwen2 runs full attention; Qwen2.5's configs say use_sliding_window false.
+        if family == .qwen2 || family == .qwen3 {
+            // llama.cpp's qwen2 and qwen3 run full attention; Qwen2.5's and Qwen3's configs say
+            // use_sliding_window false.
             useSlidingWindow = false
         }
         bosTokenId = g.metadata["tokenizer.ggml.bos_token_id"]?.int.map { .one($0) }
@@ -53,7 +54,8 @@ extension LlamaModel {
     public static func load(gguf g: GGUFFile) throws -> LlamaModel {
         let config = try LlamaConfig(gguf: g)
         let model = try LlamaModel(config: config)
-        // llama.cpp's "llama" rotates adjacent pairs, so its converter permuted q/k; "qwen2" did not.
+        // llama.cpp's "llama" rotates adjacent pairs, so its converter permuted q/k; "qwen2" and
+        // "qwen3" did not.
         let permuted = try g.string("general.architecture") == "llama"
         for e in model.layout.entries {
             guard let name = WeightNames.gguf(fromHF: e.name) else { preconditionFailure("no GGUF name for \(e.name)") }

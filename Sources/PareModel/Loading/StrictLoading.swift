@@ -10,10 +10,10 @@ enum StrictLoading {
         guard !unused.isEmpty else { return }
         let sample = unused.sorted().prefix(3).map { "\"\($0)\"" }.joined(separator: ", ")
         let held = "holds \(unused.count) tensor\(unused.count == 1 ? "" : "s") that \(configName) does not describe (\(sample)\(unused.count > 3 ? ", …" : ""))"
-        // Per-head q/k norms belong to families Pare does not run; without a model_type (or
-        // with a Llama one) the file was read as a Llama, and layer counts are not the problem.
+        // Per-head q/k norms in a file read as a family without them (no model_type, or a Llama
+        // one): the family is what is wrong, not the layer counts.
         if unused.contains(where: { $0.contains("q_norm") || $0.contains("k_norm") || $0.contains("attn_q_norm") || $0.contains("attn_k_norm") }) {
-            throw FormatError.unsupported(path: path, message: "\(held): per-head q/k norms, as in Qwen3, Gemma 3 or OLMo 2, which \(configName) does not name (model_type); Pare runs llama, mistral and qwen2, which have none")
+            throw FormatError.unsupported(path: path, message: "\(held): per-head q/k norms, as in Qwen3, Gemma 3 or OLMo 2, which \(configName) does not name (model_type); for a Qwen3 model set model_type \"qwen3\" (GGUF: general.architecture \"qwen3\"); llama, mistral and qwen2 have none")
         }
         throw FormatError.inconsistent(path: path, message: "\(held); \(configName) and the weights disagree: fix num_hidden_layers and the sizes in \(configName)")
     }
