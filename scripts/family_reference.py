@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""transformers' own numbers for a GGUF model of any family Pare runs (Qwen2, Llama, Mistral),
+"""transformers' own numbers for a GGUF model of any family Pare runs (Qwen2, Llama, Mistral, Gemma 3),
 to check Pare against: the model is dequantized to fp32 by transformers' GGUF loader, so
 nothing here comes from Pare.
 
@@ -64,7 +64,9 @@ def cmd_logits(args):
         worst = max(worst, float(d.max()))
         same = ""
         if k < len(prompts):
-            hf_ids = tok(prompts[k], add_special_tokens=False).input_ids
+            # As transformers encodes a prompt by default: BOS first where the tokenizer adds it
+            # (Gemma), as `pare generate` does.
+            hf_ids = tok(prompts[k]).input_ids
             same = f", tokenizers agree: {hf_ids == ids}"
         print(f"{os.path.basename(path)}: {len(ids)} tokens, max |diff| {d.max():.2e}, mean {d.mean():.2e}, "
               f"argmax agree {np.mean(pare.argmax(-1) == ref.argmax(-1)) * 100:.0f}%{same}")

@@ -8,8 +8,8 @@ For each variant of a tiny LlamaForCausalLM (deterministic weights), one safeten
   adamw_losses (5,) the losses of 5 AdamW steps (loss measured before each update)
 and in __metadata__: "config" (config.json text) and "adamw" (hyper-parameters).
 
-Variants: tiny Llama (untied, tied, Llama 3.1 rope scaling with biases), Qwen2, Mistral and Qwen3
-(tied and untied).
+Variants: tiny Llama (untied, tied, Llama 3.1 rope scaling with biases), Qwen2, Mistral, Qwen3
+(tied and untied) and Gemma 3.
 Run with the current releases pinned in scripts/reference-requirements.txt (a venv under /tmp):
   scripts/setup --reference   (the venv /tmp/pare-ref; PARE_REF_VENV overrides)
   /tmp/pare-ref/bin/python scripts/make_reference.py [VARIANT ...]
@@ -18,8 +18,8 @@ import json, os, sys
 import numpy as np
 import torch
 from safetensors.numpy import save_file
-from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
-                          Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
+from transformers import (Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, MistralConfig,
+                          MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "PareTestSupport", "Fixtures")
 B, T = 2, 16
@@ -46,11 +46,21 @@ VARIANTS = {
     # not the hidden size (64), as in every Qwen3; untied with the default head_dim.
     "tiny-qwen3": dict(family="qwen3", tie_word_embeddings=True, head_dim=32, rope_theta=1000000.0, rms_norm_eps=1e-6),
     "tiny-qwen3-untied": dict(family="qwen3", rope_theta=1000000.0, rms_norm_eps=1e-6),
+    # Gemma 3: GeGLU, x(1 + w) norms (four per layer, and on q/k), embeddings times sqrt(hidden),
+    # a scale from query_pre_attn_scalar (24, not head_dim 16), and local layers whose window
+    # (5) is shorter than the sequence, each layer type with its own RoPE base.
+    "tiny-gemma3": dict(family="gemma3", tie_word_embeddings=True, num_hidden_layers=3, rms_norm_eps=1e-6,
+                        hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=24, sliding_window=5,
+                        layer_types=["sliding_attention", "full_attention", "sliding_attention"], pad_token_id=0,
+                        rope_parameters={"full_attention": {"rope_type": "default", "rope_theta": 1000000.0},
+                                         "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}),
 }
 FAMILIES = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM),
-            "mistral": (MistralConfig, MistralForCausalLM), "qwen3": (Qwen3Config, Qwen3ForCausalLM)}
+            "mistral": (MistralConfig, MistralForCausalLM), "qwen3": (Qwen3Config, Qwen3ForCausalLM),
+            "gemma3": (Gemma3TextConfig, Gemma3ForCausalLM)}
 # Keys each family's config does not take (their biases are fixed by the architecture).
-NOT_IN = {"qwen2": ("attention_bias", "mlp_bias"), "mistral": ("attention_bias", "mlp_bias"), "qwen3": ("mlp_bias",)}
+NOT_IN = {"qwen2": ("attention_bias", "mlp_bias"), "mistral": ("attention_bias", "mlp_bias"), "qwen3": ("mlp_bias",),
+          "gemma3": ("mlp_bias", "hidden_act", "rope_theta")}
 
 
 def build(overrides, seed):
@@ -65,7 +75,8 @@ def build(overrides, seed):
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("norm.weight"):
-                p.copy_(1 + 0.1 * torch.randn(p.shape, generator=g))
+                # Gemma reads its norm weights as 1 + w.
+                p.copy_((0 if family == "gemma3" else 1) + 0.1 * torch.randn(p.shape, generator=g))
             elif name.endswith(".bias"):
                 p.copy_(0.1 * torch.randn(p.shape, generator=g))
             else:
@@ -118,7 +129,8 @@ def variant(name, overrides, seed):
     # config.json as transformers 5 writes it (rope_parameters, not rope_theta + rope_scaling).
     config = {k: v for k, v in cfg.to_dict().items()
               if k in BASE or k in ("rope_scaling", "rope_parameters", "model_type", "sliding_window", "use_sliding_window",
-                                    "max_window_layers")}
+                                    "max_window_layers", "hidden_activation", "query_pre_attn_scalar", "layer_types",
+                                    "final_logit_softcapping", "attn_logit_softcapping", "use_bidirectional_attention")}
     config["architectures"] = [type(model).__name__]
     meta = {"config": json.dumps(config), "adamw": json.dumps(ADAMW),
             "versions": json.dumps({"torch": torch.__version__, "transformers": __import__("transformers").__version__})}

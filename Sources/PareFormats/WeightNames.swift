@@ -10,12 +10,20 @@ public enum WeightNames {
         ("ffn_norm", "post_attention_layernorm"),
         ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"), ("ffn_down", "mlp.down_proj"),
     ]
+    /// Gemma's norms: llama.cpp's ffn_norm is the MLP's input norm (HF pre_feedforward_layernorm),
+    /// and HF's post_attention_layernorm normalises the attention output (post_attention_norm).
+    static let gemmaLayerTable: [(gguf: String, hf: String)] = [
+        ("post_attention_norm", "post_attention_layernorm"), ("ffn_norm", "pre_feedforward_layernorm"),
+        ("post_ffw_norm", "post_feedforward_layernorm"),
+    ] + layerTable.filter { $0.gguf != "ffn_norm" }
     static let globalTable: [(gguf: String, hf: String)] = [
         ("token_embd", "model.embed_tokens"), ("output_norm", "model.norm"), ("output", "lm_head"),
     ]
 
     /// HF name → GGUF name, e.g. "model.layers.3.self_attn.q_proj.weight" → "blk.3.attn_q.weight".
-    public static func gguf(fromHF name: String) -> String? {
+    /// `gemma`: Gemma's norm names (gemmaLayerTable).
+    public static func gguf(fromHF name: String, gemma: Bool = false) -> String? {
+        let layerTable = gemma ? gemmaLayerTable : layerTable
         let (stem, kind) = splitKind(name)
         if let g = globalTable.first(where: { $0.hf == stem }) { return g.gguf + kind }
         guard stem.hasPrefix("model.layers.") else { return nil }
@@ -27,7 +35,8 @@ public enum WeightNames {
     }
 
     /// GGUF name → HF name.
-    public static func hf(fromGGUF name: String) -> String? {
+    public static func hf(fromGGUF name: String, gemma: Bool = false) -> String? {
+        let layerTable = gemma ? gemmaLayerTable : layerTable
         let (stem, kind) = splitKind(name)
         if let g = globalTable.first(where: { $0.gguf == stem }) { return g.hf + kind }
         guard stem.hasPrefix("blk.") else { return nil }

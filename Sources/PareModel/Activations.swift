@@ -50,7 +50,14 @@ public final class Activations {
         let residMid: Int  // (N, C) after the attention residual
         let rstd2: Int     // (N)
         let gate: Int, up: Int  // (N, F)
-        var headNorm: HeadNormOffsets? = nil   // Qwen3's q/k norms
+        var headNorm: HeadNormOffsets? = nil   // Qwen3's and Gemma 3's q/k norms
+        var outputNorms: OutputNormOffsets? = nil   // Gemma 3's attention and MLP output norms
+    }
+
+    /// Gemma 3's output norms: their inputs (training only) and statistics.
+    struct OutputNormOffsets {
+        let attnIn: Int?, mlpIn: Int?   // (N, C) each, before the norms
+        let rstdAttn: Int, rstdMlp: Int // (N) each
     }
 
     /// Qwen3's q/k norms: their inputs (training only; inference normalises in place) and
@@ -107,6 +114,12 @@ public final class Activations {
             let shared = forTraining ? nil : HeadNormOffsets(qIn: nil, kIn: nil, rstdQ: take(N * H), rstdK: take(N * KV))
             for l in layers.indices {
                 layers[l].headNorm = shared ?? HeadNormOffsets(qIn: take(N * HD), kIn: take(N * KVD), rstdQ: take(N * H), rstdK: take(N * KV))
+            }
+        }
+        if c.family.isGemma {
+            let shared = forTraining ? nil : OutputNormOffsets(attnIn: nil, mlpIn: nil, rstdAttn: take(N), rstdMlp: take(N))
+            for l in layers.indices {
+                layers[l].outputNorms = shared ?? OutputNormOffsets(attnIn: take(N * C), mlpIn: take(N * C), rstdAttn: take(N), rstdMlp: take(N))
             }
         }
         self.layers = layers

@@ -24,7 +24,24 @@ struct DecoderLayerBuffers {
     var up: UnsafeMutablePointer<Float>         // (N, F)
     var h: UnsafeMutablePointer<Float>          // (N, F) silu(gate)·up, input of down_proj
     var mlpOut: UnsafeMutablePointer<Float>     // (N, C) down_proj output
-    var headNorm: HeadNormBuffers? = nil        // a model with q/k norms (Qwen3) only
+    var headNorm: HeadNormBuffers? = nil        // a model with q/k norms (Qwen3, Gemma 3) only
+    var outputNorms: OutputNormBuffers? = nil   // Gemma 3 only
+}
+
+extension DecoderLayerBuffers {
+    var requireOutputNorms: OutputNormBuffers {
+        guard let outputNorms else { preconditionFailure("a model with output norms (Gemma 3) needs their buffers") }
+        return outputNorms
+    }
+}
+
+/// Where Gemma's norms of the attention and MLP outputs keep what backward needs. Without
+/// `attnIn` / `mlpIn` (inference) the outputs are normalised in place.
+struct OutputNormBuffers {
+    var attnIn: UnsafeMutablePointer<Float>?    // (N, C) o_proj's output, before post_attention_layernorm
+    var mlpIn: UnsafeMutablePointer<Float>?     // (N, C) down_proj's output, before post_feedforward_layernorm
+    var rstdAttn: UnsafeMutablePointer<Float>   // (N)
+    var rstdMlp: UnsafeMutablePointer<Float>    // (N)
 }
 
 /// Where Qwen3's per-head q/k norms keep what backward needs. Without `qIn` / `kIn` (inference)
@@ -39,8 +56,10 @@ struct HeadNormBuffers {
 extension LlamaModel {
     /// The decoder layer body, the one implementation for training, evaluation and decoding:
     ///   resid_mid = resid_in + o_proj(attn(rope(q), rope(k), v))      over input_layernorm(resid_in)
-    ///   (Qwen3: rope(q_norm(q)), rope(k_norm(k)))
+    ///   (Qwen3, Gemma 3: rope(q_norm(q)), rope(k_norm(k)))
     ///   resid_out = resid_mid + down(silu(gate(x)) · up(x))            over post_attention_layernorm(resid_mid)
+    /// Gemma 3: GELU for SiLU, each block's output normalised before its residual add, the MLP's
+    /// input norm named pre_feedforward_layernorm, and a window and RoPE base per layer type.
     /// `shape` gives B, Tq (this call's positions, starting at `pos0`) and Tk (all positions);
     /// `packed` places the tokens of rows that share a prefix (positions and branches instead).
     func decoderLayerForward(_ l: Int, _ b: DecoderLayerBuffers, shape: AttentionShape, pos0: Int, packed: PackedRows? = nil, observer: ForwardObserver?) {
@@ -64,8 +83,9 @@ extension LlamaModel {
         let N = shape.B * shape.Tq, C = c.hiddenSize
         let H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim
         let HD = H * D, KVD = KV * D, eps = Float(c.rmsNormEps)
-        let (B, T) = (shape.B, shape.Tq)
-        rmsnormForward(out: b.ln, rstd: b.rstd1, inp: b.residIn, weight: P + w.inputNorm, N: N, C: C, eps: eps, outBF16: lnh)
+        let (B, T) = (shape.B, shape.Tq), rope = ropeTable(layer: l)
+        let shape = attentionShape(B: shape.B, Tq: shape.Tq, Tk: shape.Tk, layer: l)
+        rmsnormForward(out: b.ln, rstd: b.rstd1, inp: b.residIn, weight: P + w.inputNorm, N: N, C: C, eps: eps, weightOffset: normOffset, outBF16: lnh)
         observer?.observe(.inputNorm, layer: l, values: b.ln, B: B, T: T, width: C)
         let qOut = b.headNorm?.qIn ?? b.q, kOut = b.headNorm?.kIn ?? b.kNew
         matmulForward(out: qOut, inp: b.ln, inpBF16: lnh, weight: linear(w.q), bias: w.qBias.map { P + $0 }, N: N, I: C, O: HD)
@@ -76,7 +96,11 @@ extension LlamaModel {
         ropeForward(x: b.kNew, table: rope, N: N, T: T, pos0: pos0, nHeads: KV, D: D, positions: packed?.positions)
         attentionForward(out: b.att, q: b.q, k: b.kAll, v: b.vAll, shape: shape, branches: packed?.branches)
         observer?.observe(.attentionOutput, layer: l, values: b.att, B: B, T: T, width: HD)
-        matmulForward(out: b.attnOut, inp: b.att, weight: linear(w.o), bias: w.oBias.map { P + $0 }, N: N, I: HD, O: C)
+        let oOut = b.outputNorms?.attnIn ?? b.attnOut
+        matmulForward(out: oOut, inp: b.att, weight: linear(w.o), bias: w.oBias.map { P + $0 }, N: N, I: HD, O: C)
+        if let n = w.attnOutNorm {
+            rmsnormForward(out: b.attnOut, rstd: b.requireOutputNorms.rstdAttn, inp: oOut, weight: P + n, N: N, C: C, eps: eps, weightOffset: normOffset)
+        }
         residualForward(out: b.residMid, a: b.attnOut, b: b.residIn, count: N * C)
         observer?.observe(.attentionResidual, layer: l, values: b.residMid, B: B, T: T, width: C)
     }
@@ -87,8 +111,8 @@ extension LlamaModel {
         guard let qn = w.qNorm, let kn = w.kNorm else { return }
         guard let hn = b.headNorm else { preconditionFailure("a model with q/k norms needs their buffers") }
         let c = config, D = c.headDim, eps = Float(c.rmsNormEps), P = params.pointer
-        rmsnormForward(out: b.q, rstd: hn.rstdQ, inp: hn.qIn ?? b.q, weight: P + qn, N: N * c.numAttentionHeads, C: D, eps: eps)
-        rmsnormForward(out: b.kNew, rstd: hn.rstdK, inp: hn.kIn ?? b.kNew, weight: P + kn, N: N * c.numKeyValueHeads, C: D, eps: eps)
+        rmsnormForward(out: b.q, rstd: hn.rstdQ, inp: hn.qIn ?? b.q, weight: P + qn, N: N * c.numAttentionHeads, C: D, eps: eps, weightOffset: normOffset)
+        rmsnormForward(out: b.kNew, rstd: hn.rstdK, inp: hn.kIn ?? b.kNew, weight: P + kn, N: N * c.numKeyValueHeads, C: D, eps: eps, weightOffset: normOffset)
     }
 
     /// The layer's second residual block: resid_out = resid_mid + down(silu(gate(x)) · up(x)).
@@ -97,14 +121,18 @@ extension LlamaModel {
         let c = config, w = layout.layers[l], P = params.pointer
         let N = shape.B * shape.Tq, C = c.hiddenSize, F = c.intermediateSize, eps = Float(c.rmsNormEps)
         let (B, T) = (shape.B, shape.Tq)
-        rmsnormForward(out: b.ln, rstd: b.rstd2, inp: b.residMid, weight: P + w.postNorm, N: N, C: C, eps: eps, outBF16: lnh)
+        rmsnormForward(out: b.ln, rstd: b.rstd2, inp: b.residMid, weight: P + w.postNorm, N: N, C: C, eps: eps, weightOffset: normOffset, outBF16: lnh)
         observer?.observe(.postNorm, layer: l, values: b.ln, B: B, T: T, width: C)
         matmulForward(out: b.gate, inp: b.ln, inpBF16: lnh, weight: linear(w.gate), bias: w.gateBias.map { P + $0 }, N: N, I: C, O: F)
         matmulForward(out: b.up, inp: b.ln, inpBF16: lnh, weight: linear(w.up), bias: w.upBias.map { P + $0 }, N: N, I: C, O: F)
-        swigluForward(out: b.h, gate: b.gate, up: b.up, count: N * F, outBF16: hh)
+        gluForward(out: b.h, gate: b.gate, up: b.up, count: N * F, activation: c.gatedActivation, outBF16: hh)
         observer?.observe(.mlpGate, layer: l, values: b.gate, B: B, T: T, width: F)
         observer?.observe(.mlpHidden, layer: l, values: b.h, B: B, T: T, width: F)
-        matmulForward(out: b.mlpOut, inp: b.h, inpBF16: hh, weight: linear(w.down), bias: w.downBias.map { P + $0 }, N: N, I: F, O: C)
+        let downOut = b.outputNorms?.mlpIn ?? b.mlpOut
+        matmulForward(out: downOut, inp: b.h, inpBF16: hh, weight: linear(w.down), bias: w.downBias.map { P + $0 }, N: N, I: F, O: C)
+        if let n = w.mlpOutNorm {
+            rmsnormForward(out: b.mlpOut, rstd: b.requireOutputNorms.rstdMlp, inp: downOut, weight: P + n, N: N, C: C, eps: eps, weightOffset: normOffset)
+        }
         residualForward(out: b.residOut, a: b.mlpOut, b: b.residMid, count: N * C)
     }
 }

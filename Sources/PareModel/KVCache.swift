@@ -32,10 +32,12 @@ extension LlamaModel {
         let shape = AttentionShape(B: 1, Tq: Tq, Tk: Tk, H: H, KV: KV, D: D)
         // Scratch: x (Tq, C), ln (Tq, C), q (Tq, HD), att (Tq, HD), gate/up (Tq, F), rstd (Tq),
         // and the q/k norms' statistics (Tq·H, Tq·KV)
-        let scratch = FloatBuffer(count: Tq * (2 * C + 2 * HD + 2 * F + 1 + H + KV))
+        let scratch = FloatBuffer(count: Tq * (2 * C + 2 * HD + 2 * F + 3 + H + KV))
         let x = scratch.pointer, ln = x + Tq * C, q = ln + Tq * C, att = q + Tq * HD
         let gate = att + Tq * HD, up = gate + Tq * F, rstd = up + Tq * F, rstdQ = rstd + Tq, rstdK = rstdQ + Tq * H
+        let rstdAttn = rstdK + Tq * KV, rstdMlp = rstdAttn + Tq
         let headNorm = c.headNorms ? HeadNormBuffers(qIn: nil, kIn: nil, rstdQ: rstdQ, rstdK: rstdK) : nil
+        let outputNorms = c.family.isGemma ? OutputNormBuffers(attnIn: nil, mlpIn: nil, rstdAttn: rstdAttn, rstdMlp: rstdMlp) : nil
         try tokens.withUnsafeBufferPointer {
             try embed(tokens: $0.baseAddress!, N: Tq, into: x)
         }
@@ -44,13 +46,13 @@ extension LlamaModel {
             decoderLayerForward(l, DecoderLayerBuffers(
                 residIn: x, residMid: x, residOut: x, ln: ln, rstd1: rstd, rstd2: rstd, q: q,
                 kNew: k + past * KVD, vNew: v + past * KVD, kAll: k, vAll: v,
-                att: att, attnOut: ln, gate: gate, up: up, h: gate, mlpOut: ln, headNorm: headNorm),
+                att: att, attnOut: ln, gate: gate, up: up, h: gate, mlpOut: ln, headNorm: headNorm, outputNorms: outputNorms),
                 shape: shape, pos0: past, observer: nil)
         }
         cache.advance(Tq)
         let rows = allLogits ? Tq : 1
         let first = allLogits ? x : x + (Tq - 1) * C
-        rmsnormForward(out: ln, rstd: rstd, inp: first, weight: P + layout.finalNorm, N: rows, C: C, eps: eps)
+        rmsnormForward(out: ln, rstd: rstd, inp: first, weight: P + layout.finalNorm, N: rows, C: C, eps: eps, weightOffset: normOffset)
         var out = [Float](repeating: 0, count: rows * c.vocabSize)
         out.withUnsafeMutableBufferPointer {
             matmulForward(out: $0.baseAddress!, inp: ln, weight: linear(layout.lmHead), bias: nil, N: rows, I: C, O: c.vocabSize)

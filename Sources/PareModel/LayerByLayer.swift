@@ -25,7 +25,7 @@ extension LlamaModel {
     private func norm(_ weight: Int, stream: UnsafePointer<Float>, N: Int, into out: UnsafeMutablePointer<Float>) {
         let c = config, rstd = FloatBuffer(count: N)
         rmsnormForward(out: out, rstd: rstd.pointer, inp: stream, weight: params.pointer + weight,
-                       N: N, C: c.hiddenSize, eps: Float(c.rmsNormEps), outBF16: nil)
+                       N: N, C: c.hiddenSize, eps: Float(c.rmsNormEps), weightOffset: normOffset, outBF16: nil)
     }
 
     /// Runs layer l on `stream` (B·T, C) in place, B × T tokens as `a` (inference activations

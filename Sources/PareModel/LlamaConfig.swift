@@ -31,6 +31,17 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public var slidingWindow: Int? = nil
     public var useSlidingWindow: Bool? = nil
     public var maxWindowLayers: Int? = nil
+    /// Gemma 3: its activation key (`hidden_activation`, gelu_pytorch_tanh), the attention scale
+    /// 1/√query_pre_attn_scalar, each layer's type ("sliding_attention": local, windowed, with
+    /// the local RoPE base; "full_attention": global), the local RoPE base, and the options it
+    /// has but Pare does not run (softcapping, bidirectional attention), kept to refuse them.
+    public var hiddenActivation: String? = nil
+    public var queryPreAttnScalar: Double? = nil
+    public var layerTypes: [String]? = nil
+    public var ropeLocalTheta: Double? = nil
+    public var finalLogitSoftcapping: Double? = nil
+    public var attnLogitSoftcapping: Double? = nil
+    public var useBidirectionalAttention: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
         case architectures
@@ -57,6 +68,20 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         case useSlidingWindow = "use_sliding_window"
         case maxWindowLayers = "max_window_layers"
         case ropeParameters = "rope_parameters"
+        case hiddenActivation = "hidden_activation"
+        case queryPreAttnScalar = "query_pre_attn_scalar"
+        case layerTypes = "layer_types"
+        case ropeLocalBaseFreq = "rope_local_base_freq"
+        case finalLogitSoftcapping = "final_logit_softcapping"
+        case attnLogitSoftcapping = "attn_logit_softcapping"
+        case useBidirectionalAttention = "use_bidirectional_attention"
+    }
+
+    /// Gemma 3's `rope_parameters`: one set per layer type.
+    struct LayerTypeRope: Codable {
+        var ropeType: String?
+        var ropeTheta: Double?
+        enum CodingKeys: String, CodingKey { case ropeType = "rope_type", ropeTheta = "rope_theta" }
     }
 
     /// transformers 5 writes `rope_parameters` (rope_type, rope_theta and the scaling fields
@@ -114,6 +139,30 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
                                                    : (modelType == "mistral" ? 4096 : nil)
         useSlidingWindow = try c.decodeIfPresent(Bool.self, forKey: .useSlidingWindow)
         maxWindowLayers = try c.decodeIfPresent(Int.self, forKey: .maxWindowLayers)
+        if modelType == ModelFamily.gemma3.rawValue { try decodeGemma(c) }
+    }
+
+    /// Gemma 3's keys, with transformers' defaults: every 6th layer global, window 4096, local
+    /// RoPE base 10,000 and global 1,000,000, query_pre_attn_scalar 256.
+    private mutating func decodeGemma(_ c: KeyedDecodingContainer<CodingKeys>) throws {
+        hiddenActivation = try c.decodeIfPresent(String.self, forKey: .hiddenActivation) ?? "gelu_pytorch_tanh"
+        queryPreAttnScalar = try c.decodeIfPresent(Double.self, forKey: .queryPreAttnScalar) ?? 256
+        slidingWindow = c.contains(.slidingWindow) ? try c.decodeIfPresent(Int.self, forKey: .slidingWindow) : 4096
+        layerTypes = try c.decodeIfPresent([String].self, forKey: .layerTypes)
+            ?? (0..<numHiddenLayers).map { ($0 + 1) % 6 == 0 ? "full_attention" : "sliding_attention" }
+        let perType = (try? c.decodeIfPresent([String: LayerTypeRope].self, forKey: .ropeParameters)) ?? nil
+        let legacyGlobal = try c.decodeIfPresent(Double.self, forKey: .ropeTheta)
+        let legacyLocal = try c.decodeIfPresent(Double.self, forKey: .ropeLocalBaseFreq)
+        ropeTheta = perType?["full_attention"]?.ropeTheta ?? legacyGlobal ?? 1_000_000
+        ropeLocalTheta = perType?["sliding_attention"]?.ropeTheta ?? legacyLocal ?? 10_000
+        for (type, rope) in perType ?? [:] where (rope.ropeType ?? "default") != "default" {
+            throw ModelError.invalidConfig("rope_parameters.\(type).rope_type is \"\(rope.ropeType!)\": Pare runs Gemma 3 with default RoPE (the 270M and 1B); the 4B and larger scale their global layers' RoPE, which is not implemented")
+        }
+        if ropeScaling != nil { throw ModelError.invalidConfig("rope_scaling is set: Pare runs Gemma 3 with default RoPE (the 270M and 1B)") }
+        finalLogitSoftcapping = try c.decodeIfPresent(Double.self, forKey: .finalLogitSoftcapping)
+        attnLogitSoftcapping = try c.decodeIfPresent(Double.self, forKey: .attnLogitSoftcapping)
+        useBidirectionalAttention = try c.decodeIfPresent(Bool.self, forKey: .useBidirectionalAttention)
+        tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? true
     }
 
     /// config.json as transformers reads it for this family: Qwen2 and Mistral have no
@@ -132,9 +181,13 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         try c.encode(headDim, forKey: .headDim)
         try c.encode(maxPositionEmbeddings, forKey: .maxPositionEmbeddings)
         try c.encode(rmsNormEps, forKey: .rmsNormEps)
-        try c.encode(ropeTheta, forKey: .ropeTheta)
-        try c.encodeIfPresent(ropeScaling, forKey: .ropeScaling)
-        try c.encode(hiddenAct, forKey: .hiddenAct)
+        if family.isGemma {
+            try encodeGemma(&c)
+        } else {
+            try c.encode(ropeTheta, forKey: .ropeTheta)
+            try c.encodeIfPresent(ropeScaling, forKey: .ropeScaling)
+            try c.encode(hiddenAct, forKey: .hiddenAct)
+        }
         try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
         try c.encodeIfPresent(bosTokenId, forKey: .bosTokenId)
         try c.encodeIfPresent(eosTokenId, forKey: .eosTokenId)
@@ -146,6 +199,8 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
             try c.encodeIfPresent(slidingWindow, forKey: .slidingWindow)
             try c.encodeIfPresent(useSlidingWindow, forKey: .useSlidingWindow)
             try c.encodeIfPresent(maxWindowLayers, forKey: .maxWindowLayers)
+        case .gemma3:
+            try c.encode(attentionBias, forKey: .attentionBias)
         case .qwen3:
             // Qwen3 takes attention_bias (q, k, v and o together) but has no mlp_bias. Its
             // layer_types is not written: transformers derives it from max_window_layers and
@@ -160,13 +215,27 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// Gemma 3's keys as transformers 5 writes them: rope_parameters per layer type, and
+    /// layer_types in full (after depth pruning it is not the every-6th pattern).
+    private func encodeGemma(_ c: inout KeyedEncodingContainer<CodingKeys>) throws {
+        try c.encode(hiddenActivation ?? "gelu_pytorch_tanh", forKey: .hiddenActivation)
+        try c.encode(queryPreAttnScalar ?? Double(headDim), forKey: .queryPreAttnScalar)
+        try c.encode(slidingWindow, forKey: .slidingWindow)
+        try c.encode(layerTypes, forKey: .layerTypes)
+        try c.encode(["full_attention": LayerTypeRope(ropeType: "default", ropeTheta: ropeTheta),
+                      "sliding_attention": LayerTypeRope(ropeType: "default", ropeTheta: ropeLocalTheta ?? 10_000)], forKey: .ropeParameters)
+        try c.encode(finalLogitSoftcapping, forKey: .finalLogitSoftcapping)
+        try c.encode(attnLogitSoftcapping, forKey: .attnLogitSoftcapping)
+        try c.encode(useBidirectionalAttention ?? false, forKey: .useBidirectionalAttention)
+    }
+
     /// The family (validate() has checked that model_type names one).
     public var family: ModelFamily { ModelFamily(rawValue: modelType) ?? .llama }
 
     /// Biases on q/k/v: Qwen2 always, Llama and Qwen3 with attention_bias, Mistral never.
-    public var qkvBias: Bool { family == .qwen2 || ([.llama, .qwen3].contains(family) && attentionBias) }
-    /// Bias on o_proj: Llama and Qwen3 with attention_bias only.
-    public var oBias: Bool { [.llama, .qwen3].contains(family) && attentionBias }
+    public var qkvBias: Bool { family == .qwen2 || ([.llama, .qwen3, .gemma3].contains(family) && attentionBias) }
+    /// Bias on o_proj: Llama, Qwen3 and Gemma 3 with attention_bias only.
+    public var oBias: Bool { [.llama, .qwen3, .gemma3].contains(family) && attentionBias }
     /// Per-head RMSNorms on q and k before RoPE (Qwen3).
     public var headNorms: Bool { family.headNorms }
     /// Biases on the MLP projections: Llama with mlp_bias only.
@@ -178,8 +247,25 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         case .mistral: slidingWindow
         case .qwen2, .qwen3: useSlidingWindow == true && (maxWindowLayers ?? 28) < numHiddenLayers ? slidingWindow : nil
         case .llama: nil
+        case .gemma3: nil   // applied on the local layers, whatever the sequence's length
         }
     }
+
+    /// The MLP's activation: SiLU (SwiGLU), or Gemma's tanh-approximated GELU (GeGLU).
+    public var gatedActivation: GatedActivation { family.isGemma ? .geluTanh : .silu }
+
+    /// Whether layer l is a local (sliding-window) layer.
+    public func isLocalLayer(_ l: Int) -> Bool { layerTypes?[l] == "sliding_attention" }
+
+    /// The attention window of layer l (nil: it sees every earlier position).
+    public func attentionWindow(layer l: Int) -> Int? { family.isGemma && isLocalLayer(l) ? slidingWindow : nil }
+
+    /// The attention scores' factor: 1/√head_dim, or Gemma's 1/√query_pre_attn_scalar.
+    public var attentionScale: Float { Float(1 / (queryPreAttnScalar ?? Double(headDim)).squareRoot()) }
+
+    /// The factor on the embedding rows: Gemma's √hidden (as transformers rounds it, to
+    /// fp32), 1 otherwise.
+    public var embeddingScale: Float { family.isGemma ? Float(Double(hiddenSize).squareRoot()) : 1 }
 
     /// How many positions Pare can run: max_position_embeddings, or the sliding window when
     /// that is shorter (Pare attends to every earlier position, as a window that covers the
@@ -195,7 +281,11 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public func validate() throws {
         func fail(_ m: String) -> ModelError { .invalidConfig(m) }
         guard ModelFamily(rawValue: modelType) != nil else { throw fail(ModelFamily.unsupportedMessage(modelType, key: "model_type")) }
-        guard hiddenAct == "silu" else { throw fail("hidden_act is \"\(hiddenAct)\"; only \"silu\" (SwiGLU) is supported") }
+        if family.isGemma {
+            try validateGemma()
+        } else {
+            guard hiddenAct == "silu" else { throw fail("hidden_act is \"\(hiddenAct)\"; only \"silu\" (SwiGLU) is supported") }
+        }
         for (k, v) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
                        ("num_hidden_layers", numHiddenLayers), ("num_attention_heads", numAttentionHeads),
                        ("num_key_value_heads", numKeyValueHeads), ("head_dim", headDim)] where v <= 0 {
@@ -206,6 +296,31 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         }
         guard headDim % 2 == 0 else { throw fail("head_dim (\(headDim)) must be even for rotary embeddings") }
         if let s = ropeScaling { try s.validate() }
+    }
+
+    /// What Pare does not run in a Gemma 3 config, by key.
+    private func validateGemma() throws {
+        func fail(_ m: String) -> ModelError { .invalidConfig(m) }
+        guard hiddenActivation == "gelu_pytorch_tanh" else {
+            throw fail("hidden_activation is \"\(hiddenActivation ?? "")\"; Gemma 3 runs \"gelu_pytorch_tanh\" (GeGLU)")
+        }
+        if let s = finalLogitSoftcapping { throw fail("final_logit_softcapping is \(s): softcapped logits (Gemma 2) are not implemented; Gemma 3 sets null") }
+        if let s = attnLogitSoftcapping { throw fail("attn_logit_softcapping is \(s): softcapped attention (Gemma 2) is not implemented; Gemma 3 sets null") }
+        if useBidirectionalAttention == true { throw fail("use_bidirectional_attention is true (an embedding model); Pare runs causal decoders") }
+        guard let types = layerTypes, types.count == numHiddenLayers,
+              types.allSatisfy({ $0 == "sliding_attention" || $0 == "full_attention" }) else {
+            throw fail("layer_types must list \(numHiddenLayers) entries, each \"sliding_attention\" or \"full_attention\"; got \(layerTypes.map { "\($0)" } ?? "none")")
+        }
+        if types.contains("sliding_attention") {
+            guard let w = slidingWindow, w > 0 else { throw fail("sliding_window must be positive where layer_types has sliding_attention layers") }
+        }
+        guard (queryPreAttnScalar ?? 1) > 0 else { throw fail("query_pre_attn_scalar must be positive") }
+    }
+
+    /// Rotary inverse frequencies of the local (sliding-window) layers: Gemma 3's
+    /// rope_parameters.sliding_attention; nil for every other family.
+    public func ropeLocalInvFreq() -> [Float]? {
+        family.isGemma ? RopeTable.defaultInvFreq(headDim: headDim, theta: ropeLocalTheta ?? 10_000) : nil
     }
 
     /// Rotary inverse frequencies, including Llama 3.1's scaling when configured.

@@ -43,7 +43,8 @@ extension LlamaModel {
             }
             observer?.observe(.layerOutput, layer: l, values: a.p(residOut), B: a.B, T: a.T, width: C)
         }
-        rmsnormForward(out: a.p(a.xf), rstd: a.p(a.rstdf), inp: a.p(a.residOut), weight: P + layout.finalNorm, N: N, C: C, eps: eps)
+        rmsnormForward(out: a.p(a.xf), rstd: a.p(a.rstdf), inp: a.p(a.residOut), weight: P + layout.finalNorm, N: N, C: C, eps: eps,
+                       weightOffset: normOffset)
     }
 
     /// Layer l's buffers in `a`, writing its output at `residOut`.
@@ -53,7 +54,9 @@ extension LlamaModel {
             residIn: a.p(s.residIn), residMid: a.p(s.residMid), residOut: a.p(residOut), ln: a.p(a.ln),
             rstd1: a.p(s.rstd1), rstd2: a.p(s.rstd2), q: a.p(s.q), kNew: a.p(s.k), vNew: a.p(s.v), kAll: a.p(s.k), vAll: a.p(s.v),
             att: a.p(s.att), attnOut: a.p(s.residMid), gate: a.p(s.gate), up: a.p(s.up), h: a.p(a.h), mlpOut: a.p(residOut),
-            headNorm: s.headNorm.map { HeadNormBuffers(qIn: $0.qIn.map(a.p), kIn: $0.kIn.map(a.p), rstdQ: a.p($0.rstdQ), rstdK: a.p($0.rstdK)) })
+            headNorm: s.headNorm.map { HeadNormBuffers(qIn: $0.qIn.map(a.p), kIn: $0.kIn.map(a.p), rstdQ: a.p($0.rstdQ), rstdK: a.p($0.rstdK)) },
+            outputNorms: s.outputNorms.map { OutputNormBuffers(attnIn: $0.attnIn.map(a.p), mlpIn: $0.mlpIn.map(a.p),
+                                                               rstdAttn: a.p($0.rstdAttn), rstdMlp: a.p($0.rstdMlp)) })
     }
 
     /// Mean-free evaluation: Σ loss and count of non-ignored targets, no gradients.

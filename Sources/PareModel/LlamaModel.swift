@@ -13,6 +13,8 @@ public final class LlamaModel {
     /// Forward passes over a batch run so far (what tests count: one per validation batch).
     public internal(set) var forwardPasses = 0
     public let rope: RopeTable
+    /// The local layers' table where they have their own base (Gemma 3).
+    let ropeLocal: RopeTable?
     /// The precision the matmuls run in (`setPrecision`).
     public private(set) var precision: Precision = .fp32
     /// bf16 copy of `params` (same layout) while `precision` is bf16.
@@ -28,17 +30,32 @@ public final class LlamaModel {
         layout = ParameterLayout(config: config)
         params = FloatBuffer(count: layout.count)
         rope = RopeTable(invFreq: config.ropeInvFreq())
+        ropeLocal = config.ropeLocalInvFreq().map { RopeTable(invFreq: $0) }
     }
+
+    /// Layer l's rotary table: the local one on Gemma 3's sliding-window layers.
+    func ropeTable(layer l: Int) -> RopeTable { config.isLocalLayer(l) ? ropeLocal ?? rope : rope }
+
+    /// Layer l's attention over B × Tq queries and Tk keys: its window and the model's scale.
+    func attentionShape(B: Int, Tq: Int, Tk: Int, layer l: Int) -> AttentionShape {
+        let c = config
+        return AttentionShape(B: B, Tq: Tq, Tk: Tk, H: c.numAttentionHeads, KV: c.numKeyValueHeads, D: c.headDim,
+                              scale: c.attentionScale, window: c.attentionWindow(layer: l))
+    }
+
+    /// What every RMSNorm of this model adds to its weight (Gemma: 1).
+    var normOffset: Float { config.family.normWeightOffset }
 
     public var parameterCount: Int { layout.count }
 
-    /// HF's `_init_weights` for Llama: Linear and Embedding ~ N(0, std), norms 1, biases 0.
+    /// HF's `_init_weights` for Llama: Linear and Embedding ~ N(0, std), norms 1 (Gemma's
+    /// stored weights 0, which it reads as 1 + w), biases 0.
     public func initializeRandom(seed: UInt64, std: Float = 0.02) {
         var rng = RNG(seed: seed)
         for e in layout.entries {
             let p = params.pointer + e.offset
             if e.name.hasSuffix("norm.weight") {
-                p.update(repeating: 1, count: e.count)
+                p.update(repeating: 1 - normOffset, count: e.count)
             } else if e.name.hasSuffix(".bias") {
                 p.update(repeating: 0, count: e.count)
             } else {
@@ -115,7 +132,8 @@ public final class LlamaModel {
         LinearWeight(f32: matricesInBF16Only ? nil : params.pointer + offset, bf16: lowPrecision.map { UnsafePointer($0.pointer + offset) })
     }
 
-    /// out (N, C) = the embedding rows of `tokens`, read from the copy the model holds.
+    /// out (N, C) = the embedding rows of `tokens`, read from the copy the model holds, times
+    /// the family's embedding scale (Gemma: √C).
     func embed(tokens: UnsafePointer<Int32>, N: Int, into out: UnsafeMutablePointer<Float>) throws {
         let C = config.hiddenSize, V = config.vocabSize
         if matricesInBF16Only, let b = lowPrecision {
@@ -123,6 +141,8 @@ public final class LlamaModel {
         } else {
             try embeddingForward(out: out, tokens: tokens, table: params.pointer + layout.embed, N: N, C: C, V: V)
         }
+        let scale = config.embeddingScale
+        if scale != 1 { PareCore.scale(out, by: scale, count: N * C) }
     }
 
     /// A view of one named parameter.

@@ -25,10 +25,10 @@ public struct LoadableShape: Equatable, Sendable {
         if groups < 1 || heads % groups != 0 {
             out.append("num_attention_heads \(heads) is not a multiple of num_key_value_heads \(groups) (grouped-query attention shares each KV head by a whole number of query heads)")
         }
-        // transformers 5's LlamaConfig validator rejects it even when head_dim is explicit;
-        // its Qwen2 and Mistral configs do not check.
-        if consumers.family == .llama, hidden % heads != 0 {
-            out.append("transformers' LlamaConfig requires hidden_size % num_attention_heads == 0 even with an explicit head_dim, and \(hidden) % \(heads) = \(hidden % heads)")
+        // transformers 5's LlamaConfig and Gemma3TextConfig validators reject it even when
+        // head_dim is explicit; its Qwen2, Qwen3 and Mistral configs do not check.
+        if consumers.family == .llama || consumers.family == .gemma3, hidden % heads != 0 {
+            out.append("transformers' \(consumers.family == .llama ? "LlamaConfig" : "Gemma3TextConfig") requires hidden_size % num_attention_heads == 0 even with an explicit head_dim, and \(hidden) % \(heads) = \(hidden % heads)")
         }
         if let block = consumers.ggufBlock {
             // llama.cpp's qwen3 reads no attention biases (Qwen3's attention_bias is false in every release).

@@ -18,7 +18,9 @@ public struct LayerOffsets: Sendable {
     public var o: Int                   // (C, H·D)
     public var oBias: Int?
     public var qNorm: Int?, kNorm: Int? // (D) each: Qwen3's per-head norms, shared by every head
-    public var postNorm: Int            // (C)
+    public var postNorm: Int            // (C) the MLP's input norm (Gemma's pre_feedforward_layernorm)
+    public var attnOutNorm: Int?        // (C) Gemma: norm of the attention output (its post_attention_layernorm)
+    public var mlpOutNorm: Int?         // (C) Gemma: norm of the MLP output (post_feedforward_layernorm)
     public var gate: Int, up: Int       // (F, C)
     public var gateBias: Int?, upBias: Int?
     public var down: Int                // (C, F)
@@ -54,15 +56,21 @@ public struct ParameterLayout: Sendable {
             let ob = c.oBias ? add(p + "self_attn.o_proj.bias", [C]) : nil
             let qn = c.headNorms ? add(p + "self_attn.q_norm.weight", [D]) : nil
             let kn = c.headNorms ? add(p + "self_attn.k_norm.weight", [D]) : nil
-            let postNorm = add(p + "post_attention_layernorm.weight", [C])
+            // Gemma normalises the attention output under Llama's name for the MLP's input
+            // norm, and calls the latter pre_feedforward_layernorm.
+            let gemma = c.family.isGemma
+            let attnOutNorm = gemma ? add(p + "post_attention_layernorm.weight", [C]) : nil
+            let postNorm = add(p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), [C])
             let gate = add(p + "mlp.gate_proj.weight", [F, C])
             let gb = c.mlpBiases ? add(p + "mlp.gate_proj.bias", [F]) : nil
             let up = add(p + "mlp.up_proj.weight", [F, C])
             let ub = c.mlpBiases ? add(p + "mlp.up_proj.bias", [F]) : nil
             let down = add(p + "mlp.down_proj.weight", [C, F])
             let db = c.mlpBiases ? add(p + "mlp.down_proj.bias", [C]) : nil
+            let mlpOutNorm = gemma ? add(p + "post_feedforward_layernorm.weight", [C]) : nil
             layers.append(LayerOffsets(inputNorm: inputNorm, q: q, k: k, v: v, qBias: qb, kBias: kb, vBias: vb,
-                                       o: o, oBias: ob, qNorm: qn, kNorm: kn, postNorm: postNorm, gate: gate, up: up,
+                                       o: o, oBias: ob, qNorm: qn, kNorm: kn, postNorm: postNorm,
+                                       attnOutNorm: attnOutNorm, mlpOutNorm: mlpOutNorm, gate: gate, up: up,
                                        gateBias: gb, upBias: ub, down: down, downBias: db))
         }
         finalNorm = add("model.norm.weight", [C])

@@ -75,6 +75,12 @@ public enum CutRepair {
         s.requireF32Matrices("repair"); t.requireF32Matrices("repair from")
         let sc = s.config, tc = t.config, L = sc.numHiddenLayers
         precondition(map.layers.count == L && map.hidden.count == sc.hiddenSize, "the cut map does not describe this student")
+        // The refit makes o_proj and down_proj reproduce the teacher's block outputs by least
+        // squares; Gemma normalises those outputs before the residual add, which no linear fit
+        // of the projection matches.
+        guard !sc.family.isGemma else {
+            throw PruneError.invalid("\(SettingName.ref("repair")) refits o_proj and down_proj by least squares to the teacher's block outputs, and Gemma 3 normalises those outputs (post_attention_layernorm, post_feedforward_layernorm) before adding them, so the fit does not apply; turn \(SettingName.ref("repair")) off for Gemma 3")
+        }
         let T = cal.stream.seqLength, samples = cal.samples
         let needed = tokensNeeded(student: sc)
         guard samples * T >= needed else {

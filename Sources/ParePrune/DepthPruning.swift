@@ -13,8 +13,11 @@ public enum DepthPruning {
         guard drop.count < L else { throw PruneError.invalid("cannot drop all \(L) layers") }
         var config = model.config
         config.numHiddenLayers = L - drop.count
-        let out = try LlamaModel(config: config)
         let kept = (0..<L).filter { !drop.contains($0) }
+        // Each kept layer keeps its type (Gemma 3's local or global), so the written
+        // layer_types is the kept layers' and the model computes what the skipped one did.
+        config.layerTypes = config.layerTypes.map { types in kept.map { types[$0] } }
+        let out = try LlamaModel(config: config)
         for e in out.layout.entries {
             let src = sourceName(e.name, kept: kept)
             guard let from = model.layout.entry(src) else { preconditionFailure("no \(src) in the source model") }

@@ -143,10 +143,12 @@ public enum WidthPruning {
             if let x = b.kBias, let y = a.kBias { vector(x, y, kvRows) }
             if let x = b.vBias, let y = a.vBias { vector(x, y, kvRows) }
             if let x = b.oBias, let y = a.oBias { vector(x, y, p.hidden) }
-            // Qwen3's q/k norms act on head_dim, which width pruning keeps: every head shares them.
+            // Qwen3's and Gemma's q/k norms act on head_dim, which width pruning keeps: every head shares them.
             if let x = b.qNorm, let y = a.qNorm { vector(x, y, Array(0..<D)) }
             if let x = b.kNorm, let y = a.kNorm { vector(x, y, Array(0..<D)) }
             vector(b.postNorm, a.postNorm, p.hidden)
+            if let x = b.attnOutNorm, let y = a.attnOutNorm { vector(x, y, p.hidden) }   // Gemma's output norms
+            if let x = b.mlpOutNorm, let y = a.mlpOutNorm { vector(x, y, p.hidden) }
             copy(b.gate, a.gate, rows: ffn, cols: p.hidden, ld: C)
             copy(b.up, a.up, rows: ffn, cols: p.hidden, ld: C)
             copy(b.down, a.down, rows: p.hidden, cols: ffn, ld: c.intermediateSize)

@@ -15,6 +15,10 @@ public enum BundledAssets {
     public static let qwenName = "qwen2.5-coder-0.5b"
     public static var qwen: String { cache + "/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf" }
 
+    /// `gemma-3-270m`: Gemma 3's teacher, the real 270M (scripts/setup --qwen fetches it too).
+    public static let gemmaName = "gemma-3-270m"
+    public static var gemma: String { cache + "/gemma-3-270m-q4_k_m.gguf" }
+
     /// `wiki-summaries`: the default corpus.
     public static let corpusName = "wiki-summaries"
     public static var corpus: String { cache + "/summaries_en-us.json" }
@@ -29,7 +33,14 @@ public enum BundledAssets {
     public static var taskLibrary: TaskLibrary { TaskLibrary(requestsRoot: tasks, mmluRoot: mmlu) }
 
     /// A model argument with the bundled name resolved to its file.
-    public static func model(_ spec: String) -> String { spec == teacherName ? teacher : spec == qwenName ? qwen : spec }
+    public static func model(_ spec: String) -> String {
+        switch spec {
+        case teacherName: teacher
+        case qwenName: qwen
+        case gemmaName: gemma
+        default: spec
+        }
+    }
 }
 
 extension BundledAssets {

@@ -45,8 +45,8 @@ struct BenchKernels: ParsableCommand {
         }
         time("attention forward", perStep: L) { attentionForward(out: o, q: q, k: k, v: v, shape: shape) }
         time("attention backward", perStep: L) { attentionBackward(dq: dq, dk: dk, dv: dv, dout: o, q: q, k: k, v: v, shape: shape) }
-        time("swiglu forward", perStep: 2 * L) { swigluForward(out: h, gate: g, up: u, count: N * F) }
-        time("swiglu backward", perStep: L) { swigluBackward(dgate: h, dup: dq, dout: g, gate: g, up: u, count: min(N * F, N * H * D)) }
+        time("swiglu forward", perStep: 2 * L) { gluForward(out: h, gate: g, up: u, count: N * F) }
+        time("swiglu backward", perStep: L) { gluBackward(dgate: h, dup: dq, dout: g, gate: g, up: u, count: min(N * F, N * H * D)) }
         time("residual add", perStep: 2 * L) { residualForward(out: y, a: y, b: x, count: N * C) }
         let logits = buf(256 * c.vocabSize)
         let targets = [Int32](repeating: 5, count: 256)

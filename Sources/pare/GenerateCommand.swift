@@ -31,8 +31,8 @@ struct Generate: ParsableCommand {
         let text: String
         do { text = chat ? try tok.chatPrompt([ChatMessage(role: "user", content: prompt)]) : prompt }
         catch { throw fail("--chat: \(model) \(error)") }
-        let ids = tok.encode(text, parseSpecial: chat)
-        guard !ids.isEmpty else { throw fail("the prompt is empty") }
+        guard !tok.encode(text, parseSpecial: chat).isEmpty else { throw fail("the prompt is empty") }
+        let ids = tok.encodePrompt(text, parseSpecial: chat)
         let positions = loaded.model.config.usablePositions
         guard ids.count < positions else {
             throw fail("the prompt is \(ids.count) tokens, but \(model) has \(positions) positions (\(loaded.model.config.usablePositionsKey)); shorten the prompt")

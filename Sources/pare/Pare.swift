@@ -1,5 +1,6 @@
 import ArgumentParser
 import PareCore
+import PareModel
 import Foundation
 
 @main
@@ -7,6 +8,7 @@ struct Pare: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pare",
         abstract: "Prune and distill Llama models on the CPU (the Minitron recipe).",
+        discussion: ModelFamily.helpText,
         version: "0.1.0",
         subcommands: [PipelineCommand.self, Report.self, DataGroup.self, Finetune.self, Prune.self, Distill.self, Export.self, Convert.self, Generate.self, Eval.self, Bench.self])
 

@@ -59,7 +59,8 @@ final class GradientCheckTests: XCTestCase {
 
     func testAttention() {
         // Small shape, and one longer than a 64-row query block with parallel groups.
-        for s in [AttentionShape(B: 2, Tq: 5, Tk: 5, H: 4, KV: 2, D: 4), AttentionShape(B: 2, Tq: 67, Tk: 67, H: 2, KV: 2, D: 4)] {
+        for s in [AttentionShape(B: 2, Tq: 5, Tk: 5, H: 4, KV: 2, D: 4), AttentionShape(B: 2, Tq: 67, Tk: 67, H: 2, KV: 2, D: 4),
+                  AttentionShape(B: 2, Tq: 67, Tk: 67, H: 2, KV: 1, D: 4, scale: 0.3, window: 9)] {
             var q = randomArray(s.B * s.Tq * s.H * s.D, seed: 10), k = randomArray(s.B * s.Tk * s.KV * s.D, seed: 11)
             var v = randomArray(s.B * s.Tk * s.KV * s.D, seed: 12)
             let r = randomArray(s.B * s.Tq * s.H * s.D, seed: 13)
@@ -80,20 +81,22 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
-    func testSwiGLU() {
+    func testGatedActivations() {
         let n = 37
-        var g = randomArray(n, seed: 14, scale: 3), u = randomArray(n, seed: 15)
-        let r = randomArray(n, seed: 16)
-        func f(_ g: [Float], _ u: [Float]) -> Double {
-            var y = [Float](repeating: 0, count: n)
-            y.ptr { swigluForward(out: $0, gate: g, up: u, count: n) }
-            return project(y, r)
+        for kind in [GatedActivation.silu, .geluTanh] {
+            var g = randomArray(n, seed: 14, scale: 3), u = randomArray(n, seed: 15)
+            let r = randomArray(n, seed: 16)
+            func f(_ g: [Float], _ u: [Float]) -> Double {
+                var y = [Float](repeating: 0, count: n)
+                y.ptr { gluForward(out: $0, gate: g, up: u, count: n, activation: kind) }
+                return project(y, r)
+            }
+            var dg = [Float](repeating: 0, count: n), du = dg
+            dg.ptr { a in du.ptr { gluBackward(dgate: a, dup: $0, dout: r, gate: g, up: u, count: n, activation: kind) } }
+            let (g0, u0) = (g, u)
+            assertClose(dg, numericGradient(&g) { f($0, u0) }, atol: atol, rtol: rtol, "\(kind) dgate")
+            assertClose(du, numericGradient(&u) { f(g0, $0) }, atol: atol, rtol: rtol, "\(kind) dup")
         }
-        var dg = [Float](repeating: 0, count: n), du = dg
-        dg.ptr { a in du.ptr { swigluBackward(dgate: a, dup: $0, dout: r, gate: g, up: u, count: n) } }
-        let (g0, u0) = (g, u)
-        assertClose(dg, numericGradient(&g) { f($0, u0) }, atol: atol, rtol: rtol, "swiglu dgate")
-        assertClose(du, numericGradient(&u) { f(g0, $0) }, atol: atol, rtol: rtol, "swiglu dup")
     }
 
     func testCrossEntropy() {

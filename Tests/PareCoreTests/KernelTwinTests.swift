@@ -27,19 +27,22 @@ final class KernelTwinTests: XCTestCase {
         }
     }
 
+    /// Both forms: Llama's x·r·w and Gemma's x·r·(1 + w) (weightOffset 1).
     func testRMSNorm() {
         let N = 67, C = 300
         let x = randomArray(N * C, seed: 5), w = randomArray(C, seed: 6), dy = randomArray(N * C, seed: 7)
-        var y1 = [Float](repeating: 0, count: N * C), y2 = y1, r1 = [Float](repeating: 0, count: N), r2 = r1
-        y1.ptr { y in r1.ptr { r in rmsnormForward(out: y, rstd: r, inp: x, weight: w, N: N, C: C, eps: 1e-5) } }
-        y2.ptr { y in r2.ptr { r in rmsnormForwardNaive(out: y, rstd: r, inp: x, weight: w, N: N, C: C, eps: 1e-5) } }
-        assertClose(y1, y2, atol: 1e-5, rtol: 1e-5, "rmsnorm forward")
-        assertClose(r1, r2, atol: 1e-6, rtol: 1e-5, "rmsnorm rstd")
-        var dx1 = [Float](repeating: 0.1, count: N * C), dw1 = [Float](repeating: 0.2, count: C), dx2 = dx1, dw2 = dw1
-        dx1.ptr { dx in dw1.ptr { dw in rmsnormBackward(dinp: dx, dweight: dw, dout: dy, inp: x, weight: w, rstd: r1, N: N, C: C) } }
-        dx2.ptr { dx in dw2.ptr { dw in rmsnormBackwardNaive(dinp: dx, dweight: dw, dout: dy, inp: x, weight: w, rstd: r1, N: N, C: C) } }
-        assertClose(dx1, dx2, atol: 1e-5, rtol: 1e-4, "rmsnorm dinp")
-        assertClose(dw1, dw2, atol: 1e-4, rtol: 1e-4, "rmsnorm dweight")
+        for offset: Float in [0, 1] {
+            var y1 = [Float](repeating: 0, count: N * C), y2 = y1, r1 = [Float](repeating: 0, count: N), r2 = r1
+            y1.ptr { y in r1.ptr { r in rmsnormForward(out: y, rstd: r, inp: x, weight: w, N: N, C: C, eps: 1e-5, weightOffset: offset) } }
+            y2.ptr { y in r2.ptr { r in rmsnormForwardNaive(out: y, rstd: r, inp: x, weight: w, N: N, C: C, eps: 1e-5, weightOffset: offset) } }
+            assertClose(y1, y2, atol: 1e-5, rtol: 1e-5, "rmsnorm forward, offset \(offset)")
+            assertClose(r1, r2, atol: 1e-6, rtol: 1e-5, "rmsnorm rstd")
+            var dx1 = [Float](repeating: 0.1, count: N * C), dw1 = [Float](repeating: 0.2, count: C), dx2 = dx1, dw2 = dw1
+            dx1.ptr { dx in dw1.ptr { dw in rmsnormBackward(dinp: dx, dweight: dw, dout: dy, inp: x, weight: w, rstd: r1, N: N, C: C, weightOffset: offset) } }
+            dx2.ptr { dx in dw2.ptr { dw in rmsnormBackwardNaive(dinp: dx, dweight: dw, dout: dy, inp: x, weight: w, rstd: r1, N: N, C: C, weightOffset: offset) } }
+            assertClose(dx1, dx2, atol: 1e-5, rtol: 1e-4, "rmsnorm dinp, offset \(offset)")
+            assertClose(dw1, dw2, atol: 1e-4, rtol: 1e-4, "rmsnorm dweight, offset \(offset)")
+        }
     }
 
     func testRoPE() {
@@ -60,7 +63,12 @@ final class KernelTwinTests: XCTestCase {
                   AttentionShape(B: 3, Tq: 150, Tk: 150, H: 4, KV: 2, D: 16),   // several row blocks, parallel groups
                   AttentionShape(B: 1, Tq: 70, Tk: 100, H: 2, KV: 1, D: 8),
                   AttentionShape(B: 1, Tq: 5, Tk: 23, H: 4, KV: 4, D: 8),
-                  AttentionShape(B: 1, Tq: 1, Tk: 9, H: 4, KV: 1, D: 8)] {
+                  AttentionShape(B: 1, Tq: 1, Tk: 9, H: 4, KV: 1, D: 8),
+                  // sliding windows (Gemma 3's local layers) inside and across row blocks, with a
+                  // cache, in decoding, and a scale other than 1/√D
+                  AttentionShape(B: 2, Tq: 150, Tk: 150, H: 4, KV: 2, D: 16, window: 37),
+                  AttentionShape(B: 1, Tq: 70, Tk: 100, H: 2, KV: 1, D: 8, scale: 0.2, window: 5),
+                  AttentionShape(B: 1, Tq: 1, Tk: 9, H: 4, KV: 1, D: 8, window: 4)] {
             let q = randomArray(s.B * s.Tq * s.H * s.D, seed: 9), k = randomArray(s.B * s.Tk * s.KV * s.D, seed: 10)
             let v = randomArray(s.B * s.Tk * s.KV * s.D, seed: 11)
             var o1 = [Float](repeating: 0, count: s.B * s.Tq * s.H * s.D), o2 = o1
@@ -111,18 +119,20 @@ final class KernelTwinTests: XCTestCase {
         }
     }
 
-    func testSwiGLU() {
+    func testGatedActivations() {
         let n = 4099
         let g = randomArray(n, seed: 12, scale: 4), u = randomArray(n, seed: 13), dy = randomArray(n, seed: 14)
-        var y1 = [Float](repeating: 0, count: n), y2 = y1
-        y1.ptr { swigluForward(out: $0, gate: g, up: u, count: n) }
-        y2.ptr { swigluForwardNaive(out: $0, gate: g, up: u, count: n) }
-        assertClose(y1, y2, atol: 1e-6, rtol: 1e-5, "swiglu forward")
-        var dg1 = y1, du1 = y1, dg2 = y1, du2 = y1
-        dg1.ptr { a in du1.ptr { b in swigluBackward(dgate: a, dup: b, dout: dy, gate: g, up: u, count: n) } }
-        dg2.ptr { a in du2.ptr { b in swigluBackwardNaive(dgate: a, dup: b, dout: dy, gate: g, up: u, count: n) } }
-        assertClose(dg1, dg2, atol: 1e-6, rtol: 1e-5, "swiglu dgate")
-        assertClose(du1, du2, atol: 1e-6, rtol: 1e-5, "swiglu dup")
+        for kind in [GatedActivation.silu, .geluTanh] {
+            var y1 = [Float](repeating: 0, count: n), y2 = y1
+            y1.ptr { gluForward(out: $0, gate: g, up: u, count: n, activation: kind) }
+            y2.ptr { gluForwardNaive(out: $0, gate: g, up: u, count: n, activation: kind) }
+            assertClose(y1, y2, atol: 1e-6, rtol: 1e-5, "\(kind) forward")
+            var dg1 = y1, du1 = y1, dg2 = y1, du2 = y1
+            dg1.ptr { a in du1.ptr { b in gluBackward(dgate: a, dup: b, dout: dy, gate: g, up: u, count: n, activation: kind) } }
+            dg2.ptr { a in du2.ptr { b in gluBackwardNaive(dgate: a, dup: b, dout: dy, gate: g, up: u, count: n, activation: kind) } }
+            assertClose(dg1, dg2, atol: 1e-6, rtol: 1e-5, "\(kind) dgate")
+            assertClose(du1, du2, atol: 1e-6, rtol: 1e-5, "\(kind) dup")
+        }
     }
 
     func testCrossEntropy() {

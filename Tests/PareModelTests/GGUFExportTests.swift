@@ -112,6 +112,25 @@ final class GGUFExportTests: XCTestCase {
         }
     }
 
+    /// GPT-2's own pattern (a tokenizer.json with a plain ByteLevel pre-tokenizer) goes out
+    /// under llama.cpp's name for it, "gpt-2": llama.cpp refuses the file for "gpt2".
+    func testAGPT2PatternTokenizerIsWrittenUnderLlamaCppsName() throws {
+        try FileManager.default.createDirectory(atPath: dir + "/tok", withIntermediateDirectories: true)
+        let json = """
+        {"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]},
+         "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}}
+        """
+        try json.write(toFile: dir + "/tok/tokenizer.json", atomically: true, encoding: .utf8)
+        let tok = try Tokenizer(directory: dir + "/tok")
+        XCTAssertEqual(tok.preTokenizer, .gpt2)
+        var config = try Fixture("tiny-untied").config
+        config.vocabSize = 3
+        try GGUFExport.write(try LlamaModel(config: config), tokenizer: tok, type: .f32, name: "gpt2", to: dir + "/gpt2.gguf")
+        let g = try GGUFFile(path: dir + "/gpt2.gguf")
+        XCTAssertEqual(g.metadata["tokenizer.ggml.pre"]?.string, "gpt-2")
+        XCTAssertEqual(try Tokenizer(gguf: g).preTokenizer, .gpt2)
+    }
+
     func testUnsupportedExportsAreRefused() throws {
         let f = try Fixture("tiny-llama3")          // llama3 rope scaling
         let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.teacher))

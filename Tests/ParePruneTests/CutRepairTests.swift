@@ -65,7 +65,7 @@ final class CutRepairTests: XCTestCase {
     /// refits all 7 linear layers of every layer and brings the student's logits closer to
     /// the teacher's on held-out tokens.
     func testRepairBringsAWidthStudentCloserToItsTeacher() throws {
-        for name in ["tiny-llama3", "tiny-qwen2"] {
+        for name in ["tiny-llama3", "tiny-qwen2", "tiny-qwen3"] {
             let teacher = try Fixture(name).model(), c = teacher.config
             let cal = Calibration(stream: try stream(seed: 5), samples: 24, batch: 4)
             let collector = ImportanceCollector(config: c)
@@ -85,6 +85,18 @@ final class CutRepairTests: XCTestCase {
             }
             XCTAssertEqual(teacher.precision, .fp32)
         }
+    }
+
+    /// Gemma 3 normalises each block's output before its residual add, so no least-squares
+    /// refit of o_proj or down_proj reproduces the teacher's: the repair is refused by name.
+    func testRepairIsRefusedForGemma3() throws {
+        let teacher = try Fixture("tiny-gemma3").model(), c = teacher.config
+        let cal = Calibration(stream: try stream(seed: 5), samples: 24, batch: 4)
+        let student = try DepthPruning.prune(teacher, drop: [1])
+        XCTAssertThrowsError(try CutRepair.repair(student: student, teacher: teacher, map: .depth(drop: [1], config: c), calibration: cal)) {
+            XCTAssert("\($0)".contains("repair") && "\($0)".contains("Gemma 3"), "\($0)")
+        }
+        XCTAssertEqual(student.config.layerTypes, ["sliding_attention", "sliding_attention"], "the kept layers keep their types")
     }
 
     /// After dropping layers, the layers below the kept layer before them are untouched; that

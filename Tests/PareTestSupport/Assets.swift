@@ -22,6 +22,8 @@ public enum Assets {
     public static var qwen: String { get throws { try path("Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf") } }
     /// A SentencePiece byte-fallback vocabulary in GGUF metadata (Gemma 3 270M's; tokenizer only).
     public static var sentencePieceVocabulary: String { get throws { try path("gemma-3-270m-q4_k_m.gguf") } }
+    /// The real Gemma 3 270M (Q4_K_M), the Gemma 3 family's teacher; the same file.
+    public static var gemma3: String { get throws { try path("gemma-3-270m-q4_k_m.gguf") } }
     /// MMLU's 57 subjects as Arrow streams, SUBJECT/{dev,validation,test}/data-00000-of-00001.arrow.
     public static var mmlu: String { get throws { try path("mmlu") } }
     /// Meta's Llama 3 tiktoken file (no weights).

@@ -42,7 +42,7 @@ public struct Fixture {
         (try? JSONSerialization.jsonObject(with: Data(file.metadata["adamw"]!.utf8)) as? [String: Double]) ?? [:]
     }
 
-    public static let names = ["tiny-untied", "tiny-tied", "tiny-llama3", "tiny-qwen2", "tiny-mistral", "tiny-qwen3", "tiny-qwen3-untied"]
+    public static let names = ["tiny-untied", "tiny-tied", "tiny-llama3", "tiny-qwen2", "tiny-mistral", "tiny-qwen3", "tiny-qwen3-untied", "tiny-gemma3"]
 }
 
 /// A small random token dataset and the trainer settings the resume tests share: 6 steps of

@@ -15,12 +15,20 @@ import Darwin
 
 public struct AttentionShape: Sendable {
     public var B: Int, Tq: Int, Tk: Int, H: Int, KV: Int, D: Int
-    public init(B: Int, Tq: Int, Tk: Int, H: Int, KV: Int, D: Int) {
-        precondition(H % KV == 0 && Tk >= Tq)
+    /// The scores' factor: 1/√D, or Gemma's 1/√query_pre_attn_scalar.
+    public var scale: Float
+    /// A sliding window: the query at position p sees keys p − window < j ≤ p (`window` keys,
+    /// itself included, as transformers' sliding_window mask); nil: every earlier key.
+    public var window: Int?
+    public init(B: Int, Tq: Int, Tk: Int, H: Int, KV: Int, D: Int, scale: Float? = nil, window: Int? = nil) {
+        precondition(H % KV == 0 && Tk >= Tq && (window ?? 1) >= 1)
         self.B = B; self.Tq = Tq; self.Tk = Tk; self.H = H; self.KV = KV; self.D = D
+        self.scale = scale ?? 1 / Float(D).squareRoot()
+        self.window = window
     }
     public var past: Int { Tk - Tq }
-    public var scale: Float { 1 / Float(D).squareRoot() }
+    /// The first key the query at absolute position `p` sees.
+    @inline(__always) public func firstKey(_ p: Int) -> Int { window.map { max(0, p - $0 + 1) } ?? 0 }
 }
 
 /// Which engine runs attention's products. `blas`: one OpenBLAS sgemm per (batch row, head,
@@ -69,33 +77,37 @@ func attentionProbs(_ P: UnsafeMutablePointer<Float>, Q: UnsafePointer<Float>, K
     BLAS.sgemm(transA: false, transB: true, M: rows, N: L, K: s.D, alpha: s.scale,
                A: Q, lda: s.H * s.D, B: K, ldb: s.KV * s.D, C: P, ldc: L)
     for r in 0..<rows {
-        causalSoftmaxRow(P + r * L, L: L, valid: s.past + i0 + r + 1, own: branches.map { $0[i0 + r] } ?? 0, branches: branches)
+        let p = s.past + i0 + r
+        causalSoftmaxRow(P + r * L, L: L, valid: p + 1, first: s.firstKey(p), own: branches.map { $0[i0 + r] } ?? 0, branches: branches)
     }
 }
 
-/// One row of scores (L) in place: softmax over keys [0, valid), zeros after; with `branches`
-/// and a query of branch `own` ≠ 0, the keys of other branches get weight exactly 0.
+/// One row of scores (L) in place: softmax over keys [first, valid), zeros elsewhere (the
+/// keys before a sliding window, and after the query); with `branches` and a query of branch
+/// `own` ≠ 0, the keys of other branches get weight exactly 0.
 @inline(__always)
-func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, L: Int, valid: Int, own: Int32, branches: UnsafePointer<Int32>?) {
+func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, L: Int, valid: Int, first: Int = 0, own: Int32, branches: UnsafePointer<Int32>?) {
     if own != 0, let br = branches {
-        for j in 0..<valid where br[j] != 0 && br[j] != own { row[j] = -.infinity }
+        for j in first..<valid where br[j] != 0 && br[j] != own { row[j] = -.infinity }
     }
+    row.update(repeating: 0, count: first)
+    let x = row + first, n = valid - first
     var mv = F8(repeating: -.infinity)
     var j = 0
-    while j + 8 <= valid { mv = max8(mv, load8(row + j)); j += 8 }
+    while j + 8 <= n { mv = max8(mv, load8(x + j)); j += 8 }
     var m = mv.max()
-    while j < valid { m = max(m, row[j]); j += 1 }
+    while j < n { m = max(m, x[j]); j += 1 }
     var sv = F8()
     j = 0
     let mm = F8(repeating: m)
-    while j + 8 <= valid { let e = exp8(load8(row + j) - mm); store8(e, row + j); sv += e; j += 8 }
+    while j + 8 <= n { let e = exp8(load8(x + j) - mm); store8(e, x + j); sv += e; j += 8 }
     var sum = sv.sum()
-    while j < valid { let e = expf(row[j] - m); row[j] = e; sum += e; j += 1 }
+    while j < n { let e = expf(x[j] - m); x[j] = e; sum += e; j += 1 }
     let inv = 1 / sum
     j = 0
     let iv = F8(repeating: inv)
-    while j + 8 <= valid { store8(load8(row + j) * iv, row + j); j += 8 }
-    while j < valid { row[j] *= inv; j += 1 }
+    while j + 8 <= n { store8(load8(x + j) * iv, x + j); j += 8 }
+    while j < n { x[j] *= inv; j += 1 }
     (row + valid).update(repeating: 0, count: L - valid)
     // exp8 clamps −∞ to e^−87, not 0: make the other branches' weights exactly zero.
     if own != 0, let br = branches {
@@ -120,6 +132,8 @@ public func attentionForward(out: UnsafeMutablePointer<Float>, q: UnsafePointer<
                              branches: UnsafePointer<Int32>? = nil) {
     let profiled = KernelProfile.begin(.attention); defer { KernelProfile.end(profiled) }
     precondition(branches == nil || s.past == 0, "packed branches need the whole row in one call")
+    // A packed token's position is at most its index, so a window of Tq or more never binds.
+    precondition(branches == nil || (s.window ?? .max) >= s.Tq, "packed branches under a shorter sliding window")
     if s.Tq == 1 && s.B == 1 { return attentionDecode(out: out, q: q, k: k, v: v, shape: s) }
     if AttentionEngine.current == .onednn { return attentionForwardBatched(out: out, q: q, k: k, v: v, shape: s, branches: branches) }
     let headsPerGroup = s.H / s.KV
@@ -151,14 +165,14 @@ func attentionDecode(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, 
         p.withUnsafeMutableBufferPointer { pb in
             let p = pb.baseAddress!
             for h in h0..<h1 {
-                let qh = q + h * s.D, g = h / group
+                let qh = q + h * s.D, g = h / group, first = s.firstKey(s.Tk - 1)
                 var m = -Float.infinity
-                for j in 0..<s.Tk { p[j] = dot(qh, k + j * ldk + g * s.D, s.D) * s.scale; m = max(m, p[j]) }
+                for j in first..<s.Tk { p[j] = dot(qh, k + j * ldk + g * s.D, s.D) * s.scale; m = max(m, p[j]) }
                 var sum: Float = 0
-                for j in 0..<s.Tk { p[j] = expf(p[j] - m); sum += p[j] }
+                for j in first..<s.Tk { p[j] = expf(p[j] - m); sum += p[j] }
                 let y = o.value + h * s.D
                 y.update(repeating: 0, count: s.D)
-                for j in 0..<s.Tk { axpy(p[j] / sum, v + j * ldk + g * s.D, y, s.D) }
+                for j in first..<s.Tk { axpy(p[j] / sum, v + j * ldk + g * s.D, y, s.D) }
             }
         }
     }
@@ -208,7 +222,8 @@ public func attentionBackward(
     }
 }
 
-/// Naive twin: explicit loops in Double, probabilities kept per row; keys another branch
+/// Naive twin: explicit loops in Double, probabilities kept per row; keys before the sliding
+/// window, and keys another branch
 /// holds (`branches`, as in attentionForward) get weight 0.
 public func attentionForwardNaive(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, shape s: AttentionShape,
                                   branches: [Int32]? = nil) {
@@ -221,6 +236,7 @@ public func attentionForwardNaive(out: UnsafeMutablePointer<Float>, q: UnsafePoi
                 var m = -Double.infinity
                 for j in 0..<L {
                     if let br = branches, br[b * s.Tq + j] != 0, br[b * s.Tq + j] != br[b * s.Tq + i] { p[j] = -.infinity; continue }
+                    if let w = s.window, j <= s.past + i - w { p[j] = -.infinity; continue }   // before the window
                     var d: Double = 0
                     for e in 0..<s.D {
                         d += Double(q[(b * s.Tq + i) * s.H * s.D + h * s.D + e]) * Double(k[(b * s.Tk + j) * s.KV * s.D + g * s.D + e])

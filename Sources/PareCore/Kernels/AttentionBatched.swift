@@ -55,8 +55,8 @@ private func blockProbabilities(_ w: BlockViews, P: UnsafeMutablePointer<Float>,
     let box = UncheckedBox(P)
     Parallel.forRange(w.scoreRows, costPerItem: 4 * w.L) { r0, r1 in
         for row in r0..<r1 {
-            let br = branches.map { $0 + row / (s.H * w.R) * s.Tq }, i = w.position(row) - s.past
-            causalSoftmaxRow(box.value + row * w.L, L: w.L, valid: w.position(row) + 1, own: br.map { $0[i] } ?? 0, branches: br)
+            let br = branches.map { $0 + row / (s.H * w.R) * s.Tq }, p = w.position(row), i = p - s.past
+            causalSoftmaxRow(box.value + row * w.L, L: w.L, valid: p + 1, first: s.firstKey(p), own: br.map { $0[i] } ?? 0, branches: br)
         }
     }
 }

@@ -5,8 +5,8 @@ import Foundation
 public enum PreTokenizerKind: String, Sendable, CaseIterable {
     /// Digits split one by one, then GPT-2's pattern (SmolLM2).
     case smollm
-    /// GPT-2's pattern alone.
-    case gpt2
+    /// GPT-2's pattern alone (llama.cpp: "gpt-2"; it has no "gpt2" and refuses the file).
+    case gpt2 = "gpt-2"
     /// Llama 3's tiktoken (cl100k-style) pattern, numbers in runs of up to three.
     case llama3 = "llama-bpe"
     /// Qwen2's: Llama 3's pattern with single digits.
@@ -26,7 +26,7 @@ public enum PreTokenizerKind: String, Sendable, CaseIterable {
     public init?(ggufName: String) {
         switch ggufName {
         case "smollm": self = .smollm
-        case "gpt2", "default": self = .gpt2
+        case "gpt-2", "gpt2", "default": self = .gpt2
         case "llama-bpe", "llama3", "llama-v3": self = .llama3
         case "qwen2": self = .qwen2
         default: return nil
@@ -70,6 +70,9 @@ public final class Tokenizer: Sendable {
     public let unkTokenId: Int32?
     public let padTokenId: Int32?
     public let chatTemplate: String?
+    /// Whether a text starts with BOS (GGUF `tokenizer.ggml.add_bos_token`, tokenizer_config's
+    /// `add_bos_token`): Gemma's and Llama 3's do; `pare generate` adds it to a plain prompt.
+    public let addsBosToken: Bool
     /// Set for SentencePiece-style vocabularies; `model` then only lists the tokens.
     public let sentencePiece: SentencePieceModel?
     let addedById: [Int32: AddedToken]
@@ -79,13 +82,15 @@ public final class Tokenizer: Sendable {
     let hasOrdinaryAddedTokens: Bool
 
     public init(model: BPEModel, preTokenizer: PreTokenizerKind, normalizer: TextNormalizer = .none, addedTokens: [AddedToken],
-                bos: Int32?, eos: Int32?, unk: Int32?, pad: Int32?, chatTemplate: String?, sentencePiece: SentencePieceModel? = nil) {
+                bos: Int32?, eos: Int32?, unk: Int32?, pad: Int32?, chatTemplate: String?, sentencePiece: SentencePieceModel? = nil,
+                addsBos: Bool = false) {
         self.model = model
         self.sentencePiece = sentencePiece
         self.preTokenizer = preTokenizer
         self.normalizer = normalizer
         self.addedTokens = addedTokens
         bosTokenId = bos; eosTokenId = eos; unkTokenId = unk; padTokenId = pad
+        addsBosToken = addsBos && bos != nil
         self.chatTemplate = chatTemplate
         var byId: [Int32: AddedToken] = [:]
         var first = [Bool](repeating: false, count: 256)
@@ -112,6 +117,14 @@ public final class Tokenizer: Sendable {
     public func encode(_ text: String, parseSpecial: Bool = false) -> [Int32] {
         var e = TokenEncoder(self)
         return e.encode(text, parseSpecial: parseSpecial)
+    }
+
+    /// A prompt's ids as transformers and llama.cpp encode it: BOS first where the tokenizer
+    /// adds it (Gemma, Llama 3), unless the text (a rendered chat template) already starts with it.
+    public func encodePrompt(_ text: String, parseSpecial: Bool = false) -> [Int32] {
+        var ids = encode(text, parseSpecial: parseSpecial)
+        if addsBosToken, let bos = bosTokenId, ids.first != bos { ids.insert(bos, at: 0) }
+        return ids
     }
 
     /// Text of `ids`; invalid UTF-8 (a character cut between tokens) becomes U+FFFD.

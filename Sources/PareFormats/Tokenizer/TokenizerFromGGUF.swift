@@ -27,7 +27,8 @@ extension Tokenizer {
         self.init(model: model, preTokenizer: pre, addedTokens: added,
                   bos: id("tokenizer.ggml.bos_token_id"), eos: id("tokenizer.ggml.eos_token_id"),
                   unk: id("tokenizer.ggml.unknown_token_id"), pad: id("tokenizer.ggml.padding_token_id"),
-                  chatTemplate: g.metadata["tokenizer.chat_template"]?.string)
+                  chatTemplate: g.metadata["tokenizer.chat_template"]?.string,
+                  addsBos: g.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false)
     }
 
     /// A SentencePiece BPE vocabulary (`tokenizer.ggml.model = llama`): tokens and scores, merges
@@ -55,7 +56,8 @@ extension Tokenizer {
         self.init(model: try BPEModel(tokens: tokens, merges: []), preTokenizer: .gpt2, addedTokens: added,
                   bos: id("tokenizer.ggml.bos_token_id"), eos: id("tokenizer.ggml.eos_token_id"),
                   unk: id("tokenizer.ggml.unknown_token_id"), pad: id("tokenizer.ggml.padding_token_id"),
-                  chatTemplate: g.metadata["tokenizer.chat_template"]?.string, sentencePiece: spm)
+                  chatTemplate: g.metadata["tokenizer.chat_template"]?.string, sentencePiece: spm,
+                  addsBos: g.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false)
     }
 
     /// The added tokens of llama.cpp's token types: 3 = control (special), 4 = user-defined

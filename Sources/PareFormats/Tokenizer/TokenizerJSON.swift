@@ -85,7 +85,8 @@ extension Tokenizer {
             return name.flatMap { n in added.first { $0.content == n }?.id ?? vocab[n].map(Int32.init) }
         }
         self.init(model: bpe, preTokenizer: pre, normalizer: normalizer, addedTokens: added, bos: special("bos_token"), eos: special("eos_token"),
-                  unk: special("unk_token"), pad: special("pad_token"), chatTemplate: config["chat_template"] as? String, sentencePiece: spm)
+                  unk: special("unk_token"), pad: special("pad_token"), chatTemplate: config["chat_template"] as? String, sentencePiece: spm,
+                  addsBos: config["add_bos_token"] as? Bool ?? false)
     }
 
     /// The prefix of a SentencePiece-style tokenizer.json: a Metaspace pre-tokenizer with its
@@ -189,6 +190,15 @@ extension Tokenizer {
             if spm.stripLeadingSpace { decoders.append(["type": "Strip", "content": " ", "start": 1, "stop": 0]) }
             json["decoder"] = ["type": "Sequence", "decoders": decoders]
             json["post_processor"] = NSNull()
+            // transformers adds BOS through tokenizer.json's post-processor (Gemma's does).
+            if addsBosToken, let bos = bosTokenId {
+                let name = model.tokens[Int(bos)]
+                json["post_processor"] = ["type": "TemplateProcessing",
+                                          "single": [["SpecialToken": ["id": name, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
+                                          "pair": [["SpecialToken": ["id": name, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],
+                                                   ["Sequence": ["id": "B", "type_id": 1]]],
+                                          "special_tokens": [name: ["id": name, "ids": [Int(bos)], "tokens": [name]]]] as [String: Any]
+            }
             json["model"] = ["type": "BPE", "dropout": NSNull(), "unk_token": spm.unkId.map { spm.tokens[Int($0)] as Any } ?? NSNull(),
                              "continuing_subword_prefix": NSNull(), "end_of_word_suffix": NSNull(), "fuse_unk": true, "byte_fallback": true,
                              "ignore_merges": false, "vocab": vocabPlaceholder, "merges": spm.merges.map { [$0.0, $0.1] }] as [String: Any]
@@ -203,7 +213,7 @@ extension Tokenizer {
             // The class transformers builds: Qwen2's and Llama 3's repositories name these.
             "tokenizer_class": sentencePiece != nil ? "LlamaTokenizer" : preTokenizer == .qwen2 ? "Qwen2Tokenizer"
                 : preTokenizer == .llama3 ? "PreTrainedTokenizerFast" : "GPT2Tokenizer",
-            "add_prefix_space": false, "add_bos_token": false,
+            "add_prefix_space": false, "add_bos_token": addsBosToken,
             "clean_up_tokenization_spaces": false, "model_max_length": modelMaxLength,
             "bos_token": name(bosTokenId), "eos_token": name(eosTokenId), "unk_token": name(unkTokenId), "pad_token": name(padTokenId),
             "added_tokens_decoder": decoderTable,

@@ -22,7 +22,8 @@ public enum GGUFExport {
 
     /// Refuses what llama.cpp would not load (or this exporter cannot write), saying what to do.
     static func checkLoadable(_ c: LlamaConfig, as type: TensorType, _ path: String) throws {
-        guard c.hiddenAct == "silu" else {
+        if c.family.isGemma { try checkGemmaLoadable(c, path) }
+        guard c.family.isGemma || c.hiddenAct == "silu" else {
             throw FormatError.unsupported(path: path, message: "hidden_act is \(c.hiddenAct); llama.cpp's llama, qwen2 and qwen3 architectures use SiLU")
         }
         let arch = c.family.ggufArchitecture
@@ -34,6 +35,26 @@ public enum GGUFExport {
         }
         if let s = c.ropeScaling, s.ropeType == "llama3" {
             throw FormatError.unsupported(path: path, message: "Llama 3.1 rope scaling needs a rope_freqs tensor, which this exporter does not write yet")
+        }
+    }
+
+    /// llama.cpp's gemma3 fixes what transformers' config states (llama-model.cpp): every 6th
+    /// layer global and the rest local, the local RoPE base 10,000, the attention scale from
+    /// head_dim, no biases. A model that differs (a depth prune that broke the pattern) would
+    /// load and compute something else, so it is refused, saying which.
+    static func checkGemmaLoadable(_ c: LlamaConfig, _ path: String) throws {
+        let expected = (0..<c.numHiddenLayers).map { ($0 + 1) % 6 == 0 ? "full_attention" : "sliding_attention" }
+        var problems: [String] = []
+        if c.layerTypes != expected {
+            let globals = (c.layerTypes ?? []).indices.filter { !c.isLocalLayer($0) }
+            problems.append("its global layers are \(globals) and llama.cpp's gemma3 makes every 6th layer global (\(expected.indices.filter { ($0 + 1) % 6 == 0 })); drop whole groups of 6 layers when depth-pruning a Gemma 3 for llama.cpp")
+        }
+        if (c.ropeLocalTheta ?? 10_000) != 10_000 { problems.append("its local RoPE base is \(c.ropeLocalTheta!) and llama.cpp's gemma3 fixes 10000") }
+        let scalar = Double(c.numHiddenLayers == 62 ? c.hiddenSize / c.numAttentionHeads : c.headDim)
+        if (c.queryPreAttnScalar ?? scalar) != scalar { problems.append("query_pre_attn_scalar is \(c.queryPreAttnScalar!) and llama.cpp's gemma3 uses \(Int(scalar)) for \(c.numHiddenLayers) layers") }
+        if c.attentionBias { problems.append("attention_bias is true and llama.cpp's gemma3 reads no biases") }
+        if !problems.isEmpty {
+            throw FormatError.unsupported(path: path, message: "llama.cpp could not run this Gemma 3 as it is: \(problems.joined(separator: "; "))")
         }
     }
 
@@ -61,6 +82,7 @@ public enum GGUFExport {
         w.add(key("rope.freq_base"), .f32(Float(c.ropeTheta)))
         w.add(key("attention.layer_norm_rms_epsilon"), .f32(Float(c.rmsNormEps)))
         w.add(key("vocab_size"), .u32(UInt32(c.vocabSize)))
+        if c.family.isGemma, let window = c.slidingWindow { w.add(key("attention.sliding_window"), .u32(UInt32(window))) }
     }
 
     /// The tokenizer.* keys, its vocabulary padded to the embedding's `vocabSize` rows.
@@ -100,7 +122,7 @@ public enum GGUFExport {
         if let e = t.eosTokenId { w.add("tokenizer.ggml.eos_token_id", .u32(UInt32(e))) }
         if let u = t.unkTokenId { w.add("tokenizer.ggml.unknown_token_id", .u32(UInt32(u))) }
         if let p = t.padTokenId { w.add("tokenizer.ggml.padding_token_id", .u32(UInt32(p))) }
-        w.add("tokenizer.ggml.add_bos_token", .bool(false))
+        w.add("tokenizer.ggml.add_bos_token", .bool(t.addsBosToken))
         w.add("tokenizer.ggml.add_space_prefix", .bool(t.sentencePiece.map { $0.prepend != .never } ?? false))
         if let ct = t.chatTemplate { w.add("tokenizer.chat_template", .string(ct)) }
     }
@@ -108,10 +130,12 @@ public enum GGUFExport {
     /// Every parameter under its GGUF name: matrices in `type`, 1-D tensors in F32; q and k
     /// rows permuted for llama.cpp's "llama" rotation.
     static func addTensors(_ model: LlamaModel, type: TensorType, to w: inout GGUFWriter) {
-        let c = model.config, arch = c.family.ggufArchitecture
+        let c = model.config, arch = c.family.ggufArchitecture, gemma = c.family.isGemma
         for e in model.layout.entries {
-            guard let gname = WeightNames.gguf(fromHF: e.name) else { preconditionFailure("no GGUF name for \(e.name)") }
+            guard let gname = WeightNames.gguf(fromHF: e.name, gemma: gemma) else { preconditionFailure("no GGUF name for \(e.name)") }
             var values = Array(UnsafeBufferPointer(start: model.params.pointer + e.offset, count: e.count))
+            // llama.cpp multiplies by a Gemma norm's weight as stored: 1 + w.
+            if gemma, e.name.hasSuffix("norm.weight") { values = values.map { $0 + 1 } }
             if arch == "llama",   // llama.cpp's "llama" rotates adjacent pairs; "qwen2"/"qwen3" rotate halves, as HF does
                let heads = WeightNames.permutedHeads(hfName: e.name, queryHeads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads) {
                 values.withUnsafeMutableBufferPointer {

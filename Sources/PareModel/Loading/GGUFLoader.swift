@@ -45,6 +45,18 @@ extension LlamaConfig {
         if let w = g.metadata[key("attention.sliding_window")]?.int, w > 0 {
             slidingWindow = w
         }
+        if family == .gemma3 { setGemmaFromGGUF() }
+    }
+
+    /// What llama.cpp's gemma3 fixes instead of storing (llama-model.cpp): every 6th layer
+    /// global, the others local with RoPE base 10,000, and the attention scale 1/√head_dim
+    /// (1/√(hidden/heads) for the 62-layer 27B); transformers' GGUF loader reads the same.
+    private mutating func setGemmaFromGGUF() {
+        hiddenActivation = "gelu_pytorch_tanh"
+        layerTypes = (0..<numHiddenLayers).map { ($0 + 1) % 6 == 0 ? "full_attention" : "sliding_attention" }
+        ropeLocalTheta = 10_000
+        queryPreAttnScalar = Double(numHiddenLayers == 62 ? hiddenSize / numAttentionHeads : headDim)
+        if slidingWindow == nil { slidingWindow = 4096 }
     }
 }
 
@@ -57,8 +69,9 @@ extension LlamaModel {
         // llama.cpp's "llama" rotates adjacent pairs, so its converter permuted q/k; "qwen2" and
         // "qwen3" did not.
         let permuted = try g.string("general.architecture") == "llama"
+        let gemma = config.family.isGemma
         for e in model.layout.entries {
-            guard let name = WeightNames.gguf(fromHF: e.name) else { preconditionFailure("no GGUF name for \(e.name)") }
+            guard let name = WeightNames.gguf(fromHF: e.name, gemma: gemma) else { preconditionFailure("no GGUF name for \(e.name)") }
             let info = try g.info(name)
             guard info.torchShape == e.shape || (e.shape.count == 1 && info.count == e.count) else {
                 throw FormatError.corrupt(path: g.path, message: "tensor \"\(name)\" has shape \(info.torchShape) but the metadata implies \(e.shape)")
@@ -69,8 +82,10 @@ extension LlamaModel {
                let heads = WeightNames.permutedHeads(hfName: e.name, queryHeads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads) {
                 WeightNames.unpermuteRows(view.baseAddress!, heads: heads, rows: e.shape[0], cols: e.shape.count > 1 ? e.shape[1] : 1)
             }
+            // llama.cpp's converter stores Gemma's norm weights as 1 + w, the factor itself.
+            if gemma, e.name.hasSuffix("norm.weight") { for i in view.indices { view[i] -= 1 } }
         }
-        let used = Set(model.layout.entries.compactMap { WeightNames.gguf(fromHF: $0.name) })
+        let used = Set(model.layout.entries.compactMap { WeightNames.gguf(fromHF: $0.name, gemma: gemma) })
         try StrictLoading.checkUnused(g.tensors.keys.filter { !used.contains($0) }, path: g.path, configName: "the GGUF metadata")
         try StrictLoading.checkFinite(model, path: g.path)
         return model

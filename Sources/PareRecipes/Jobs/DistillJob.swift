@@ -26,7 +26,7 @@ public struct DistillJob: Equatable, JobSettings {
 
     public static let settings: [Setting<DistillJob>] = [
         .model(\.teacher, "Teacher", key: "teacher"),
-        .model(\.student, "Student (e.g. from pare prune)", key: "student"),
+        .model(\.student, "Student: any model of the teacher's tokenizer, pruned by Pare or an off-the-shelf sibling (e.g. Qwen2.5-Coder-0.5B for the 1.5B)", key: "student"),
         Setting("loss", \.loss, "forward-kl, reverse-kl, symmetric-kl or jsd.", check: Check.oneOf(KDLoss.allCases.map(\.rawValue))),
         Setting("temperature", \.temperature, "Softmax temperature for both models."),
         Setting("jsd_beta", \.jsdBeta, "β of the generalised JSD, 0 < β < 1."),
@@ -76,10 +76,10 @@ public struct DistillJob: Equatable, JobSettings {
     /// loss is part of the objective, so the trainer registers it by construction.
     public func objective(teacher t: PretrainedModel, student s: PretrainedModel, config: TrainerConfig,
                           caches: (train: TeacherCache?, val: TeacherCache?) = (nil, nil)) throws -> Distiller {
-        // Same tokenizer: the common vocabulary must spell the same tokens.
-        let common = min(t.tokenizer.vocabularySize, s.tokenizer.vocabularySize)
-        guard t.tokenizer.model.tokens.prefix(common) == s.tokenizer.model.tokens.prefix(common) else {
-            throw RecipeError.failed("the teacher and student tokenizers differ; distillation needs a shared tokenizer")
+        // The ids both vocabularies hold must mean the same: KD runs over them (the student's
+        // rows, at most the teacher's), and a student's extra rows get no KD gradient.
+        if let what = t.tokenizer.disagreement(with: s.tokenizer, mine: "teacher", theirs: "student") {
+            throw RecipeError.failed("the teacher (\(teacher)) and the student (\(student)) tokenize differently: \(what); distillation compares their predictions id by id, so they need one tokenizer (a student pruned from the teacher, or a sibling of the same family)")
         }
         var inter: IntermediateLoss? = nil
         if let name = intermediateLoss, let k = IntermediateLossKind(rawValue: name) {
