@@ -89,6 +89,18 @@ extension Tokenizer {
                   addsBos: config["add_bos_token"] as? Bool ?? false)
     }
 
+    /// transformers adds BOS through tokenizer.json's post-processor (Gemma's does): the
+    /// TemplateProcessing that puts it first, for a tokenizer that adds it.
+    func bosPostProcessor() -> [String: Any]? {
+        guard addsBosToken, let bos = bosTokenId else { return nil }
+        let name = model.tokens[Int(bos)]
+        return ["type": "TemplateProcessing",
+                "single": [["SpecialToken": ["id": name, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
+                "pair": [["SpecialToken": ["id": name, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],
+                         ["Sequence": ["id": "B", "type_id": 1]]],
+                "special_tokens": [name: ["id": name, "ids": [Int(bos)], "tokens": [name]]]]
+    }
+
     /// The prefix of a SentencePiece-style tokenizer.json: a Metaspace pre-tokenizer with its
     /// prepend_scheme (or the older add_prefix_space), or the older normalizer
     /// Sequence[Prepend("▁"), Replace(" ", "▁")] with no pre-tokenizer.
@@ -189,16 +201,7 @@ extension Tokenizer {
             var decoders: [[String: Any]] = [["type": "Replace", "pattern": ["String": "\u{2581}"], "content": " "], ["type": "ByteFallback"], ["type": "Fuse"]]
             if spm.stripLeadingSpace { decoders.append(["type": "Strip", "content": " ", "start": 1, "stop": 0]) }
             json["decoder"] = ["type": "Sequence", "decoders": decoders]
-            json["post_processor"] = NSNull()
-            // transformers adds BOS through tokenizer.json's post-processor (Gemma's does).
-            if addsBosToken, let bos = bosTokenId {
-                let name = model.tokens[Int(bos)]
-                json["post_processor"] = ["type": "TemplateProcessing",
-                                          "single": [["SpecialToken": ["id": name, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
-                                          "pair": [["SpecialToken": ["id": name, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],
-                                                   ["Sequence": ["id": "B", "type_id": 1]]],
-                                          "special_tokens": [name: ["id": name, "ids": [Int(bos)], "tokens": [name]]]] as [String: Any]
-            }
+            json["post_processor"] = bosPostProcessor() ?? NSNull()
             json["model"] = ["type": "BPE", "dropout": NSNull(), "unk_token": spm.unkId.map { spm.tokens[Int($0)] as Any } ?? NSNull(),
                              "continuing_subword_prefix": NSNull(), "end_of_word_suffix": NSNull(), "fuse_unk": true, "byte_fallback": true,
                              "ignore_merges": false, "vocab": vocabPlaceholder, "merges": spm.merges.map { [$0.0, $0.1] }] as [String: Any]
