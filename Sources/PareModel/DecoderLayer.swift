@@ -29,6 +29,10 @@ struct DecoderLayerBuffers {
 }
 
 extension DecoderLayerBuffers {
+    var requireHeadNorm: HeadNormBuffers {
+        guard let headNorm else { preconditionFailure("a model with q/k norms (Qwen3, Gemma 3) needs their buffers") }
+        return headNorm
+    }
     var requireOutputNorms: OutputNormBuffers {
         guard let outputNorms else { preconditionFailure("a model with output norms (Gemma 3) needs their buffers") }
         return outputNorms
@@ -105,12 +109,11 @@ extension LlamaModel {
         observer?.observe(.attentionResidual, layer: l, values: b.residMid, B: B, T: T, width: C)
     }
 
-    /// Qwen3: q ← q_norm(q), k ← k_norm(k), each head's D values normalised on their own (rows
+    /// Qwen3 and Gemma 3: q ← q_norm(q), k ← k_norm(k), each head's D values normalised on their own (rows
     /// N·H and N·KV of D), before RoPE as transformers does. Nothing for the other families.
     private func headNormsForward(_ w: LayerOffsets, _ b: DecoderLayerBuffers, N: Int) {
         guard let qn = w.qNorm, let kn = w.kNorm else { return }
-        guard let hn = b.headNorm else { preconditionFailure("a model with q/k norms needs their buffers") }
-        let c = config, D = c.headDim, eps = Float(c.rmsNormEps), P = params.pointer
+        let hn = b.requireHeadNorm, c = config, D = c.headDim, eps = Float(c.rmsNormEps), P = params.pointer
         rmsnormForward(out: b.q, rstd: hn.rstdQ, inp: hn.qIn ?? b.q, weight: P + qn, N: N * c.numAttentionHeads, C: D, eps: eps, weightOffset: normOffset)
         rmsnormForward(out: b.kNew, rstd: hn.rstdK, inp: hn.kIn ?? b.kNew, weight: P + kn, N: N * c.numKeyValueHeads, C: D, eps: eps, weightOffset: normOffset)
     }

@@ -149,7 +149,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         queryPreAttnScalar = try c.decodeIfPresent(Double.self, forKey: .queryPreAttnScalar) ?? 256
         slidingWindow = c.contains(.slidingWindow) ? try c.decodeIfPresent(Int.self, forKey: .slidingWindow) : 4096
         layerTypes = try c.decodeIfPresent([String].self, forKey: .layerTypes)
-            ?? (0..<numHiddenLayers).map { ($0 + 1) % 6 == 0 ? "full_attention" : "sliding_attention" }
+            ?? Self.gemmaLayerTypes(numHiddenLayers)
         let perType = (try? c.decodeIfPresent([String: LayerTypeRope].self, forKey: .ropeParameters)) ?? nil
         let legacyGlobal = try c.decodeIfPresent(Double.self, forKey: .ropeTheta)
         let legacyLocal = try c.decodeIfPresent(Double.self, forKey: .ropeLocalBaseFreq)
@@ -315,6 +315,18 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
             guard let w = slidingWindow, w > 0 else { throw fail("sliding_window must be positive where layer_types has sliding_attention layers") }
         }
         guard (queryPreAttnScalar ?? 1) > 0 else { throw fail("query_pre_attn_scalar must be positive") }
+    }
+
+    /// Gemma 3's layer pattern where nothing states it (transformers' default, and what
+    /// llama.cpp's gemma3 fixes): every 6th layer global, the others local.
+    public static func gemmaLayerTypes(_ layers: Int) -> [String] {
+        (0..<layers).map { ($0 + 1) % 6 == 0 ? "full_attention" : "sliding_attention" }
+    }
+
+    /// The query_pre_attn_scalar llama.cpp's gemma3 assumes: head_dim, or hidden / heads for the
+    /// 62-layer 27B.
+    public var llamaCppGemmaQueryScalar: Double {
+        Double(numHiddenLayers == 62 ? hiddenSize / numAttentionHeads : headDim)
     }
 
     /// Rotary inverse frequencies of the local (sliding-window) layers: Gemma 3's

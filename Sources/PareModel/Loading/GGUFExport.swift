@@ -43,14 +43,14 @@ public enum GGUFExport {
     /// head_dim, no biases. A model that differs (a depth prune that broke the pattern) would
     /// load and compute something else, so it is refused, saying which.
     static func checkGemmaLoadable(_ c: LlamaConfig, _ path: String) throws {
-        let expected = (0..<c.numHiddenLayers).map { ($0 + 1) % 6 == 0 ? "full_attention" : "sliding_attention" }
+        let expected = LlamaConfig.gemmaLayerTypes(c.numHiddenLayers)
         var problems: [String] = []
         if c.layerTypes != expected {
             let globals = (c.layerTypes ?? []).indices.filter { !c.isLocalLayer($0) }
-            problems.append("its global layers are \(globals) and llama.cpp's gemma3 makes every 6th layer global (\(expected.indices.filter { ($0 + 1) % 6 == 0 })); drop whole groups of 6 layers when depth-pruning a Gemma 3 for llama.cpp")
+            problems.append("its global layers are \(globals) and llama.cpp's gemma3 makes every 6th layer global (\(expected.indices.filter { expected[$0] == "full_attention" })); drop whole groups of 6 layers when depth-pruning a Gemma 3 for llama.cpp")
         }
         if (c.ropeLocalTheta ?? 10_000) != 10_000 { problems.append("its local RoPE base is \(c.ropeLocalTheta!) and llama.cpp's gemma3 fixes 10000") }
-        let scalar = Double(c.numHiddenLayers == 62 ? c.hiddenSize / c.numAttentionHeads : c.headDim)
+        let scalar = c.llamaCppGemmaQueryScalar
         if (c.queryPreAttnScalar ?? scalar) != scalar { problems.append("query_pre_attn_scalar is \(c.queryPreAttnScalar!) and llama.cpp's gemma3 uses \(Int(scalar)) for \(c.numHiddenLayers) layers") }
         if c.attentionBias { problems.append("attention_bias is true and llama.cpp's gemma3 reads no biases") }
         if !problems.isEmpty {

@@ -53,9 +53,9 @@ extension LlamaConfig {
     /// (1/√(hidden/heads) for the 62-layer 27B); transformers' GGUF loader reads the same.
     private mutating func setGemmaFromGGUF() {
         hiddenActivation = "gelu_pytorch_tanh"
-        layerTypes = (0..<numHiddenLayers).map { ($0 + 1) % 6 == 0 ? "full_attention" : "sliding_attention" }
+        layerTypes = Self.gemmaLayerTypes(numHiddenLayers)
         ropeLocalTheta = 10_000
-        queryPreAttnScalar = Double(numHiddenLayers == 62 ? hiddenSize / numAttentionHeads : headDim)
+        queryPreAttnScalar = llamaCppGemmaQueryScalar
         if slidingWindow == nil { slidingWindow = 4096 }
     }
 }
