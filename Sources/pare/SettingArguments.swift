@@ -29,15 +29,14 @@ struct JobOptions: ParsableArguments {
 }
 
 /// A job command's configuration: its help is the discussion, then the job's settings as the
-/// table lists them.
+/// table lists them (`--threads`, an option group, is listed by ArgumentParser under OPTIONS).
 func jobConfiguration<J: JobSettings>(_ type: J.Type, abstract: String, usage: String, discussion: String = "") -> CommandConfiguration {
     jobConfiguration(nil, type, abstract: abstract, usage: usage, discussion: discussion)
 }
 
 func jobConfiguration<J: JobSettings>(_ name: String?, _ type: J.Type, abstract: String, usage: String, discussion: String = "") -> CommandConfiguration {
     CommandConfiguration(commandName: name, abstract: abstract, usage: usage,
-                         discussion: (discussion.isEmpty ? "" : discussion + "\n\n") + J.helpText()
-                            + "\n\n  --threads <n>           Threads for Pare's kernels and BLAS (default: all cores, or PARE_THREADS).")
+                         discussion: (discussion.isEmpty ? "" : discussion + "\n\n") + J.helpText())
 }
 
 /// Runs a job's body; its errors become CLI exits whose messages name flags. A training
