@@ -92,7 +92,7 @@ def main():
     subjects = a.subjects.split(",") if a.subjects else sorted(
         s for s in os.listdir(a.root) if os.path.exists(os.path.join(a.root, s, "test", "data-00000-of-00001.arrow")))
     questions = [(s, p, gold) for s in subjects for p, gold in prompts(a.root, s, a.shots, a.limit)]
-    pairs = [ref.encode_pair(tok, p, " " + l) for _, p, _ in questions for l in LETTERS]
+    pairs = [ref.encode_pair(tok, p, " " + l, ref.adds_bos(model)) for _, p, _ in questions for l in LETTERS]
     checkpoint = ref.Checkpoint(a.checkpoint, f"mmlu-{a.shots}shot-{a.precision}", a.model, pairs)
     scores, restored, seconds = ref.score(model, pairs, a.batch_size, checkpoint, autocast=a.precision == "bf16-autocast")
     lls = [x[0] for x in scores]

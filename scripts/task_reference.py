@@ -7,7 +7,8 @@ request.continuation, label), the loglikelihood is the sum of log p(continuation
 before it) from one forward pass of context + continuation. Tokenization is lm-eval's
 _encode_pair: trailing whitespace of the context moves to the continuation, the context is
 encoded alone, the continuation is what encoding context + continuation adds after it
-(no special tokens; an empty context becomes EOS). acc = argmax of the loglikelihoods,
+(no special tokens, except BOS for the Gemma family as lm-eval's add_bos_token adds it; an
+empty context becomes lm-eval's prefix token, BOS where the tokenizer has one, else EOS). acc = argmax of the loglikelihoods,
 acc_norm = argmax of loglikelihood / len(continuation) (olmo-eval's acc_per_char);
 LAMBADA: acc = every continuation token is the argmax, perplexity = exp(-mean ll).
 Requests whose doc_id is at or above the config's uncond_docid_offset are skipped.
@@ -106,17 +107,23 @@ def read_task(root, task, shots):
     return config.get("primary_metric", "acc_raw"), out
 
 
-def encode_pair(tok, context, continuation):
+def adds_bos(model):
+    """lm-eval's HFLM sets add_bos_token for every model_type containing "gemma"."""
+    return "gemma" in getattr(model.config, "model_type", "")
+
+
+def encode_pair(tok, context, continuation, add_bos=False):
     n = len(context) - len(context.rstrip())
     if n > 0:
         continuation = context[-n:] + continuation
         context = context[:-n]
-    ctx = tok.encode(context, add_special_tokens=False)
-    whole = tok.encode(context + continuation, add_special_tokens=False)
-    cont = whole[len(ctx):]
-    if not ctx:
-        ctx = [tok.eos_token_id]
-    return ctx, cont
+    if not context:
+        # lm-eval's prefix_token_id: BOS where the tokenizer has one, else EOS.
+        prefix = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        return [prefix], tok.encode(continuation, add_special_tokens=False)
+    ctx = tok.encode(context, add_special_tokens=add_bos)
+    whole = tok.encode(context + continuation, add_special_tokens=add_bos)
+    return ctx, whole[len(ctx):]
 
 
 SCORING_VERSION = 2   # part of the checkpoint key: bump when a score would change (2: float64 log-softmax)
@@ -201,7 +208,7 @@ def score(model, pairs, batch_size, checkpoint, autocast=False):
 def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, checkpoint_dir, precision="fp32", sample=0):
     primary, docs = read_task(root, task, shots)
     docs = docs[:limit] if limit else docs
-    pairs = [encode_pair(tok, c, k) for d in docs for c, k in d["requests"]]
+    pairs = [encode_pair(tok, c, k, adds_bos(model)) for d in docs for c, k in d["requests"]]
     if sample:
         # The requests compare_tasks.py samples: the same seed over the same request count.
         # compare_tasks.py draws random.Random(0).sample(range(requests), 200): the same set only for N = 200.

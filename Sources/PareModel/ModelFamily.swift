@@ -38,6 +38,11 @@ public enum ModelFamily: String, CaseIterable, Sendable {
     /// global ones, each with its own RoPE base.
     public var isGemma: Bool { self == .gemma3 }
 
+    /// Whether task contexts start with BOS: lm-eval-harness sets `add_bos_token` for every
+    /// model_type containing "gemma" ("Gemma underperforms without it"), and model cards'
+    /// figures are scored so; the other families are scored without it.
+    public var scoresWithBos: Bool { isGemma }
+
     /// What every RMSNorm weight is read with: Gemma stores w for x·(1 + w).
     public var normWeightOffset: Float { isGemma ? 1 : 0 }
 

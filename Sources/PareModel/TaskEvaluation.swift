@@ -12,7 +12,7 @@ import PareFormats
 /// standard error the pooled one, and `accMacro` the unweighted mean over subtasks.
 public struct TaskResult: Sendable {
     /// Bumped whenever scoring changes what it computes, so cached results are not reused.
-    public static let scoringVersion = "scoring-3"
+    public static let scoringVersion = "scoring-4"
     public let task: String
     public let variant: String
     public let primaryMetric: String
@@ -84,7 +84,7 @@ public struct TaskScore: Codable, Equatable, Sendable {
 public enum TaskError: Error, CustomStringConvertible {
     /// `document` names it: "document 12", or "high_school_european_history question 3" (MMLU).
     case tooLong(task: String, document: String, tokens: Int, positions: Int)
-    case noEOS(task: String)
+    case noPrefixToken(task: String)
     case emptyContinuation(task: String, document: String)
     public var description: String {
         switch self {
@@ -92,8 +92,8 @@ public enum TaskError: Error, CustomStringConvertible {
             return "task \(t): \(d) needs \(n) tokens, but the model has \(p) positions; use a model with a longer context or fewer shots"
         case let .emptyContinuation(t, d):
             return "task \(t): \(d) has a choice that adds no tokens to its context; the task file is damaged: run scripts/setup"
-        case let .noEOS(t):
-            return "task \(t): a request has an empty context and the tokenizer has no EOS token to stand in for it"
+        case let .noPrefixToken(t):
+            return "task \(t): a request has an empty context and the tokenizer has neither a BOS nor an EOS token to stand in for it"
         }
     }
 }
@@ -110,8 +110,11 @@ extension TaskRequests {
     /// Tokenizes the requests of the documents `limit` selects (see `documents(limit:)`) as
     /// lm-eval does: trailing spaces of the context move to the continuation, the context is
     /// encoded alone, and the continuation is what encoding context + continuation adds after
-    /// it. An empty context becomes EOS.
-    public func tokenized(_ tokenizer: Tokenizer, limit: Int? = nil) throws -> [[ScoringRequest]] {
+    /// it. `leadingBos` starts every context with BOS (lm-eval's `add_bos_token`, which it sets
+    /// for the Gemma family). An empty context becomes lm-eval's prefix token: BOS where the
+    /// tokenizer has one, else EOS.
+    public func tokenized(_ tokenizer: Tokenizer, limit: Int? = nil, leadingBos: Bool = false) throws -> [[ScoringRequest]] {
+        let bos = leadingBos ? tokenizer.bosTokenId.map { [$0] } ?? [] : []
         var enc = TokenEncoder(tokenizer)
         var contextCache: [String: [Int32]] = [:]
         return try documents(limit: limit).map { doc in
@@ -125,13 +128,13 @@ extension TaskRequests {
                     context = String(context.unicodeScalars[..<cut])
                 }
                 let ctx: [Int32]
-                if let c = contextCache[context] { ctx = c } else { ctx = enc.encode(context); contextCache[context] = ctx }
-                let whole = enc.encode(context + continuation)
+                if let c = contextCache[context] { ctx = c } else { ctx = bos + enc.encode(context); contextCache[context] = ctx }
+                let whole = bos + enc.encode(context + continuation)
                 let cont = Array(whole.dropFirst(ctx.count))
                 guard !cont.isEmpty else { throw TaskError.emptyContinuation(task: name, document: label(doc)) }
                 if !ctx.isEmpty { return ScoringRequest(context: ctx, continuation: cont) }
-                guard let eos = tokenizer.eosTokenId else { throw TaskError.noEOS(task: name) }
-                return ScoringRequest(context: [eos], continuation: cont)
+                guard let prefix = tokenizer.bosTokenId ?? tokenizer.eosTokenId else { throw TaskError.noPrefixToken(task: name) }
+                return ScoringRequest(context: [prefix], continuation: cont)
             }
         }
     }
@@ -142,7 +145,7 @@ extension LlamaModel {
     public func evaluate(task: TaskRequests, tokenizer: Tokenizer, limit: Int? = nil, batchTokens: Int = 2048,
                          skipLayers: Set<Int> = [], progress: (ScoringProgress) -> Void = { _ in }) throws -> TaskResult {
         let t0 = Date()
-        let docs = try task.tokenized(tokenizer, limit: limit)
+        let docs = try task.tokenized(tokenizer, limit: limit, leadingBos: config.family.scoresWithBos)
         let shown = task.documents(limit: limit)
         for (d, reqs) in docs.enumerated() {
             for r in reqs where r.inputLength > config.usablePositions {

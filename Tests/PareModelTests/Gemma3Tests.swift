@@ -96,6 +96,24 @@ final class Gemma3Tests: XCTestCase {
         XCTAssertEqual(smol.encodePrompt("Hi"), smol.encode("Hi"))
     }
 
+    /// Task contexts start with BOS for Gemma only, as lm-eval-harness scores the family
+    /// (`add_bos_token` for every model_type containing "gemma"); the continuation's tokens
+    /// are the same either way, and an empty context becomes lm-eval's prefix token, BOS.
+    func testGemmaTaskContextsStartWithBOS() throws {
+        let tok = try Tokenizer(gguf: GGUFFile(path: try Assets.gemma3))
+        let task = TaskRequests(name: "t", variant: "rc_0shot", kind: .multipleChoice, primaryMetric: "acc_raw", shots: 0,
+                                documents: [.init(id: 0, requests: [.init(context: "Is the sky blue?\nAnswer:", continuation: " yes"),
+                                                                   .init(context: " ", continuation: "no")], gold: 0)],
+                                subtasks: [], reportsNormalized: false, contentHash: "t")
+        let plain = try task.tokenized(tok)[0], withBos = try task.tokenized(tok, leadingBos: true)[0]
+        XCTAssertEqual(plain[0].context, tok.encode("Is the sky blue?\nAnswer:"))
+        XCTAssertEqual(withBos[0].context, [2] + plain[0].context)
+        XCTAssertEqual(withBos[0].continuation, plain[0].continuation)
+        XCTAssertEqual(plain[1].context, [2], "an empty context is BOS, lm-eval's prefix token")
+        XCTAssertEqual(plain[1].continuation, tok.encode(" no"))
+        XCTAssertEqual(ModelFamily.allCases.filter(\.scoresWithBos), [.gemma3])
+    }
+
     /// The real 270M: the next-token logits after 560 tokens are the same whether the window
     /// (512) is applied by the prefill's blocked attention or by decoding one token at a time
     /// across the window's edge, and the layer pattern is llama.cpp's.

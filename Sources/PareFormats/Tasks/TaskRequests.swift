@@ -13,6 +13,7 @@ public struct TaskRequests: Sendable {
     public struct Request: Sendable, Equatable {
         public let context: String
         public let continuation: String
+        public init(context: String, continuation: String) { self.context = context; self.continuation = continuation }
     }
     public struct Document: Sendable {
         public let id: Int
