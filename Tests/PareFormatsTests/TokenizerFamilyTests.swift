@@ -31,7 +31,8 @@ final class TokenizerFamilyTests: XCTestCase {
     }
 
     /// The tokenizer read back from the tokenizer.json (+ config) Pare writes for it.
-    func roundTripped(_ t: Tokenizer, patch: ((inout [String: Any]) -> Void)? = nil) throws -> Tokenizer {
+    /// `withoutConfigKey` leaves that key out of tokenizer_config.json.
+    func roundTripped(_ t: Tokenizer, withoutConfigKey key: String? = nil, patch: ((inout [String: Any]) -> Void)? = nil) throws -> Tokenizer {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pare-tok-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { if ProcessInfo.processInfo.environment["PARE_KEEP"] == nil { try? FileManager.default.removeItem(atPath: dir) } else { print("kept \(dir)") } }
@@ -39,6 +40,11 @@ final class TokenizerFamilyTests: XCTestCase {
             if name == "tokenizer.json", let patch {
                 var root = try JSONSerialization.jsonObject(with: data) as! [String: Any]
                 patch(&root)
+                data = try JSONSerialization.data(withJSONObject: root)
+            }
+            if name == "tokenizer_config.json", let key {
+                var root = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+                root[key] = nil
                 data = try JSONSerialization.data(withJSONObject: root)
             }
             try data.write(to: URL(fileURLWithPath: dir + "/" + name))
@@ -72,6 +78,26 @@ final class TokenizerFamilyTests: XCTestCase {
         try checkGolden(try roundTripped(t), "llama3")
         let hf = "/tmp/pare-tok/llama3-tokenizer.json"
         if FileManager.default.fileExists(atPath: hf) { try checkGolden(try Tokenizer(path: hf), "llama3") }
+    }
+
+    /// Llama 3 starts a text with <|begin_of_text|> (Meta's `encode(bos=True)`; its Hugging Face
+    /// tokenizer.json's post-processor, Sequence[ByteLevel, TemplateProcessing]). Pare writes that
+    /// post-processor and reads it back, also beside a tokenizer_config without add_bos_token
+    /// (Meta's has none); SmolLM2's adds nothing and keeps ByteLevel alone.
+    func testLlama3AddsBOSThroughItsPostProcessor() throws {
+        let t = try llama3Tokenizer()
+        XCTAssertTrue(t.addsBosToken)
+        XCTAssertEqual(t.encodePrompt("Hi"), [128_000] + t.encode("Hi"))
+        let json = try JSONSerialization.jsonObject(with: try t.hfFiles(modelMaxLength: 4096)["tokenizer.json"]!) as! [String: Any]
+        let post = try XCTUnwrap(json["post_processor"] as? [String: Any])
+        XCTAssertEqual(post["type"] as? String, "Sequence")
+        XCTAssertEqual((post["processors"] as? [[String: Any]])?.compactMap { $0["type"] as? String }, ["ByteLevel", "TemplateProcessing"])
+        let back = try roundTripped(t, withoutConfigKey: "add_bos_token")
+        XCTAssertTrue(back.addsBosToken, "the post-processor alone says BOS")
+        XCTAssertEqual(back.encodePrompt("Hi"), t.encodePrompt("Hi"))
+        let smol = try roundTripped(try Tokenizer(gguf: GGUFFile(path: try Assets.teacher)), withoutConfigKey: "add_bos_token")
+        XCTAssertFalse(smol.addsBosToken)
+        XCTAssertEqual(smol.encodePrompt("Hi"), smol.encode("Hi"))
     }
 
     /// SentencePiece BPE with byte fallback (a 262,144-token vocabulary with <0xNN> tokens, read

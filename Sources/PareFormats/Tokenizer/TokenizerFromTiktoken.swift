@@ -4,7 +4,8 @@ extension Tokenizer {
     /// Meta's Llama 3 `tokenizer.model`: tiktoken's format, one `base64(bytes) rank` line per
     /// token (the rank is the id and the merge priority), split by the Llama 3 pattern. The
     /// file holds no special tokens; Llama 3's 256 follow the ranks (ids 128000–128255), named
-    /// as in Meta's `llama_models/llama3/tokenizer.py`.
+    /// as in Meta's `llama_models/llama3/tokenizer.py`. A text starts with <|begin_of_text|>,
+    /// as Meta's `encode(bos=True)` and the Hugging Face tokenizer's post-processor give it.
     public convenience init(tiktokenModel path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw FormatError.io(path: path, message: "cannot read the tiktoken tokenizer.model")
@@ -33,6 +34,6 @@ extension Tokenizer {
         let specials = named + (0..<(256 - named.count)).map { "<|reserved_special_token_\($0 + 2)|>" }
         let added = specials.enumerated().map { AddedToken(id: Int32(128_000 + $0.offset), content: $0.element, special: true) }
         self.init(model: model.appending(added.map(\.content)), preTokenizer: .llama3, addedTokens: added, bos: 128_000, eos: 128_001, unk: nil, pad: 128_004,
-                  chatTemplate: nil)
+                  chatTemplate: nil, addsBos: true)
     }
 }

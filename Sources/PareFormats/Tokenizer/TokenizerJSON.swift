@@ -84,13 +84,32 @@ extension Tokenizer {
             let name = (v as? String) ?? ((v as? [String: Any])?["content"] as? String)
             return name.flatMap { n in added.first { $0.content == n }?.id ?? vocab[n].map(Int32.init) }
         }
-        self.init(model: bpe, preTokenizer: pre, normalizer: normalizer, addedTokens: added, bos: special("bos_token"), eos: special("eos_token"),
+        let bos = special("bos_token")
+        // Llama 3's tokenizer_config has no add_bos_token: its tokenizer.json's post-processor adds BOS.
+        let addsBos = config["add_bos_token"] as? Bool
+            ?? bos.map { Tokenizer.postProcessorAddsFirst(root["post_processor"], token: bpe.tokens[Int($0)]) } ?? false
+        self.init(model: bpe, preTokenizer: pre, normalizer: normalizer, addedTokens: added, bos: bos, eos: special("eos_token"),
                   unk: special("unk_token"), pad: special("pad_token"), chatTemplate: config["chat_template"] as? String, sentencePiece: spm,
-                  addsBos: config["add_bos_token"] as? Bool ?? false)
+                  addsBos: addsBos)
     }
 
-    /// transformers adds BOS through tokenizer.json's post-processor (Gemma's does): the
-    /// TemplateProcessing that puts it first, for a tokenizer that adds it.
+    /// Whether a tokenizer.json post-processor puts `token` before every single text: a
+    /// TemplateProcessing whose `single` starts with it, alone or in a Sequence.
+    static func postProcessorAddsFirst(_ processor: Any?, token: String) -> Bool {
+        guard let p = processor as? [String: Any] else { return false }
+        switch p["type"] as? String {
+        case "Sequence":
+            return ((p["processors"] as? [Any]) ?? []).contains { postProcessorAddsFirst($0, token: token) }
+        case "TemplateProcessing":
+            let first = (p["single"] as? [[String: Any]])?.first?["SpecialToken"] as? [String: Any]
+            return first?["id"] as? String == token
+        default:
+            return false
+        }
+    }
+
+    /// transformers adds BOS through tokenizer.json's post-processor (Gemma's and Llama 3's
+    /// do): the TemplateProcessing that puts it first, for a tokenizer that adds it.
     func bosPostProcessor() -> [String: Any]? {
         guard addsBosToken, let bos = bosTokenId else { return nil }
         let name = model.tokens[Int(bos)]
@@ -159,6 +178,7 @@ extension Tokenizer {
     /// `AutoTokenizer.from_pretrained` loads as this same tokenizer.
     public func hfFiles(modelMaxLength: Int) throws -> [String: Data] {
         let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true]
+        let byteLevelPost: [String: Any] = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true]
         let pre: [String: Any] = switch preTokenizer {
         case .smollm: ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true], byteLevel]]
         case .gpt2: byteLevel
@@ -176,7 +196,8 @@ extension Tokenizer {
                                                "rstrip": $0.rstrip, "normalized": $0.normalized, "special": $0.special] },
             "normalizer": normalizer == .nfc ? ["type": "NFC"] as Any : NSNull(),
             "pre_tokenizer": pre,
-            "post_processor": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true],
+            // Llama 3's layout: ByteLevel's offsets, then BOS where the tokenizer adds it.
+            "post_processor": bosPostProcessor().map { ["type": "Sequence", "processors": [byteLevelPost, $0]] as [String: Any] } ?? byteLevelPost,
             "decoder": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true],
             "model": ["type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
                       "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": false, "ignore_merges": model.ignoreMerges,
