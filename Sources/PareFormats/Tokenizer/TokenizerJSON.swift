@@ -85,16 +85,15 @@ extension Tokenizer {
             return name.flatMap { n in added.first { $0.content == n }?.id ?? vocab[n].map(Int32.init) }
         }
         let bos = special("bos_token")
-        // Llama 3's tokenizer_config has no add_bos_token: its tokenizer.json's post-processor adds BOS.
-        let addsBos = config["add_bos_token"] as? Bool
-            ?? bos.map { Tokenizer.postProcessorAddsFirst(root["post_processor"], token: bpe.tokens[Int($0)]) } ?? false
         self.init(model: bpe, preTokenizer: pre, normalizer: normalizer, addedTokens: added, bos: bos, eos: special("eos_token"),
                   unk: special("unk_token"), pad: special("pad_token"), chatTemplate: config["chat_template"] as? String, sentencePiece: spm,
-                  addsBos: addsBos)
+                  addsBos: config["add_bos_token"] as? Bool
+                      ?? bos.map { Tokenizer.postProcessorAddsFirst(root["post_processor"], token: bpe.tokens[Int($0)]) } ?? false)
     }
 
     /// Whether a tokenizer.json post-processor puts `token` before every single text: a
-    /// TemplateProcessing whose `single` starts with it, alone or in a Sequence.
+    /// TemplateProcessing whose `single` starts with it, alone or in a Sequence. It tells whether
+    /// the tokenizer adds BOS when tokenizer_config has no add_bos_token (Llama 3's has none).
     static func postProcessorAddsFirst(_ processor: Any?, token: String) -> Bool {
         guard let p = processor as? [String: Any] else { return false }
         switch p["type"] as? String {
