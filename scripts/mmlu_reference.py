@@ -20,7 +20,9 @@ over subjects.
       --shots 0 --limit 20 --json /tmp/mmlu-ref.json
 
 --limit N scores the first N test questions of each subject; --subjects a,b restricts the
-subjects; --checkpoint DIR resumes an interrupted run (see task_reference.py).
+subjects; --checkpoint DIR keeps each subject's scores in its own file as they are computed, so an
+interrupted run resumes where it stopped and finished subjects can be kept in the repository
+(benchmarks/mmlu-reference/, which scripts/check_mmlu reads first).
 --write-prompts PATH writes, instead of scoring, the first two test prompts and golds of four
 subjects at 0 and 5 shots (Tests/PareFormatsTests/Fixtures/mmlu-prompts.json, MMLUTests' golden).
 """
@@ -28,6 +30,7 @@ import argparse
 import math
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import task_reference as ref  # noqa: E402  (load, encode_pair, score, Checkpoint)
@@ -64,6 +67,33 @@ def pooled_stderr(stderrs, sizes):
     return math.sqrt(sum((s - 1) * e * e * s for e, s in zip(stderrs, sizes)) / (n - len(sizes)) / n)
 
 
+def score_by_subject(model, a, questions, pairs):
+    """Every request's loglikelihood, subject by subject, each subject with its own checkpoint
+    (DIR/mmlu-Kshot-PRECISION-SUBJECT.json.gz), so a finished subject's scores can be kept (in
+    benchmarks/mmlu-reference/) and a run of many hours spread over several sessions.
+    Returns the loglikelihoods in order, how many requests came from checkpoints, and the
+    scoring seconds (None when some came from checkpoints without their time)."""
+    model_id = ref.model_identity(a.model)
+    subjects = list(dict.fromkeys(s for s, _, _ in questions))
+    lls, restored, seconds, start, done = [], 0, 0.0, time.time(), 0
+    for n, subject in enumerate(subjects, 1):
+        idx = [4 * q + j for q, (s, _, _) in enumerate(questions) if s == subject for j in range(4)]
+        part = [pairs[i] for i in idx]
+        checkpoint = ref.Checkpoint(a.checkpoint, f"mmlu-{a.shots}shot-{a.precision}-{subject}", model_id, part)
+        scores, r, sec = ref.score(model, part, a.batch_size, checkpoint, autocast=a.precision == "bf16-autocast")
+        lls += [x[0] for x in scores]
+        restored += r
+        earlier = checkpoint.earlier_seconds if r else 0.0
+        seconds = None if seconds is None or earlier is None else seconds + sec + earlier
+        done += len(part) - r
+        rate = done / 4 / (time.time() - start) if done else 0.0
+        left = (len(pairs) - len(lls)) / 4
+        print(f"[{n}/{len(subjects)}] {subject}: {len(part) // 4} questions{f' ({r} requests restored)' if r else ''} | "
+              f"{len(lls) // 4}/{len(pairs) // 4} done | {rate:.2f} questions/s | ETA {left / rate / 60 if rate else 0:.0f} min",
+              file=sys.stderr, flush=True)
+    return lls, restored, seconds
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
@@ -93,9 +123,7 @@ def main():
         s for s in os.listdir(a.root) if os.path.exists(os.path.join(a.root, s, "test", "data-00000-of-00001.arrow")))
     questions = [(s, p, gold) for s in subjects for p, gold in prompts(a.root, s, a.shots, a.limit)]
     pairs = [ref.encode_pair(tok, p, " " + l, ref.adds_bos(model)) for _, p, _ in questions for l in LETTERS]
-    checkpoint = ref.Checkpoint(a.checkpoint, f"mmlu-{a.shots}shot-{a.precision}", a.model, pairs)
-    scores, restored, seconds = ref.score(model, pairs, a.batch_size, checkpoint, autocast=a.precision == "bf16-autocast")
-    lls = [x[0] for x in scores]
+    lls, restored, seconds = score_by_subject(model, a, questions, pairs)
     per = {}
     for q, (s, _, gold) in enumerate(questions):
         four = lls[4 * q:4 * q + 4]
@@ -117,7 +145,7 @@ def main():
          "questions_per_second": n / seconds if seconds and not restored else None,
          "loglikelihoods": lls}
     print(f"mmlu ({a.shots}-shot) | {len(subjects)} subjects | {n} questions | acc {acc:.4f} ± {r['acc_stderr']:.4f} | "
-          f"unweighted {r['acc_macro']:.4f} | {seconds:.1f} s | {r['questions_per_second'] or 0:.2f} questions/s", flush=True)
+          f"unweighted {r['acc_macro']:.4f} | {seconds or 0:.1f} s | {r['questions_per_second'] or 0:.2f} questions/s", flush=True)
     if a.json:
         import json
         json.dump({"torch": torch.__version__, "transformers": transformers.__version__, "pyarrow": pa.__version__,

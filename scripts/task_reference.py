@@ -27,7 +27,7 @@ fp64 (the whole model in float64) gives loglikelihoods without fp32 rounding, th
 both fp32 implementations approximate; with --sample N it scores only the N requests that
 compare_tasks.py samples (seeded), which fp64 can afford.
 
---checkpoint DIR keeps each task's scores there as they are computed (rewritten every
+--checkpoint DIR keeps each task's scores there (gzipped JSON) as they are computed (rewritten every
 minute), so a multi-hour run (hellaswag's 10,042 documents) that is interrupted resumes where
 it stopped. The checkpoint also keeps the scoring seconds of every run so far, so a task that
 ran across several runs still reports the whole task's tokens/s (all of its tokens over the
@@ -126,22 +126,36 @@ def encode_pair(tok, context, continuation, add_bos=False):
     return ctx, whole[len(ctx):]
 
 
-SCORING_VERSION = 2   # part of the checkpoint key: bump when a score would change (2: float64 log-softmax)
+SCORING_VERSION = 3   # part of the checkpoint key: bump when a score would change (2: float64 log-softmax; 3: model by SHA-256)
+
+
+def model_identity(model_path):
+    """What a checkpoint's key holds of the model: a GGUF file's SHA-256 (so checkpoints kept in
+    the repository, benchmarks/mmlu-reference/, resume on any machine and under any path), a
+    directory's absolute path."""
+    if not os.path.isfile(model_path):
+        return os.path.abspath(model_path)
+    h = hashlib.sha256()
+    with open(model_path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 24), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
 
 
 class Checkpoint:
-    """Scores computed so far for one task, in DIR/<task>.json, keyed by a hash of the model
-    file's path and size and of every tokenized request, so a changed model, limit or
-    tokenizer starts afresh. Written to a temporary name, then renamed."""
+    """Scores computed so far for one task, in DIR/<task>.json.gz, keyed by a hash of the model
+    (model_identity) and of every tokenized request, so a changed model, limit or tokenizer
+    starts afresh. Written to a temporary name, then renamed."""
 
-    def __init__(self, folder, task, model_path, pairs):
-        self.path = os.path.join(folder, f"{task}.json") if folder else None
-        h = hashlib.sha256(f"{SCORING_VERSION}:{os.path.abspath(model_path)}:{os.path.getsize(model_path) if os.path.isfile(model_path) else 0}".encode())
+    def __init__(self, folder, task, model_id, pairs):
+        self.path = os.path.join(folder, f"{task}.json.gz") if folder else None
+        h = hashlib.sha256(f"{SCORING_VERSION}:{model_id}".encode())
         h.update(json.dumps(pairs).encode())
         self.key, self.scores, self.written = h.hexdigest(), {}, time.time()
         self.earlier_seconds = 0.0   # scoring seconds of the runs that computed self.scores; None if unknown
         if self.path and os.path.exists(self.path):
-            saved = json.load(open(self.path))
+            with gzip.open(self.path, "rt") as f:
+                saved = json.load(f)
             if saved.get("key") == self.key:
                 self.scores = {int(i): tuple(v) for i, v in saved["scores"].items()}
                 self.earlier_seconds = saved.get("seconds") if self.scores else 0.0
@@ -151,10 +165,13 @@ class Checkpoint:
         if not self.path or (not force and time.time() - self.written < 60):
             return
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        done = {i: list(v) for i, v in enumerate(out) if v is not None}
-        with open(self.path + ".tmp", "w") as f:
-            json.dump({"key": self.key, "scores": done,
-                       "seconds": None if self.earlier_seconds is None else self.earlier_seconds + seconds}, f)
+        # Ten significant digits: far below fp32's own rounding, and a third smaller gzipped.
+        done = {i: [float(f"{v[0]:.10g}"), v[1]] for i, v in enumerate(out) if v is not None}
+        # mtime 0: the same scores give the same bytes (files kept in the repository diff cleanly).
+        with open(self.path + ".tmp", "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+            f.write(json.dumps({"key": self.key, "torch": torch.__version__, "transformers": transformers.__version__,
+                                "scores": done, "seconds": None if self.earlier_seconds is None
+                                else round(self.earlier_seconds + seconds, 1)}, separators=(",", ":")).encode())
         os.replace(self.path + ".tmp", self.path)
         self.written = time.time()
 
@@ -201,7 +218,8 @@ def score(model, pairs, batch_size, checkpoint, autocast=False):
             out[i] = (ll, greedy)
         checkpoint.save(out, time.time() - start)
     seconds = time.time() - start
-    checkpoint.save(out, seconds, force=True)
+    if order:   # a checkpoint that held every score stays as it was
+        checkpoint.save(out, seconds, force=True)
     return out, restored, seconds
 
 
@@ -213,11 +231,11 @@ def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, check
         # The requests compare_tasks.py samples: the same seed over the same request count.
         # compare_tasks.py draws random.Random(0).sample(range(requests), 200): the same set only for N = 200.
         sample = sorted(random.Random(0).sample(range(len(pairs)), min(sample, len(pairs))))
-        scores, _, seconds = score(model, [pairs[i] for i in sample], batch_size, Checkpoint(None, task, model_path, []),
+        scores, _, seconds = score(model, [pairs[i] for i in sample], batch_size, Checkpoint(None, task, None, []),
                           autocast=precision == "bf16-autocast")
         return {"task": task, "precision": precision, "requests": len(pairs), "seconds": seconds,
                 "loglikelihoods": {str(i): x[0] for i, x in zip(sample, scores)}}
-    checkpoint = Checkpoint(checkpoint_dir, f"{task}-{shots}shot" + ("" if precision == "fp32" else "-" + precision), model_path, pairs)
+    checkpoint = Checkpoint(checkpoint_dir, f"{task}-{shots}shot" + ("" if precision == "fp32" else "-" + precision), model_identity(model_path), pairs)
     scores, restored, seconds = score(model, pairs, batch_size, checkpoint, autocast=precision == "bf16-autocast")
     tokens = sum(len(c) + len(k) - 1 for c, k in pairs)
     # tokens/s of the whole task: its tokens over the seconds of every run that scored them.
