@@ -20,11 +20,13 @@ public struct ScoringRequest: Sendable {
 }
 
 /// Requests scored in one packed row: the longest input prefix they all share, once, then
-/// each request's remaining input tokens (see PackedRows). A lone request is its own prefix.
+/// each distinct remainder (see PackedRows). Members whose whole inputs are equal (the
+/// one-letter choices of an MMLU question) share one branch. A lone request is its own prefix.
 struct PrefixGroup {
     let members: [Int]      // request indices
     let prefix: Int         // input tokens every member shares
-    let starts: [Int]       // where each member's remainder begins in the row
+    let branch: [Int]       // member k's branch: 1, 2, … (0 is the shared prefix)
+    let starts: [Int]       // where branch b + 1 begins in the row
     let length: Int         // tokens in the packed row
 
     init(_ members: [Int], _ requests: [ScoringRequest]) {
@@ -40,19 +42,39 @@ struct PrefixGroup {
             p = t
         }
         prefix = p
-        var at = p, starts: [Int] = []
-        for m in members { starts.append(at); at += requests[m].inputLength - p }
+        var at = p, starts: [Int] = [], branch: [Int] = [], owners: [Int] = []
+        for m in members {
+            let r = requests[m]
+            if let b = owners.firstIndex(where: { requests[$0].sameInput(as: r) }) { branch.append(b + 1); continue }
+            owners.append(m); branch.append(owners.count); starts.append(at)
+            at += r.inputLength - p
+        }
+        self.branch = branch
         self.starts = starts
         length = at
     }
 
     /// The row index of member k's input token t.
-    func row(_ k: Int, _ t: Int) -> Int { t < prefix ? t : starts[k] + t - prefix }
+    func row(_ k: Int, _ t: Int) -> Int { t < prefix ? t : starts[branch[k] - 1] + t - prefix }
+    /// Whether the row branches after its prefix (needs PackedRows), or is one plain sequence.
+    var branches: Bool { length > prefix }
+    /// Distinct branches (the padding after them gets the next id).
+    var branchCount: Int { starts.count }
+}
+
+extension LlamaConfig {
+    /// The longest row that can pack branches: the attention kernels apply a sliding window by
+    /// row index (Gemma's local layers), which is each token's position only in a plain row.
+    public var packedRowLimit: Int { ((0..<numHiddenLayers).compactMap { attentionWindow(layer: $0) }.min() ?? .max) / 16 * 16 }
 }
 
 extension ScoringRequest {
     /// Input token t: the context, then the continuation but its last token.
     func input(_ t: Int) -> Int32 { t < context.count ? context[t] : continuation[t - context.count] }
+    /// Whether the model sees the same tokens for both (the last continuation token is not input).
+    func sameInput(as o: ScoringRequest) -> Bool {
+        inputLength == o.inputLength && (0..<inputLength).allSatisfy { input($0) == o.input($0) }
+    }
 }
 
 /// How far `score` has got: requests and their input tokens (context + continuation − 1 each,
@@ -99,7 +121,9 @@ extension LlamaModel {
         var i = 0
         while i < order.count {
             let T = (packs[order[i]].length + 15) / 16 * 16
-            let B = min(max(1, batchTokens / T), order.count - i)
+            var B = min(max(1, batchTokens / T), order.count - i)
+            // A batch with a branched row runs packed, and then every row must fit the window.
+            if T > config.packedRowLimit { B = max(1, order[i..<(i + B)].prefix { !packs[$0].branches }.count) }
             let batch = Array(order[i..<(i + B)])
             if acts?.B != B || acts?.T != T { acts = Activations(config: config, B: B, T: T, lmChunk: 1, forTraining: false) }
             let a = acts!
@@ -107,7 +131,7 @@ extension LlamaModel {
             // only when some row branches after its prefix (otherwise plain causal rows: also
             // when every member's input is the prefix, as MMLU's one-letter choices are).
             var tokens = [Int32](repeating: 0, count: B * T)
-            let packed = batch.contains { packs[$0].length > packs[$0].prefix } ? PackedRows(count: B * T) : nil
+            let packed = batch.contains { packs[$0].branches } ? PackedRows(count: B * T) : nil
             // Rows of the final hidden state that predict a continuation token, and that token.
             var heads: [(request: Int, row: Int, target: Int32)] = []
             for (b, g) in batch.enumerated() {
@@ -118,12 +142,12 @@ extension LlamaModel {
                         let at = base + pack.row(k, t)
                         tokens[at] = q.input(t)
                         packed?.positions[at] = Int32(t)
-                        packed?.branches[at] = t < pack.prefix ? 0 : Int32(k + 1)
+                        packed?.branches[at] = t < pack.prefix ? 0 : Int32(pack.branch[k])
                     }
                     for j in 0..<q.continuation.count { heads.append((r, base + pack.row(k, q.context.count - 1 + j), q.continuation[j])) }
                     seen += q.inputLength
                 }
-                for at in (base + pack.length)..<(base + T) { packed?.branches[at] = Int32(pack.members.count + 1) }
+                for at in (base + pack.length)..<(base + T) { packed?.branches[at] = Int32(pack.branchCount + 1) }
                 done += pack.members.count
                 computed += pack.length
             }

@@ -153,7 +153,8 @@ extension LlamaModel {
             }
         }
         // A document's choices share their context (most tasks) or its start (Winogrande's
-        // partial scoring): each document is one packed row that computes that prefix once.
+        // partial scoring): each document is one packed row that computes that prefix once;
+        // documents sharing a few-shot prompt share a row too (rowsSharingPrompts).
         // A choice written twice (csqa offers " indestructible" as choices 0 and 3) is scored
         // once, so the copies tie exactly and the first wins, as when each is scored alone.
         var flat: [ScoringRequest] = [], groups: [[Int]] = [], slot: [Int] = []
@@ -165,7 +166,8 @@ extension LlamaModel {
             }
             groups.append(group)
         }
-        let unique = try score(flat, groups: groups, batchTokens: batchTokens, skipLayers: skipLayers, progress: progress)
+        let rows = rowsSharingPrompts(groups, flat, limit: min(maxSharedRow, config.packedRowLimit), cost: rowCost)
+        let unique = try score(flat, groups: rows, batchTokens: batchTokens, skipLayers: skipLayers, progress: progress)
         let scores = slot.map { unique[$0] }
         var result = TaskResult(task: task.name, variant: task.variant, primaryMetric: task.primaryMetric, documents: docs.count)
         result.tokens = flat.reduce(0) { $0 + $1.inputLength }
@@ -216,6 +218,57 @@ extension LlamaModel {
         return result
     }
 }
+
+/// The longest row documents sharing a prompt are packed into (a bound on its activations and
+/// attention scratch; a few-shot row stops growing well before it, see rowCost).
+let maxSharedRow = 8192
+
+/// Forward cost of a scored row by its tokens L: a·L + b·L²/2, in FLOPs. a = 2 per matmul
+/// weight (the LM head aside: only continuation rows reach it); b = 4·H·D per layer for one
+/// (query, key) pair, counted twice because attention's small products and softmax run at
+/// about half the big matmuls' rate (a 4 × 256 training step's attention, 34 GFLOP of the causal
+/// part, took 0.28 s on 2 Zen 4 cores: ~120 GFLOP/s against ~210 for the matmuls).
+public struct RowCost: Sendable {
+    public let perToken: Double, perPair: Double
+    public init(perToken: Double, perPair: Double) { self.perToken = perToken; self.perPair = perPair }
+    public func callAsFunction(_ L: Int) -> Double { perToken * Double(L) + perPair * Double(L) * Double(L) / 2 }
+}
+
+extension LlamaModel {
+    public var rowCost: RowCost {
+        let c = config
+        let weights = layout.entries.filter { $0.shape.count == 2 && $0.name.hasPrefix("model.layers.") }.reduce(0) { $0 + $1.count }
+        return RowCost(perToken: 2 * Double(weights), perPair: 2 * 4 * Double(c.numHiddenLayers * c.numAttentionHeads * c.headDim))
+    }
+}
+
+/// Consecutive documents whose inputs share a long start — a few-shot prompt, MMLU's
+/// description and five dev questions (85% of 5-shot prompt tokens) — are packed into one row,
+/// so that start is computed once for all of them. A document joins the row before it when
+/// that costs less than its own row would (`cost`: the longer row's attention grows as its
+/// square, so a 0-shot MMLU question, which shares only the ~16-token description, mostly
+/// stays alone) and the row stays within `limit` tokens.
+public func rowsSharingPrompts(_ groups: [[Int]], _ requests: [ScoringRequest], limit: Int, cost: RowCost) -> [[Int]] {
+    var rows: [[Int]] = [], length = 0
+    for g in groups {
+        let alone = PrefixGroup(g, requests).length
+        if let row = rows.last, let head = row.first, let first = g.first {
+            let a = requests[head], b = requests[first]
+            var shared = 0
+            while shared < min(a.inputLength, b.inputLength) && a.input(shared) == b.input(shared) { shared += 1 }
+            if shared > 0 && length + b.inputLength - shared <= limit {
+                let merged = PrefixGroup(row + g, requests).length
+                if merged <= limit && cost(merged) - cost(length) < cost(alone) { rows[rows.count - 1] = row + g; length = merged; continue }
+            }
+        }
+        rows.append(g); length = alone
+    }
+    return rows
+}
+
+/// Tokens in the packed row of `members` (a group for `score`): their shared input prefix once,
+/// then each distinct remainder.
+public func packedRowLength(_ members: [Int], _ requests: [ScoringRequest]) -> Int { PrefixGroup(members, requests).length }
 
 /// lm-eval-harness's standard error of a size-weighted group mean: the subtasks' sample
 /// variances pooled, √(Σ (nᵢ − 1)·nᵢ·seᵢ² / (N − k) / N) over k subtasks of N documents.

@@ -157,6 +157,39 @@ final class TaskScoringTests: XCTestCase {
         }
     }
 
+    /// Few-shot documents share their prompt: consecutive questions after one long prompt are
+    /// packed into one row that computes the prompt once (each question a branch, its four
+    /// one-letter choices sharing it), a question after another prompt starts a new row, a
+    /// short shared start (0-shot MMLU's description) packs nothing, the row limit is kept,
+    /// and every score equals the request scored alone.
+    func testFewShotDocumentsShareOneForwardOfTheirPrompt() throws {
+        let m = try model()
+        var rng = RNG(seed: 22)
+        func tokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % 90) } }
+        var requests: [ScoringRequest] = [], groups: [[Int]] = []
+        func document(_ context: [Int32]) {
+            groups.append(Array(requests.count..<(requests.count + 4)))
+            for letter in [10, 11, 12, 13] as [Int32] { requests.append(ScoringRequest(context: context, continuation: [letter])) }
+        }
+        let prompt = tokens(40), other = tokens(40), short = tokens(3)
+        var questions = 0
+        for q in 0..<5 { let t = tokens(6 + q); questions += t.count; document([96] + prompt + t) }   // 96: not in `tokens`
+        document([96] + other + tokens(8))
+        for q in 0..<3 { document([96] + short + tokens(20 + q)) }
+        // a·L + b·L²/2 with b large enough that 20 tokens sharing 4 are cheaper alone.
+        let cost = RowCost(perToken: 1, perPair: 0.05)
+        let rows = rowsSharingPrompts(groups, requests, limit: 512, cost: cost)
+        XCTAssertEqual(rows.map(\.count), [20, 4, 4, 4, 4], "five questions of one prompt in one row; the rest alone")
+        XCTAssertEqual(packedRowLength(rows[0], requests), 41 + questions, "the prompt once, then each question once")
+        XCTAssertEqual(rowsSharingPrompts(groups, requests, limit: 41 + 6 + 7 + 8, cost: cost).map(\.count), [12, 8, 4, 4, 4, 4], "the row limit")
+        var last: ScoringProgress? = nil
+        let got = try m.score(requests, groups: rows, batchTokens: 128) { last = $0 }
+        XCTAssertEqual(last?.rowTokens, rows.reduce(0) { $0 + packedRowLength($1, requests) })
+        for (i, r) in requests.enumerated() {
+            XCTAssertEqual(got[i].logLikelihood, try naive(m, r).logLikelihood, accuracy: 1e-4, "request \(i)")
+        }
+    }
+
     /// The content hash follows the weights and config, not the object or the thread count.
     func testContentHashFollowsTheWeights() throws {
         let a = try model(), b = try model()

@@ -87,9 +87,12 @@ func attentionProbs(_ P: UnsafeMutablePointer<Float>, Q: UnsafePointer<Float>, K
 /// `own` ≠ 0, the keys of other branches get weight exactly 0.
 @inline(__always)
 func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, L: Int, valid: Int, first: Int = 0, own: Int32, branches: UnsafePointer<Int32>?) {
-    if own != 0, let br = branches {
-        for j in first..<valid where br[j] != 0 && br[j] != own { row[j] = -.infinity }
-    }
+    // The other branches' keys before the query: one range, from the prefix's end to the start
+    // of the query's own branch (the layout attentionForward requires). Found by walking the
+    // prefix and the own branch and filled at once, rather than a test of every key for every
+    // head and query of rows thousands of tokens long (few-shot MMLU).
+    let others = own != 0 ? branches.map { otherBranches($0, from: first, valid: valid, own: own) } : nil
+    if let o = others { (row + o.lowerBound).update(repeating: -.infinity, count: o.count) }
     row.update(repeating: 0, count: first)
     let x = row + first, n = valid - first
     var mv = F8(repeating: -.infinity)
@@ -110,9 +113,18 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, L: Int, valid: Int, fi
     while j < n { x[j] *= inv; j += 1 }
     (row + valid).update(repeating: 0, count: L - valid)
     // exp8 clamps −∞ to e^−87, not 0: make the other branches' weights exactly zero.
-    if own != 0, let br = branches {
-        for j in 0..<valid where br[j] != 0 && br[j] != own { row[j] = 0 }
-    }
+    if let o = others { (row + o.lowerBound).update(repeating: 0, count: o.count) }
+}
+
+/// Keys in [first, valid) of branches other than `own` (≠ 0), in a row laid out as one
+/// prefix (branch 0) followed by contiguous branches.
+@inline(__always)
+func otherBranches(_ br: UnsafePointer<Int32>, from first: Int, valid: Int, own: Int32) -> Range<Int> {
+    var lo = first
+    while lo < valid && br[lo] == 0 { lo += 1 }
+    var hi = valid
+    while hi > lo && br[hi - 1] == own { hi -= 1 }
+    return lo..<hi
 }
 
 /// dS = P ⊙ (dP − Σ_j P·dP) over one row's causal prefix [0, valid), in place in dP; zeros after.
@@ -127,7 +139,8 @@ func softmaxBackwardRow(p: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>
 
 /// out (B, Tq, H·D) = attention(q, k, v). `branches` (B, Tq) packs several sequences that
 /// share a prefix into one row (forward only, no past): branch 0 is the prefix, and a token of
-/// branch k ≥ 1 attends to the prefix and to the tokens before it in branch k.
+/// branch k ≥ 1 attends to the prefix and to the tokens before it in branch k. Each row must
+/// be laid out as PackedRows does: the prefix first, then each branch's tokens contiguous.
 public func attentionForward(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, shape s: AttentionShape,
                              branches: UnsafePointer<Int32>? = nil) {
     let profiled = KernelProfile.begin(.attention); defer { KernelProfile.end(profiled) }
