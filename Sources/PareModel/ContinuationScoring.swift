@@ -45,7 +45,7 @@ struct PrefixGroup {
         var at = p, starts: [Int] = [], branch: [Int] = [], owners: [Int] = []
         for m in members {
             let r = requests[m]
-            if let b = owners.firstIndex(where: { requests[$0].sameInput(as: r) }) { branch.append(b + 1); continue }
+            if let b = owners.firstIndex(where: { requests[$0].sameInput(as: r, from: p) }) { branch.append(b + 1); continue }
             owners.append(m); branch.append(owners.count); starts.append(at)
             at += r.inputLength - p
         }
@@ -71,9 +71,10 @@ extension LlamaConfig {
 extension ScoringRequest {
     /// Input token t: the context, then the continuation but its last token.
     func input(_ t: Int) -> Int32 { t < context.count ? context[t] : continuation[t - context.count] }
-    /// Whether the model sees the same tokens for both (the last continuation token is not input).
-    func sameInput(as o: ScoringRequest) -> Bool {
-        inputLength == o.inputLength && (0..<inputLength).allSatisfy { input($0) == o.input($0) }
+    /// Whether the model sees the same tokens for both (the last continuation token is not
+    /// input), given that their first `from` tokens are known to be equal.
+    func sameInput(as o: ScoringRequest, from: Int = 0) -> Bool {
+        inputLength == o.inputLength && (from..<inputLength).allSatisfy { input($0) == o.input($0) }
     }
 }
 

@@ -246,8 +246,10 @@ extension LlamaModel {
 /// description and five dev questions (85% of 5-shot prompt tokens) — are packed into one row,
 /// so that start is computed once for all of them. A document joins the row before it when
 /// that costs less than its own row would (`cost`: the longer row's attention grows as its
-/// square, so a 0-shot MMLU question, which shares only the ~16-token description, mostly
-/// stays alone) and the row stays within `limit` tokens.
+/// square, so 0-shot MMLU questions, which share only the ~16-token description, pack a few to
+/// a row, and 5-shot ones up to the limit) and the row stays within `limit` tokens. Measured on
+/// the bundled teacher, fp32, `--limit 5` (Zen 4): 5-shot 267 → 102 s, 0-shot 42.6 → 37.6 s;
+/// hellaswag and arc_easy at 200 documents as fast as before.
 public func rowsSharingPrompts(_ groups: [[Int]], _ requests: [ScoringRequest], limit: Int, cost: RowCost) -> [[Int]] {
     var rows: [[Int]] = [], length = 0
     for g in groups {
