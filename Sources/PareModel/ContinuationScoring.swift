@@ -34,13 +34,7 @@ struct PrefixGroup {
         self.members = members
         let first = requests[members[0]]
         var p = first.inputLength
-        for m in members.dropFirst() {
-            let r = requests[m]
-            p = min(p, r.inputLength)
-            var t = 0
-            while t < p && r.input(t) == first.input(t) { t += 1 }
-            p = t
-        }
+        for m in members.dropFirst() { p = requests[m].sharedInput(with: first, upTo: p) }
         prefix = p
         var at = p, starts: [Int] = [], branch: [Int] = [], owners: [Int] = []
         for m in members {
@@ -71,9 +65,16 @@ extension LlamaConfig {
 extension ScoringRequest {
     /// Input token t: the context, then the continuation but its last token.
     func input(_ t: Int) -> Int32 { t < context.count ? context[t] : continuation[t - context.count] }
+    /// How many input tokens, up to `limit`, both start with.
+    func sharedInput(with o: ScoringRequest, upTo limit: Int = .max) -> Int {
+        let n = min(limit, inputLength, o.inputLength)
+        var t = 0
+        while t < n && input(t) == o.input(t) { t += 1 }
+        return t
+    }
     /// Whether the model sees the same tokens for both (the last continuation token is not
     /// input), given that their first `from` tokens are known to be equal.
-    func sameInput(as o: ScoringRequest, from: Int = 0) -> Bool {
+    func sameInput(as o: ScoringRequest, from: Int) -> Bool {
         inputLength == o.inputLength && (from..<inputLength).allSatisfy { input($0) == o.input($0) }
     }
 }

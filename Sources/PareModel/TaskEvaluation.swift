@@ -255,9 +255,7 @@ public func rowsSharingPrompts(_ groups: [[Int]], _ requests: [ScoringRequest], 
     for g in groups {
         let alone = PrefixGroup(g, requests).length
         if let row = rows.last, let head = row.first, let first = g.first {
-            let a = requests[head], b = requests[first]
-            var shared = 0
-            while shared < min(a.inputLength, b.inputLength) && a.input(shared) == b.input(shared) { shared += 1 }
+            let b = requests[first], shared = b.sharedInput(with: requests[head])
             if shared > 0 && length + b.inputLength - shared <= limit {
                 let merged = PrefixGroup(row + g, requests).length
                 if merged <= limit && cost(merged) - cost(length) < cost(alone) { rows[rows.count - 1] = row + g; length = merged; continue }
