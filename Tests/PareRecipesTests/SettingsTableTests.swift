@@ -28,6 +28,11 @@ final class SettingsTableTests: XCTestCase {
         XCTAssertEqual(s.distill.train.trainer.schedule.minLR, 0.0002, "prune search's --lr sets the floor too")
         XCTAssertEqual(s.distill.train.trainer.seqLength, 64, "its short distillations take the calibration's sequence length")
         XCTAssertEqual(s.calibration.calibrationData, "tr", "and calibrate on the training data unless told otherwise")
+        XCTAssertEqual(s.distill.train.precision, "fp32")
+        let bf = try PruneSearchJob(arguments: ["--data-train", "tr", "--data-val", "va", "--precision", "bf16"])
+        XCTAssertEqual(bf.calibration.precision, "bf16")
+        XCTAssertEqual(bf.distill.train.precision, "bf16", "--precision sets the short distillations' precision too")
+        XCTAssertTrue(PruneSearchJob.settings.first { $0.key == "precision" }!.help.contains("short distillations"), "and its help says so")
     }
 
     func testIntermediateWeightIsASettingOfDistill() throws {

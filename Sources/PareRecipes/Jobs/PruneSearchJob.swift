@@ -65,7 +65,10 @@ public struct PruneSearchJob: Equatable, JobSettings {
         Setting("score_shots", \.scoreShots, "With a task as --score: examples in each context, 0 or 5 (default: the task's; 5 for MMLU).",
                 check: TaskLibrary.shotsProblem),
     ]
-    public static let settings = ownSettings + CalibrationSettings.settings.map { $0.lifted(\.calibration) } + commandLineShorthands
+    public static let settings = ownSettings + CalibrationSettings.settings.map { setting in
+        let s: Setting<PruneSearchJob> = setting.lifted(\PruneSearchJob.calibration)
+        return s.key != "precision" ? s : s.helped("Matmul precision of the calibration passes, the short distillations and their scoring: \(precisionHelp).")
+    } + commandLineShorthands
 
     /// `pare prune search`'s flags for the short distillations' data and budget (the pipeline
     /// wires these from its own sections).
@@ -89,10 +92,12 @@ public struct PruneSearchJob: Equatable, JobSettings {
         return String(own.dropLast()) + (own.count > 2 ? "," : "") + "\"distill\":\(distill.fingerprintJSON)}"
     }
 
-    /// On the command line the short distillations take the calibration's sequence length, and
+    /// On the command line the short distillations take the calibration's sequence length and
+    /// precision (`--precision auto` left them in fp32, half the search's time at bf16 speed), and
     /// their training data calibrates unless other data is named.
     public mutating func finishArguments() {
         distill.train.trainer.seqLength = calibration.seqLength
+        distill.train.precision = calibration.precision
         if calibration.calibrationData == nil { calibration.calibrationData = distill.train.dataTrain }
     }
 

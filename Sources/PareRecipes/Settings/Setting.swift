@@ -78,6 +78,13 @@ public struct Setting<Job> {
         self.placeholder = placeholder; self.read = read; self.parse = parse; self.json = json; self.problem = problem; self.shownValue = shownValue
     }
 
+    /// The same setting with the help a job that reuses it needs (the search's `precision` also
+    /// sets its short distillations').
+    public func helped(_ help: String) -> Setting {
+        Setting(key: key, help: help, place: place, changesOutput: changesOutput, aliases: aliases, placeholder: placeholder,
+                read: read, parse: parse, json: json, problem: problem, shownValue: shownValue)
+    }
+
     /// The same setting inside a job that holds this one at `outer` (distill's training settings).
     public func lifted<Outer>(_ outer: WritableKeyPath<Outer, Job>) -> Setting<Outer> {
         let (read, parse, json, problem, shown) = (self.read, self.parse, self.json, self.problem, self.shownValue)
