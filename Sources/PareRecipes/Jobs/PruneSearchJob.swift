@@ -93,7 +93,7 @@ public struct PruneSearchJob: Equatable, JobSettings {
     }
 
     /// On the command line the short distillations take the calibration's sequence length and
-    /// precision (`--precision auto` left them in fp32, half the search's time at bf16 speed), and
+    /// precision (before, `--precision auto` left them in fp32 beside bf16 calibration and scoring), and
     /// their training data calibrates unless other data is named.
     public mutating func finishArguments() {
         distill.train.trainer.seqLength = calibration.seqLength
