@@ -7,7 +7,7 @@ import Yams
 /// are all derived from this declaration (`JobSettings`).
 public struct Setting<Job> {
     public let key: String
-    public let help: String
+    public private(set) var help: String
     public let place: SettingPlace
     /// Whether a different value changes what the job writes (then it is part of a pipeline
     /// step's fingerprint); false for bookkeeping such as how often to log.
@@ -81,8 +81,9 @@ public struct Setting<Job> {
     /// The same setting with the help a job that reuses it needs (the search's `precision` also
     /// sets its short distillations').
     public func helped(_ help: String) -> Setting {
-        Setting(key: key, help: help, place: place, changesOutput: changesOutput, aliases: aliases, placeholder: placeholder,
-                read: read, parse: parse, json: json, problem: problem, shownValue: shownValue)
+        var copy = self
+        copy.help = help
+        return copy
     }
 
     /// The same setting inside a job that holds this one at `outer` (distill's training settings).
