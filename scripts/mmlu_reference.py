@@ -9,8 +9,9 @@ For each subject (CACHE/mmlu/SUBJECT/{dev,test}/data-00000-of-00001.arrow, read 
   context     = description + the first k dev questions, each + " " + its letter + "\\n\\n",
                 then the test question
 and the continuations " A", " B", " C", " D". Each (context, continuation) is tokenized by
-lm-eval's _encode_pair and scored by its own forward pass (scripts/task_reference.py's
-`score`: one forward per choice, float64 log-softmax); the prediction is the argmax.
+lm-eval's _encode_pair and scored by scripts/task_reference.py's `score` (float64 log-softmax;
+the four one-token continuations share one forward pass of their context, as lm-eval's logits
+cache does); the prediction is the argmax.
 Per subject: acc and its sample standard error; in aggregate: acc over all questions (lm-eval
 0.4's size-weighted group mean) with lm-eval's pooled standard error, and the unweighted mean
 over subjects.

