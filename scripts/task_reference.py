@@ -195,10 +195,10 @@ def score(model, pairs, batch_size, checkpoint, autocast=False, logits_cache=Tru
     # the others read the same last row. The same numbers as one pass each (the padding of a
     # batch changes nothing but fp32 rounding), so checkpoints made either way stay valid.
     groups = {}
-    for i in order if logits_cache else []:
-        if len(pairs[i][1]) == 1:
+    for i in order:
+        if logits_cache and len(pairs[i][1]) == 1:
             groups.setdefault(tuple(pairs[i][0]), []).append(i)
-    riders = {g[0]: g[1:] for g in groups.values() if len(g) > 1}
+    riders = {g[0]: g[1:] for g in groups.values()}
     carried = {i for g in riders.values() for i in g}
     order = [i for i in order if i not in carried]
     for s in range(0, len(order), batch_size):
@@ -226,10 +226,10 @@ def score(model, pairs, batch_size, checkpoint, autocast=False, logits_cache=Tru
             # adds up over long continuations.
             rows = logits[b, pos].double()
             logp = torch.log_softmax(rows, dim=-1)   # (len(cont), vocab)
+            best = rows.argmax(dim=-1)               # (len(cont),)
             for j in [i] + riders.get(i, []):
                 target = torch.tensor(pairs[j][1])
-                ll = logp[torch.arange(len(target)), target].sum().item()
-                out[j] = (ll, bool((rows.argmax(dim=-1) == target).all()))
+                out[j] = (logp[torch.arange(len(target)), target].sum().item(), bool((best == target).all()))
         checkpoint.save(out, time.time() - start)
     seconds = time.time() - start
     if order:   # a checkpoint that held every score stays as it was
